@@ -1,0 +1,672 @@
+import { assert } from '../../../core/assert.js'
+import {
+  CARD_STATUSES,
+  MERCHANT_STATUSES,
+  RISK_TIERS,
+  STAGES,
+  TERMINAL_STATUSES,
+  TRANSACTION_KINDS,
+} from '../../../core/model.js'
+import type {
+  Account,
+  AccountKind,
+  Card,
+  CardType,
+  Channel,
+  Check,
+  CheckStatus,
+  Evidence,
+  LimitRule,
+  LimitScope,
+  Lifecycle,
+  ListEntry,
+  ListKind,
+  ListName,
+  Merchant,
+  Outcome,
+  Terminal,
+  TransactionRecord,
+  Transfer,
+  TransferState,
+  UsageCounter,
+} from '../../../core/model.js'
+import { toAmountMinor } from '../../../core/money.js'
+import { REASON_CODES, type ReasonCode } from '../../../core/reasons/codes.js'
+import type { AuditEntry } from '../../../ports/store.js'
+
+/**
+ * Rows as SQLite holds them, and the one place they turn into records and back. A row type is
+ * also the named-parameter object of the statements that write it (`@column`), so a column
+ * cannot be forgotten on one side only. Reading asserts what the schema already promises
+ * (enumerations, safe integers): a failure means a damaged or foreign database.
+ */
+
+export interface MerchantRow {
+  id: string
+  name: string
+  mcc: string
+  status: string
+  region: string | null
+  risk_tier: string
+  created_at_ms: number
+  updated_at_ms: number
+}
+
+export interface TerminalRow {
+  id: string
+  merchant_id: string
+  status: string
+  region: string | null
+  created_at_ms: number
+  updated_at_ms: number
+}
+
+export interface CardRow {
+  token: string
+  masked: string
+  bin: string
+  last4: string
+  expiry: string
+  type: string
+  status: string
+  account_id: string
+  issuer_bank: string | null
+  created_at_ms: number
+  updated_at_ms: number
+}
+
+export interface AccountRow {
+  id: string
+  kind: string
+  currency: string
+  credit_limit_minor: number
+  debits_pending_minor: number
+  debits_posted_minor: number
+  credits_pending_minor: number
+  credits_posted_minor: number
+}
+
+export interface TransferRow {
+  id: string
+  transaction_id: string
+  debit_account_id: string
+  credit_account_id: string
+  amount_minor: number
+  currency: string
+  state: string
+  posted_amount_minor: number
+  pending_id: string | null
+  created_at_ms: number
+  expires_at_ms: number | null
+  resolved_at_ms: number | null
+}
+
+export interface TransactionRow {
+  id: string
+  kind: string
+  channel: string
+  outcome: string
+  lifecycle: string
+  terminal_id: string
+  merchant_id: string
+  stan: string | null
+  transmission_time: string | null
+  rrn: string
+  dedup_key: string | null
+  idempotency_key: string | null
+  fingerprint: string
+  card_token: string | null
+  card_masked: string | null
+  card_last4: string | null
+  card_type: string | null
+  amount_minor: number
+  currency: string
+  original_id: string | null
+  reason: string | null
+  response_code: string
+  authorization_code: string | null
+  checks_json: string
+  evidence_json: string
+  balance_minor: number | null
+  hold_transfer_id: string | null
+  completed_amount_minor: number
+  refunded_amount_minor: number
+  local_date: string
+  created_at_ms: number
+  updated_at_ms: number
+}
+
+export interface CounterRow {
+  key: string
+  count: number
+  amount_minor: number
+}
+
+export interface LimitRuleRow {
+  id: string
+  scope: string
+  card_type: string | null
+  mcc: string | null
+  entity_id: string | null
+  currency: string
+  per_transaction_max_minor: number | null
+  daily_amount_max_minor: number | null
+  daily_count_max: number | null
+  note: string
+  created_at_ms: number
+  updated_at_ms: number
+}
+
+export interface ListEntryRow {
+  id: string
+  list: string
+  kind: string
+  value: string
+  display: string
+  note: string
+  expires_at_ms: number | null
+  created_by: string
+  created_at_ms: number
+}
+
+export interface AuditRow {
+  id: string
+  at_ms: number
+  actor: string
+  action: string
+  subject: string
+  detail_json: string
+}
+
+/** The columns of a row type, complete: the compiler flags a column missing from the list. */
+function columns<Row>(record: Record<keyof Row & string, 1>): readonly (keyof Row & string)[] {
+  return Object.freeze(Object.keys(record) as (keyof Row & string)[])
+}
+
+export const MERCHANT_COLUMNS = columns<MerchantRow>({
+  id: 1, name: 1, mcc: 1, status: 1, region: 1, risk_tier: 1, created_at_ms: 1, updated_at_ms: 1,
+})
+export const TERMINAL_COLUMNS = columns<TerminalRow>({
+  id: 1, merchant_id: 1, status: 1, region: 1, created_at_ms: 1, updated_at_ms: 1,
+})
+export const CARD_COLUMNS = columns<CardRow>({
+  token: 1, masked: 1, bin: 1, last4: 1, expiry: 1, type: 1, status: 1, account_id: 1,
+  issuer_bank: 1, created_at_ms: 1, updated_at_ms: 1,
+})
+export const ACCOUNT_COLUMNS = columns<AccountRow>({
+  id: 1, kind: 1, currency: 1, credit_limit_minor: 1, debits_pending_minor: 1,
+  debits_posted_minor: 1, credits_pending_minor: 1, credits_posted_minor: 1,
+})
+export const TRANSFER_COLUMNS = columns<TransferRow>({
+  id: 1, transaction_id: 1, debit_account_id: 1, credit_account_id: 1, amount_minor: 1,
+  currency: 1, state: 1, posted_amount_minor: 1, pending_id: 1, created_at_ms: 1,
+  expires_at_ms: 1, resolved_at_ms: 1,
+})
+export const TRANSACTION_COLUMNS = columns<TransactionRow>({
+  id: 1, kind: 1, channel: 1, outcome: 1, lifecycle: 1, terminal_id: 1, merchant_id: 1, stan: 1,
+  transmission_time: 1, rrn: 1, dedup_key: 1, idempotency_key: 1, fingerprint: 1, card_token: 1,
+  card_masked: 1, card_last4: 1, card_type: 1, amount_minor: 1, currency: 1, original_id: 1,
+  reason: 1, response_code: 1, authorization_code: 1, checks_json: 1, evidence_json: 1,
+  balance_minor: 1, hold_transfer_id: 1, completed_amount_minor: 1, refunded_amount_minor: 1,
+  local_date: 1, created_at_ms: 1, updated_at_ms: 1,
+})
+export const COUNTER_COLUMNS = columns<CounterRow>({ key: 1, count: 1, amount_minor: 1 })
+export const LIMIT_RULE_COLUMNS = columns<LimitRuleRow>({
+  id: 1, scope: 1, card_type: 1, mcc: 1, entity_id: 1, currency: 1, per_transaction_max_minor: 1,
+  daily_amount_max_minor: 1, daily_count_max: 1, note: 1, created_at_ms: 1, updated_at_ms: 1,
+})
+export const LIST_ENTRY_COLUMNS = columns<ListEntryRow>({
+  id: 1, list: 1, kind: 1, value: 1, display: 1, note: 1, expires_at_ms: 1, created_by: 1,
+  created_at_ms: 1,
+})
+export const AUDIT_COLUMNS = columns<AuditRow>({
+  id: 1, at_ms: 1, actor: 1, action: 1, subject: 1, detail_json: 1,
+})
+
+// Every member of each union, as a Record so that the compiler flags a member added to the model.
+const ACCOUNT_KINDS = members<AccountKind>({ cardholder: 1, clearing: 1, funding: 1 })
+const CARD_TYPES = members<CardType>({ debit: 1, credit: 1 })
+const CHANNELS = members<Channel>({ http: 1, iso8583: 1 })
+const OUTCOMES = members<Outcome>({ approved: 1, declined: 1 })
+const LIFECYCLES = members<Lifecycle>({
+  none: 1, held: 1, posted: 1, completed: 1, voided: 1, reversed: 1, expired: 1,
+})
+const TRANSFER_STATES = members<TransferState>({ pending: 1, posted: 1, voided: 1, expired: 1 })
+const LIMIT_SCOPES = members<LimitScope>({ card: 1, merchant: 1, terminal: 1 })
+const LIST_KINDS = members<ListKind>({ card: 1, bin: 1, merchant: 1, terminal: 1 })
+const LIST_NAMES = members<ListName>({ block: 1 })
+const CHECK_STATUSES = members<CheckStatus>({ pass: 1, fail: 1, skip: 1 })
+
+function members<T extends string>(record: Record<T, 1>): readonly T[] {
+  return Object.freeze(Object.keys(record) as T[])
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], column: string): T {
+  const found = allowed.find((member) => member === value)
+  assert(found !== undefined, `${column}: unexpected value ${JSON.stringify(value)}`)
+  return found
+}
+
+function oneOfOrNull<T extends string>(
+  value: string | null,
+  allowed: readonly T[],
+  column: string,
+): T | null {
+  return value === null ? null : oneOf(value, allowed, column)
+}
+
+/** An integer column read back: a safe integer, or the database is damaged. */
+function int(value: number, column: string): number {
+  assert(Number.isSafeInteger(value), `${column}: ${value} is not a safe integer`)
+  return value
+}
+
+function intOrNull(value: number | null, column: string): number | null {
+  return value === null ? null : int(value, column)
+}
+
+/** A money column read back: a safe, non-negative integer of minor units. */
+function money(value: number, column: string): number {
+  assert(Number.isSafeInteger(value) && value >= 0, `${column}: ${value} is not an amount`)
+  return value
+}
+
+/** A count column read back: a safe, non-negative integer. */
+function count(value: number, column: string): number {
+  assert(Number.isSafeInteger(value) && value >= 0, `${column}: ${value} is not a count`)
+  return value
+}
+
+function countOrNull(value: number | null, column: string): number | null {
+  return value === null ? null : count(value, column)
+}
+
+function moneyOrNull(value: number | null, column: string): number | null {
+  return value === null ? null : money(value, column)
+}
+
+/** An amount or count about to be written: the same promise, checked before it reaches disk. */
+function nonNegativeParam(value: number, what: string): number {
+  assert(Number.isSafeInteger(value) && value >= 0, `${what}: ${value} is not an amount`)
+  return value
+}
+
+function nonNegativeParamOrNull(value: number | null, what: string): number | null {
+  return value === null ? null : nonNegativeParam(value, what)
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function parseJson(text: string, column: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch (error) {
+    assert(false, `${column}: not JSON (${String(error)})`)
+  }
+}
+
+function parseEvidence(text: string, column: string): Evidence {
+  const value = parseJson(text, column)
+  assert(isPlainObject(value), `${column}: evidence is an object`)
+  return value as Evidence
+}
+
+function parseChecks(text: string, column: string): readonly Check[] {
+  const value = parseJson(text, column)
+  assert(Array.isArray(value), `${column}: checks are an array`)
+  return value.map((item: unknown, index) => {
+    const where = `${column}[${index}]`
+    assert(isPlainObject(item), `${where}: a check is an object`)
+    const { stage, name, status, reason, evidence } = item
+    assert(typeof stage === 'string' && typeof name === 'string', `${where}: stage and name`)
+    assert(typeof status === 'string', `${where}: status`)
+    assert(evidence === undefined || isPlainObject(evidence), `${where}: evidence`)
+    return {
+      stage: oneOf(stage, STAGES, `${where}.stage`),
+      name,
+      status: oneOf(status, CHECK_STATUSES, `${where}.status`),
+      ...(typeof reason === 'string' ? { reason: oneOf(reason, REASON_CODES, `${where}.reason`) } : {}),
+      ...(evidence === undefined ? {} : { evidence: evidence as Evidence }),
+    }
+  })
+}
+
+export function toMerchant(row: MerchantRow): Merchant {
+  return {
+    id: row.id,
+    name: row.name,
+    mcc: row.mcc,
+    status: oneOf(row.status, MERCHANT_STATUSES, 'merchants.status'),
+    region: row.region,
+    riskTier: oneOf(row.risk_tier, RISK_TIERS, 'merchants.risk_tier'),
+    createdAtMs: int(row.created_at_ms, 'merchants.created_at_ms'),
+    updatedAtMs: int(row.updated_at_ms, 'merchants.updated_at_ms'),
+  }
+}
+
+export function merchantRow(merchant: Merchant): MerchantRow {
+  return {
+    id: merchant.id,
+    name: merchant.name,
+    mcc: merchant.mcc,
+    status: merchant.status,
+    region: merchant.region,
+    risk_tier: merchant.riskTier,
+    created_at_ms: merchant.createdAtMs,
+    updated_at_ms: merchant.updatedAtMs,
+  }
+}
+
+export function toTerminal(row: TerminalRow): Terminal {
+  return {
+    id: row.id,
+    merchantId: row.merchant_id,
+    status: oneOf(row.status, TERMINAL_STATUSES, 'terminals.status'),
+    region: row.region,
+    createdAtMs: int(row.created_at_ms, 'terminals.created_at_ms'),
+    updatedAtMs: int(row.updated_at_ms, 'terminals.updated_at_ms'),
+  }
+}
+
+export function terminalRow(terminal: Terminal): TerminalRow {
+  return {
+    id: terminal.id,
+    merchant_id: terminal.merchantId,
+    status: terminal.status,
+    region: terminal.region,
+    created_at_ms: terminal.createdAtMs,
+    updated_at_ms: terminal.updatedAtMs,
+  }
+}
+
+export function toCard(row: CardRow): Card {
+  return {
+    token: row.token,
+    masked: row.masked,
+    bin: row.bin,
+    last4: row.last4,
+    expiry: row.expiry,
+    type: oneOf(row.type, CARD_TYPES, 'cards.type'),
+    status: oneOf(row.status, CARD_STATUSES, 'cards.status'),
+    accountId: row.account_id,
+    issuerBank: row.issuer_bank,
+    createdAtMs: int(row.created_at_ms, 'cards.created_at_ms'),
+    updatedAtMs: int(row.updated_at_ms, 'cards.updated_at_ms'),
+  }
+}
+
+export function cardRow(card: Card): CardRow {
+  // The masked form is all a card row may show of the number: 6 + hidden + 4.
+  assert(/^\d{6}\*+\d{4}$/.test(card.masked), `card ${card.token}: masked form expected`)
+  return {
+    token: card.token,
+    masked: card.masked,
+    bin: card.bin,
+    last4: card.last4,
+    expiry: card.expiry,
+    type: card.type,
+    status: card.status,
+    account_id: card.accountId,
+    issuer_bank: card.issuerBank,
+    created_at_ms: card.createdAtMs,
+    updated_at_ms: card.updatedAtMs,
+  }
+}
+
+export function toAccount(row: AccountRow): Account {
+  const column = (name: string): string => `accounts.${name} (${row.id})`
+  return {
+    id: row.id,
+    kind: oneOf(row.kind, ACCOUNT_KINDS, column('kind')),
+    currency: row.currency,
+    creditLimitMinor: money(row.credit_limit_minor, column('credit_limit_minor')),
+    debitsPendingMinor: money(row.debits_pending_minor, column('debits_pending_minor')),
+    debitsPostedMinor: money(row.debits_posted_minor, column('debits_posted_minor')),
+    creditsPendingMinor: money(row.credits_pending_minor, column('credits_pending_minor')),
+    creditsPostedMinor: money(row.credits_posted_minor, column('credits_posted_minor')),
+  }
+}
+
+export function accountRow(account: Account): AccountRow {
+  const what = (name: string): string => `account ${account.id} ${name}`
+  return {
+    id: account.id,
+    kind: account.kind,
+    currency: account.currency,
+    credit_limit_minor: nonNegativeParam(account.creditLimitMinor, what('creditLimitMinor')),
+    debits_pending_minor: nonNegativeParam(account.debitsPendingMinor, what('debitsPendingMinor')),
+    debits_posted_minor: nonNegativeParam(account.debitsPostedMinor, what('debitsPostedMinor')),
+    credits_pending_minor: nonNegativeParam(account.creditsPendingMinor, what('creditsPendingMinor')),
+    credits_posted_minor: nonNegativeParam(account.creditsPostedMinor, what('creditsPostedMinor')),
+  }
+}
+
+export function toTransfer(row: TransferRow): Transfer {
+  const column = (name: string): string => `transfers.${name} (${row.id})`
+  return {
+    id: row.id,
+    transactionId: row.transaction_id,
+    debitAccountId: row.debit_account_id,
+    creditAccountId: row.credit_account_id,
+    amountMinor: toAmountMinor(money(row.amount_minor, column('amount_minor'))),
+    currency: row.currency,
+    state: oneOf(row.state, TRANSFER_STATES, column('state')),
+    postedAmountMinor: money(row.posted_amount_minor, column('posted_amount_minor')),
+    pendingId: row.pending_id,
+    createdAtMs: int(row.created_at_ms, column('created_at_ms')),
+    expiresAtMs: intOrNull(row.expires_at_ms, column('expires_at_ms')),
+    resolvedAtMs: intOrNull(row.resolved_at_ms, column('resolved_at_ms')),
+  }
+}
+
+export function transferRow(transfer: Transfer): TransferRow {
+  const what = (name: string): string => `transfer ${transfer.id} ${name}`
+  return {
+    id: transfer.id,
+    transaction_id: transfer.transactionId,
+    debit_account_id: transfer.debitAccountId,
+    credit_account_id: transfer.creditAccountId,
+    amount_minor: nonNegativeParam(transfer.amountMinor, what('amountMinor')),
+    currency: transfer.currency,
+    state: transfer.state,
+    posted_amount_minor: nonNegativeParam(transfer.postedAmountMinor, what('postedAmountMinor')),
+    pending_id: transfer.pendingId,
+    created_at_ms: transfer.createdAtMs,
+    expires_at_ms: transfer.expiresAtMs,
+    resolved_at_ms: transfer.resolvedAtMs,
+  }
+}
+
+export function toTransaction(row: TransactionRow): TransactionRecord {
+  const column = (name: string): string => `transactions.${name} (${row.id})`
+  return {
+    id: row.id,
+    kind: oneOf(row.kind, TRANSACTION_KINDS, column('kind')),
+    channel: oneOf(row.channel, CHANNELS, column('channel')),
+    outcome: oneOf(row.outcome, OUTCOMES, column('outcome')),
+    lifecycle: oneOf(row.lifecycle, LIFECYCLES, column('lifecycle')),
+    terminalId: row.terminal_id,
+    merchantId: row.merchant_id,
+    stan: row.stan,
+    transmissionTime: row.transmission_time,
+    rrn: row.rrn,
+    dedupKey: row.dedup_key,
+    idempotencyKey: row.idempotency_key,
+    fingerprint: row.fingerprint,
+    cardToken: row.card_token,
+    cardMasked: row.card_masked,
+    cardLast4: row.card_last4,
+    cardType: oneOfOrNull(row.card_type, CARD_TYPES, column('card_type')),
+    amountMinor: money(row.amount_minor, column('amount_minor')),
+    currency: row.currency,
+    originalId: row.original_id,
+    reason: oneOfOrNull<ReasonCode>(row.reason, REASON_CODES, column('reason')),
+    responseCode: row.response_code,
+    authorizationCode: row.authorization_code,
+    checks: parseChecks(row.checks_json, column('checks_json')),
+    evidence: parseEvidence(row.evidence_json, column('evidence_json')),
+    // A balance can be shown negative (a credit card in use), so it is an integer, not an amount.
+    balanceMinor: intOrNull(row.balance_minor, column('balance_minor')),
+    holdTransferId: row.hold_transfer_id,
+    completedAmountMinor: money(row.completed_amount_minor, column('completed_amount_minor')),
+    refundedAmountMinor: money(row.refunded_amount_minor, column('refunded_amount_minor')),
+    localDate: row.local_date,
+    createdAtMs: int(row.created_at_ms, column('created_at_ms')),
+    updatedAtMs: int(row.updated_at_ms, column('updated_at_ms')),
+  }
+}
+
+export function transactionRow(record: TransactionRecord): TransactionRow {
+  const what = (name: string): string => `transaction ${record.id} ${name}`
+  assert(
+    record.balanceMinor === null || Number.isSafeInteger(record.balanceMinor),
+    `${what('balanceMinor')}: a safe integer`,
+  )
+  return {
+    id: record.id,
+    kind: record.kind,
+    channel: record.channel,
+    outcome: record.outcome,
+    lifecycle: record.lifecycle,
+    terminal_id: record.terminalId,
+    merchant_id: record.merchantId,
+    stan: record.stan,
+    transmission_time: record.transmissionTime,
+    rrn: record.rrn,
+    dedup_key: record.dedupKey,
+    idempotency_key: record.idempotencyKey,
+    fingerprint: record.fingerprint,
+    card_token: record.cardToken,
+    card_masked: record.cardMasked,
+    card_last4: record.cardLast4,
+    card_type: record.cardType,
+    amount_minor: nonNegativeParam(record.amountMinor, what('amountMinor')),
+    currency: record.currency,
+    original_id: record.originalId,
+    reason: record.reason,
+    response_code: record.responseCode,
+    authorization_code: record.authorizationCode,
+    checks_json: JSON.stringify(record.checks),
+    evidence_json: JSON.stringify(record.evidence),
+    balance_minor: record.balanceMinor,
+    hold_transfer_id: record.holdTransferId,
+    completed_amount_minor: nonNegativeParam(record.completedAmountMinor, what('completedAmountMinor')),
+    refunded_amount_minor: nonNegativeParam(record.refundedAmountMinor, what('refundedAmountMinor')),
+    local_date: record.localDate,
+    created_at_ms: record.createdAtMs,
+    updated_at_ms: record.updatedAtMs,
+  }
+}
+
+export function toCounter(row: CounterRow): UsageCounter {
+  return {
+    key: row.key,
+    count: count(row.count, `usage_counters.count (${row.key})`),
+    amountMinor: money(row.amount_minor, `usage_counters.amount_minor (${row.key})`),
+  }
+}
+
+export function counterRow(counter: UsageCounter): CounterRow {
+  return {
+    key: counter.key,
+    count: nonNegativeParam(counter.count, `counter ${counter.key} count`),
+    amount_minor: nonNegativeParam(counter.amountMinor, `counter ${counter.key} amountMinor`),
+  }
+}
+
+export function toLimitRule(row: LimitRuleRow): LimitRule {
+  const column = (name: string): string => `limit_rules.${name} (${row.id})`
+  return {
+    id: row.id,
+    scope: oneOf(row.scope, LIMIT_SCOPES, column('scope')),
+    cardType: oneOfOrNull(row.card_type, CARD_TYPES, column('card_type')),
+    mcc: row.mcc,
+    entityId: row.entity_id,
+    currency: row.currency,
+    perTransactionMaxMinor: moneyOrNull(
+      row.per_transaction_max_minor,
+      column('per_transaction_max_minor'),
+    ),
+    dailyAmountMaxMinor: moneyOrNull(row.daily_amount_max_minor, column('daily_amount_max_minor')),
+    dailyCountMax: countOrNull(row.daily_count_max, column('daily_count_max')),
+    note: row.note,
+    createdAtMs: int(row.created_at_ms, column('created_at_ms')),
+    updatedAtMs: int(row.updated_at_ms, column('updated_at_ms')),
+  }
+}
+
+export function limitRuleRow(rule: LimitRule): LimitRuleRow {
+  const what = (name: string): string => `limit ${rule.id} ${name}`
+  return {
+    id: rule.id,
+    scope: rule.scope,
+    card_type: rule.cardType,
+    mcc: rule.mcc,
+    entity_id: rule.entityId,
+    currency: rule.currency,
+    per_transaction_max_minor: nonNegativeParamOrNull(
+      rule.perTransactionMaxMinor,
+      what('perTransactionMaxMinor'),
+    ),
+    daily_amount_max_minor: nonNegativeParamOrNull(rule.dailyAmountMaxMinor, what('dailyAmountMaxMinor')),
+    daily_count_max: nonNegativeParamOrNull(rule.dailyCountMax, what('dailyCountMax')),
+    note: rule.note,
+    created_at_ms: rule.createdAtMs,
+    updated_at_ms: rule.updatedAtMs,
+  }
+}
+
+export function toListEntry(row: ListEntryRow): ListEntry {
+  const column = (name: string): string => `list_entries.${name} (${row.id})`
+  return {
+    id: row.id,
+    list: oneOf(row.list, LIST_NAMES, column('list')),
+    kind: oneOf(row.kind, LIST_KINDS, column('kind')),
+    value: row.value,
+    display: row.display,
+    note: row.note,
+    expiresAtMs: intOrNull(row.expires_at_ms, column('expires_at_ms')),
+    createdBy: row.created_by,
+    createdAtMs: int(row.created_at_ms, column('created_at_ms')),
+  }
+}
+
+export function listEntryRow(entry: ListEntry): ListEntryRow {
+  return {
+    id: entry.id,
+    list: entry.list,
+    kind: entry.kind,
+    value: entry.value,
+    display: entry.display,
+    note: entry.note,
+    expires_at_ms: entry.expiresAtMs,
+    created_by: entry.createdBy,
+    created_at_ms: entry.createdAtMs,
+  }
+}
+
+export function toAudit(row: AuditRow): AuditEntry {
+  const detail = parseJson(row.detail_json, `audit_log.detail_json (${row.id})`)
+  assert(isPlainObject(detail), `audit_log.detail_json (${row.id}): an object`)
+  return {
+    id: row.id,
+    atMs: int(row.at_ms, `audit_log.at_ms (${row.id})`),
+    actor: row.actor,
+    action: row.action,
+    subject: row.subject,
+    detail,
+  }
+}
+
+export function auditRow(entry: AuditEntry): AuditRow {
+  return {
+    id: entry.id,
+    at_ms: entry.atMs,
+    actor: entry.actor,
+    action: entry.action,
+    subject: entry.subject,
+    detail_json: JSON.stringify(entry.detail),
+  }
+}

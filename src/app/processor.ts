@@ -1,0 +1,131 @@
+import { AssertionFailure } from '../core/assert.js'
+import { BATCH_SIZE_MAX, planBatch } from '../core/pipeline/batch.js'
+import type { CoreContext } from '../core/pipeline/context.js'
+import type { CoreRequest } from '../core/pipeline/requests.js'
+import type { RequestResult } from '../core/pipeline/result.js'
+import type { TollgateMetrics } from '../adapters/metrics/registry.js'
+import type { Clock } from '../ports/clock.js'
+import type { Authorizer, SubmitOutcome } from '../ports/authorizer.js'
+import type { Store } from '../ports/store.js'
+
+interface Pending {
+  readonly request: CoreRequest
+  readonly resolve: (result: RequestResult) => void
+  readonly reject: (error: unknown) => void
+}
+
+
+export class StoreFailure extends Error {
+  readonly code = 'store_failure'
+  override readonly name = 'StoreFailure'
+}
+
+/**
+ * The authorization processor: channels push requests into one bounded queue; a single loop
+ * drains it in batches, each decided by the pure core and committed as one database
+ * transaction (group commit); answers go out only after their batch is durable. A full queue
+ * answers "busy" at once instead of growing.
+ */
+export class Processor implements Authorizer {
+  private readonly queue: Pending[] = []
+  private running = false
+  private closing = false
+  private idleWaiters: (() => void)[] = []
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly makeContext: (nowMs: number) => CoreContext,
+    private readonly limits: { readonly depthMax: number; readonly batchSizeMax: number },
+    private readonly metrics: TollgateMetrics,
+    private readonly onFatal: (error: unknown) => void,
+  ) {
+    if (limits.batchSizeMax > BATCH_SIZE_MAX || limits.batchSizeMax < 1) {
+      throw new RangeError(`batchSizeMax must be within 1..${BATCH_SIZE_MAX}`)
+    }
+    metrics.queueDepth.track(() => this.queue.length)
+  }
+
+  get depth(): number {
+    return this.queue.length
+  }
+
+  submit(request: CoreRequest): SubmitOutcome {
+    if (this.closing) return { type: 'closing' }
+    if (this.queue.length >= this.limits.depthMax) {
+      this.metrics.busy.inc()
+      return { type: 'busy', depth: this.queue.length, depthMax: this.limits.depthMax }
+    }
+    const result = new Promise<RequestResult>((resolve, reject) => {
+      this.queue.push({ request, resolve, reject })
+    })
+    if (!this.running) {
+      this.running = true
+      setImmediate(() => void this.drain())
+    }
+    return { type: 'accepted', result }
+  }
+
+  /** Stops taking requests and resolves when everything queued has been answered. */
+  async close(): Promise<void> {
+    this.closing = true
+    if (!this.running && this.queue.length === 0) return
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.limits.batchSizeMax)
+        await this.runBatch(batch)
+      }
+    } finally {
+      this.running = false
+      const waiters = this.idleWaiters
+      this.idleWaiters = []
+      for (const wake of waiters) wake()
+    }
+  }
+
+  private async runBatch(batch: Pending[]): Promise<void> {
+    const startedNs = process.hrtime.bigint()
+    const nowMs = this.clock.nowMs()
+    let results: readonly RequestResult[]
+    try {
+      results = await this.store.runBatch(planBatch(batch.map((p) => p.request), this.makeContext(nowMs)))
+    } catch (error) {
+      this.metrics.storeErrors.inc()
+      const failure = error instanceof AssertionFailure ? error : new StoreFailure('the batch could not be committed', { cause: error })
+      for (const pending of batch) pending.reject(failure)
+      // A broken invariant is a bug: stop rather than move more money on it.
+      if (error instanceof AssertionFailure) this.onFatal(error)
+      return
+    }
+    const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9
+    this.metrics.batches.inc()
+    this.metrics.batchSize.observe(batch.length)
+    this.metrics.batchSeconds.observe(seconds)
+    batch.forEach((pending, index) => {
+      const result = results[index]
+      if (result === undefined) {
+        pending.reject(new StoreFailure('missing result'))
+        return
+      }
+      this.count(pending.request, result)
+      pending.resolve(result)
+    })
+  }
+
+  private count(request: CoreRequest, result: RequestResult): void {
+    if (result.type === 'rejected') {
+      this.metrics.rejections.inc({ reason: result.reason })
+      return
+    }
+    if (result.replayed) {
+      this.metrics.replays.inc({ kind: request.kind })
+      return
+    }
+    const record = result.transaction
+    this.metrics.decisions.inc({ kind: record.kind, outcome: record.outcome, reason: record.reason ?? 'none' })
+  }
+}

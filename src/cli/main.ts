@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfig } from '../app/config.js'
+import { startTollgate } from '../app/main.js'
+import { runDemoTour } from './demo-tour.js'
+import { formatExplanation, type ExplanationLike } from './format.js'
+import { ApiClient } from './http-client.js'
+
+const HELP = `tollgate — POS card authorization switch that explains every block
+
+Usage:
+  tollgate serve                      start the switch (embedded SQLite in ./data, demo data on first start)
+  tollgate authorize [options]        send one transaction to a running server and explain the answer
+  tollgate explain <transaction-id>   explain a transaction (why it was approved or blocked)
+  tollgate demo [--verbose]           guided tour: an approval and a block of every family
+  tollgate help
+
+Common options:
+  --url <url>        server (default TOLLGATE_URL or http://127.0.0.1:8080)
+  --lang <zh-CN|en>  language of explanations (default TOLLGATE_LANG or en)
+  --json             print the raw JSON answer
+
+authorize options:
+  --kind purchase|preauthorization|balance_inquiry   (default purchase)
+  --terminal <8 chars> --merchant <15 chars> --pan <digits> --expiry <YYMM>
+  --amount <decimal> --currency <code> (default CNY) --stan <6 digits> (default random)
+
+Configuration (environment): TOLLGATE_DATA_DIR, TOLLGATE_HTTP_HOST, TOLLGATE_HTTP_PORT,
+TOLLGATE_ADMIN_TOKEN, TOLLGATE_CARD_TOKEN_KEY, TOLLGATE_CONFIG (JSON file) — see docs/operations.md.`
+
+type Lang = 'zh-CN' | 'en'
+
+function langOf(value: string | undefined): Lang {
+  const lang = value ?? process.env.TOLLGATE_LANG ?? 'en'
+  if (lang !== 'zh-CN' && lang !== 'en') throw new UsageError(`--lang: expected zh-CN or en, got ${lang}`)
+  return lang
+}
+
+class UsageError extends Error {}
+
+/** A JSON value as text: strings and numbers as they are, anything else empty. */
+function str(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : ''
+}
+
+async function serve(): Promise<void> {
+  const config = loadConfig()
+  const running = await startTollgate(config)
+  const lines = [
+    'Tollgate — POS authorization switch',
+    `  database   ${running.databasePath}${running.demoSeeded ? ' (new: demo data loaded)' : ''}`,
+    `  HTTP API   ${running.httpUrl}   (OpenAPI: ${running.httpUrl}/openapi.json)`,
+  ]
+  if (running.generatedAdminToken !== null) {
+    lines.push(`  admin token (shown once — keep it; or set TOLLGATE_ADMIN_TOKEN): ${running.generatedAdminToken}`)
+  }
+  lines.push('  try:       npm run tollgate -- demo      (in another terminal)')
+  process.stdout.write(lines.join('\n') + '\n')
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    process.stdout.write(`\n${signal}: draining in-flight work and stopping…\n`)
+    running.close().then(() => process.exit(process.exitCode ?? 0), (error: unknown) => {
+      process.stderr.write(`error while stopping: ${String(error)}\n`)
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+function client(values: { url?: string | undefined; lang?: string | undefined }): { api: ApiClient; lang: Lang } {
+  const lang = langOf(values.lang)
+  const token = process.env.TOLLGATE_ADMIN_TOKEN
+  const api = new ApiClient(values.url ?? process.env.TOLLGATE_URL ?? 'http://127.0.0.1:8080', { lang, ...(token === undefined ? {} : { token }) })
+  return { api, lang }
+}
+
+async function authorize(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      url: { type: 'string' }, lang: { type: 'string' }, json: { type: 'boolean' },
+      kind: { type: 'string', default: 'purchase' }, terminal: { type: 'string' }, merchant: { type: 'string' },
+      pan: { type: 'string' }, expiry: { type: 'string' }, amount: { type: 'string' }, currency: { type: 'string', default: 'CNY' },
+      stan: { type: 'string' },
+    },
+  })
+  for (const required of ['terminal', 'merchant', 'pan', 'expiry'] as const) {
+    if (values[required] === undefined) throw new UsageError(`authorize: --${required} is required`)
+  }
+  const { api, lang } = client(values)
+  const stan = values.stan ?? String(Math.floor(Math.random() * 999_999) + 1).padStart(6, '0')
+  const answer = await api.call('POST', '/v1/authorizations', {
+    kind: values.kind, terminalId: values.terminal, merchantId: values.merchant, stan,
+    card: { pan: values.pan, expiry: values.expiry }, ...(values.amount === undefined ? {} : { amount: values.amount }), currency: values.currency,
+  })
+  if (values.json === true) {
+    process.stdout.write(JSON.stringify(answer.body, null, 2) + '\n')
+    return
+  }
+  printAnswer(answer.status, answer.body, lang)
+}
+
+function printAnswer(status: number, body: Record<string, unknown>, lang: Lang): void {
+  const explanation = body.explanation as ExplanationLike | undefined
+  if (status >= 400 && explanation === undefined) {
+    const errors = (body.errors as { field: string; message: string }[] | undefined) ?? []
+    process.stdout.write(`✗ ${str(body.title) || 'error'} (HTTP ${status}): ${str(body.detail)}\n`)
+    for (const e of errors) process.stdout.write(`    ${e.field}: ${e.message}\n`)
+    process.exitCode = 2
+    return
+  }
+  if (typeof body.transactionId === 'string') process.stdout.write(`transaction ${body.transactionId}${body.authorizationCode === undefined ? '' : `  authorization code ${str(body.authorizationCode)}`}${body.balance === undefined ? '' : `  balance ${str(body.balance)}`}\n`)
+  if (status >= 400) process.stdout.write(`(HTTP ${status}: ${lang === 'zh-CN' ? '请求被拒收，未记录' : 'request rejected, nothing recorded'})\n`)
+  if (explanation !== undefined) process.stdout.write(formatExplanation(explanation, lang) + '\n')
+}
+
+async function explain(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { url: { type: 'string' }, lang: { type: 'string' }, json: { type: 'boolean' } } })
+  const id = positionals[0]
+  if (id === undefined) throw new UsageError('explain: give a transaction id, e.g. tollgate explain tx_01J…')
+  const { api, lang } = client(values)
+  const answer = await api.call('GET', `/v1/transactions/${encodeURIComponent(id)}/explanation`)
+  if (values.json === true) {
+    process.stdout.write(JSON.stringify(answer.body, null, 2) + '\n')
+    return
+  }
+  if (answer.status !== 200) {
+    process.stdout.write(`✗ ${str(answer.body.detail) || str(answer.body.title) || String(answer.status)}\n`)
+    process.exitCode = 2
+    return
+  }
+  const t = answer.body.transaction as Record<string, unknown>
+  const card = t.card as { masked?: string } | null
+  process.stdout.write(`${str(t.id)}  ${str(t.kind)}  ${str(t.amount)} ${str(t.currency)}  ${lang === 'zh-CN' ? '终端' : 'terminal'} ${str(t.terminalId)}  ${lang === 'zh-CN' ? '商户' : 'merchant'} ${str(t.merchantId)}  ${card?.masked ?? ''}  ${str(t.createdAt)}\n`)
+  printAnswer(200, { explanation: answer.body }, lang)
+}
+
+async function demo(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { url: { type: 'string' }, lang: { type: 'string' }, verbose: { type: 'boolean' } } })
+  const { api, lang } = client(values)
+  process.stdout.write(await runDemoTour(api, lang, values.verbose === true) + '\n')
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'serve':
+      return serve()
+    case 'authorize':
+      return authorize(rest)
+    case 'explain':
+      return explain(rest)
+    case 'demo':
+      return demo(rest)
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP + '\n')
+      return
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${HELP}`)
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError || error instanceof ConfigError) {
+    process.stderr.write(`tollgate: ${error.message}\n`)
+    process.exit(2)
+  }
+  const message = error instanceof Error ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}` : String(error)
+  process.stderr.write(`tollgate: ${message}\n`)
+  process.exit(1)
+})

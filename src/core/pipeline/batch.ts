@@ -1,0 +1,92 @@
+import { assert } from '../assert.js'
+import { localDateOf, formatLocalDate } from '../calendar.js'
+import { findCurrency } from '../money.js'
+import type { TransactionRecord } from '../model.js'
+import type { CoreContext } from './context.js'
+import { decideFollowUp } from './decide-follow-up.js'
+import { decideNew } from './decide-new.js'
+import { binPrefixes, clearingAccountId, counterKey, dedupKey } from './keys.js'
+import type { CoreRequest } from './requests.js'
+import type { RequestResult } from './result.js'
+import { Working, type Changes, type Snapshot, type SnapshotKeys } from './snapshot.js'
+
+/** The largest batch the core decides at once; one database transaction each. */
+export const BATCH_SIZE_MAX = 1_000
+
+/**
+ * A batch, as a store runs it: load the originals the follow-ups name, load the state their
+ * keys name, decide, then write the changes, all in one database transaction.
+ */
+export interface BatchWork {
+  readonly originalIds: readonly string[]
+  keys(originals: ReadonlyMap<string, TransactionRecord>): SnapshotKeys
+  decide(snapshot: Snapshot): { readonly changes: Changes; readonly results: readonly RequestResult[] }
+}
+
+export function planBatch(requests: readonly CoreRequest[], ctx: CoreContext): BatchWork {
+  assert(requests.length > 0 && requests.length <= BATCH_SIZE_MAX, `batch of ${requests.length} within 1..${BATCH_SIZE_MAX}`)
+  const today = localDateOf(ctx.nowMs, ctx.settings.utcOffsetMinutes)
+  const localDate = formatLocalDate(today)
+  const originalIds = requests.flatMap((r) => (r.type === 'follow_up' ? [r.originalId] : []))
+  return {
+    originalIds,
+    keys: (originals) => collectKeys(requests, originals, localDate),
+    decide: (snapshot) => {
+      const working = new Working(snapshot)
+      const results = requests.map((request) =>
+        request.type === 'new'
+          ? decideNew(request, working, ctx, today, localDate)
+          : decideFollowUp(request, working, ctx, localDate),
+      )
+      assert(results.length === requests.length, 'one result per request')
+      return { changes: working.changes(), results }
+    },
+  }
+}
+
+/** Every key the batch may read. Over-fetching is harmless; missing a key would be a bug. */
+export function collectKeys(
+  requests: readonly CoreRequest[],
+  originals: ReadonlyMap<string, TransactionRecord>,
+  localDate: string,
+): SnapshotKeys {
+  const keys = {
+    merchantIds: new Set<string>(), terminalIds: new Set<string>(), cardTokens: new Set<string>(),
+    accountIds: new Set<string>(), dedupKeys: new Set<string>(), idempotencyKeys: new Set<string>(),
+    counterKeys: new Set<string>(), listValues: new Set<string>(), transferIds: new Set<string>(),
+  }
+  const addCounters = (cardToken: string, merchantId: string, terminalId: string, day: string, currency: string): void => {
+    keys.counterKeys.add(counterKey('card', cardToken, day, currency))
+    keys.counterKeys.add(counterKey('merchant', merchantId, day, currency))
+    keys.counterKeys.add(counterKey('terminal', terminalId, day, currency))
+  }
+  for (const request of requests) {
+    if (request.idempotencyKey !== null) keys.idempotencyKeys.add(request.idempotencyKey)
+    if (request.type === 'new') {
+      const currency = findCurrency(request.currency)?.alpha ?? request.currency
+      keys.merchantIds.add(request.merchantId)
+      keys.terminalIds.add(request.terminalId)
+      keys.cardTokens.add(request.cardToken)
+      keys.accountIds.add(clearingAccountId(currency))
+      keys.dedupKeys.add(dedupKey(request.terminalId, request.stan, request.transmissionTime, localDate))
+      addCounters(request.cardToken, request.merchantId, request.terminalId, localDate, currency)
+      keys.listValues.add(request.cardToken)
+      keys.listValues.add(request.merchantId)
+      keys.listValues.add(request.terminalId)
+      for (const prefix of binPrefixes(request.card.pan)) keys.listValues.add(prefix)
+      continue
+    }
+    const original = originals.get(request.originalId)
+    if (original === undefined) continue
+    keys.merchantIds.add(original.merchantId)
+    keys.terminalIds.add(original.terminalId)
+    keys.accountIds.add(clearingAccountId(original.currency))
+    if (original.cardToken !== null) {
+      keys.cardTokens.add(original.cardToken)
+      addCounters(original.cardToken, original.merchantId, original.terminalId, original.localDate, original.currency)
+    }
+    if (original.holdTransferId !== null) keys.transferIds.add(original.holdTransferId)
+    if (request.stan !== null) keys.dedupKeys.add(dedupKey(original.terminalId, request.stan, null, localDate))
+  }
+  return keys
+}

@@ -1,0 +1,27 @@
+import type { BinTable } from '../reference/bin-table.js'
+import type { MccTable } from '../reference/mcc-table.js'
+
+/** Settings the pipeline reads; validated by the app's configuration before they get here. */
+export interface PipelineSettings {
+  /** The acquirer's UTC offset for business days, in minutes (Asia/Shanghai: 480). */
+  readonly utcOffsetMinutes: number
+  /** How long a preauthorization hold lives before it expires. */
+  readonly holdExpiryMs: number
+}
+
+/**
+ * Everything the core needs from outside for one batch: the time, fresh ids and the reference
+ * tables. Ids come from functions so that tests can make them deterministic.
+ */
+export interface CoreContext {
+  readonly nowMs: number
+  readonly settings: PipelineSettings
+  readonly bins: BinTable
+  readonly mccs: MccTable
+  readonly newTransactionId: () => string
+  readonly newTransferId: () => string
+  /** Six characters, ISO 8583 field 38. */
+  readonly newAuthorizationCode: () => string
+  /** Twelve characters, ISO 8583 field 37. */
+  readonly newRrn: () => string
+}

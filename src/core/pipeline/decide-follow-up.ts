@@ -1,0 +1,230 @@
+import { assert } from '../assert.js'
+import { postHold, releaseHold, post } from '../ledger/ledger.js'
+import { AMOUNT_MINOR_MAX, toAmountMinor } from '../money.js'
+import { STAGES, type Account, type Check, type Evidence, type FollowUpKind, type Lifecycle, type TransactionRecord } from '../model.js'
+import type { ReasonCode } from '../reasons/codes.js'
+import type { CoreContext } from './context.js'
+import { replayOrMismatch } from './decide-new.js'
+import { clearingAccountId, counterKey, dedupKey } from './keys.js'
+import { approvedRecord, declinedRecord, skipRest, type RecordBase } from './record.js'
+import type { FollowUpRequest } from './requests.js'
+import { rejected, type FieldError, type RequestResult } from './result.js'
+import type { Working } from './snapshot.js'
+
+const STAN = /^\d{6}$/
+
+/** Which originals each follow-up may act on, and in which state. */
+const ELIGIBLE: Readonly<Record<FollowUpKind, Readonly<Partial<Record<TransactionRecord['kind'], readonly Lifecycle[]>>>>> = {
+  completion: { preauthorization: ['held'] },
+  void: { purchase: ['posted'], preauthorization: ['held'], completion: ['posted'] },
+  reversal: { purchase: ['posted'], preauthorization: ['held'], completion: ['posted'], refund: ['posted'] },
+  refund: { purchase: ['posted'], completion: ['posted'] },
+}
+
+const UNDONE: Readonly<Record<'void' | 'reversal', Lifecycle>> = { void: 'voided', reversal: 'reversed' }
+
+export function fingerprintFollowUp(request: FollowUpRequest): string {
+  return [request.kind, request.originalId, request.amountMinor ?? 'full'].join('|')
+}
+
+function validateFollowUp(request: FollowUpRequest): FieldError[] {
+  const errors: FieldError[] = []
+  if (request.stan !== null && !STAN.test(request.stan)) {
+    errors.push({ field: 'stan', code: 'stan_format', reason: 'format_error', expected: '6 digits' })
+  }
+  if (request.amountMinor !== null) {
+    if (request.kind === 'void' || request.kind === 'reversal') {
+      errors.push({ field: 'amount', code: 'amount_not_allowed', reason: 'invalid_amount', expected: `no amount: a ${request.kind} undoes the whole original` })
+    } else if (!Number.isSafeInteger(request.amountMinor) || request.amountMinor <= 0 || request.amountMinor > AMOUNT_MINOR_MAX) {
+      errors.push({ field: 'amount', code: 'amount_range', reason: 'invalid_amount', expected: 'a positive amount of at most 12 digits in minor units' })
+    }
+  }
+  return errors
+}
+
+/**
+ * Decides a completion, void, reversal or refund of an earlier transaction. A void or reversal
+ * is always accepted (undoing is never blocked by merchant status), happens exactly once (a
+ * repeat gets the first answer), and a reversal of a declined original is acknowledged with
+ * nothing to undo.
+ */
+export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: CoreContext, localDate: string): RequestResult {
+  const checks: Check[] = []
+  const errors = validateFollowUp(request)
+  checks.push({
+    stage: 'validation', name: 'message', status: errors.length === 0 ? 'pass' : 'fail',
+    ...(errors.length > 0 ? { reason: errors[0]?.reason ?? 'format_error' } : {}),
+  })
+  if (errors.length > 0) return rejected(errors[0]?.reason ?? 'format_error', checks, {}, errors)
+  const original = working.transaction(request.originalId)
+  if (original === undefined) {
+    const evidence: Evidence = { originalId: request.originalId }
+    checks.push({ stage: 'validation', name: 'original', status: 'fail', reason: 'original_not_found', evidence })
+    return rejected('original_not_found', checks, evidence)
+  }
+  const fingerprint = fingerprintFollowUp(request)
+  const key = request.stan === null ? null : dedupKey(original.terminalId, request.stan, null, localDate)
+  const previous =
+    (request.idempotencyKey === null ? undefined : working.byIdempotencyKey(request.idempotencyKey)) ??
+    (key === null ? undefined : working.byDedupKey(key))
+  if (previous !== undefined) return replayOrMismatch(previous, fingerprint, checks, key ?? request.idempotencyKey ?? '')
+  if (request.kind === 'void' || request.kind === 'reversal') {
+    const earlier = working.followUpsOf(original.id).find((f) => f.kind === request.kind && f.outcome === 'approved')
+    if (earlier !== undefined) return { type: 'decided', transaction: earlier, replayed: true }
+  }
+  checks.push({ stage: 'duplicate', name: 'retransmission', status: 'pass', evidence: { key: key ?? request.idempotencyKey ?? 'none' } })
+
+  const wholeRemaining = request.kind === 'refund' ? original.amountMinor - original.refundedAmountMinor : original.amountMinor
+  const amountMinor = request.amountMinor ?? wholeRemaining
+  const base: RecordBase = {
+    kind: request.kind, channel: request.channel, terminalId: original.terminalId, merchantId: original.merchantId,
+    stan: request.stan, transmissionTime: null, dedupKey: key, idempotencyKey: request.idempotencyKey, fingerprint,
+    cardToken: original.cardToken, cardMasked: original.cardMasked, cardLast4: original.cardLast4,
+    cardType: original.cardType, amountMinor, currency: original.currency, originalId: original.id, localDate,
+  }
+  const id = ctx.newTransactionId()
+  const decline = (reason: ReasonCode, stage: Check['stage'], evidence: Evidence): RequestResult => {
+    skipRest(checks, stage, STAGES)
+    const record = declinedRecord(ctx, id, base, reason, checks, evidence)
+    working.insertTransaction(record)
+    return { type: 'decided', transaction: record, replayed: false }
+  }
+  const money = (value: number) => ({ amountMinor: value, currency: original.currency })
+  const originalEvidence: Evidence = {
+    originalId: original.id, originalKind: original.kind, originalOutcome: original.outcome,
+    originalState: original.lifecycle, originalAmount: money(original.amountMinor),
+  }
+
+  if (request.kind === 'reversal' && original.outcome === 'declined') {
+    const evidence: Evidence = { ...originalEvidence, moneyMoved: false }
+    checks.push({ stage: 'issuer', name: 'nothing_to_undo', status: 'pass', evidence })
+    skipRest(checks, 'issuer', STAGES)
+    return approve({ ...base, amountMinor: 0 }, id, 'none', checks, evidence)
+  }
+  const lifecycles = ELIGIBLE[request.kind][original.kind]
+  if (original.outcome !== 'approved' || lifecycles === undefined || !lifecycles.includes(original.lifecycle) ||
+      (original.kind === 'purchase' && (request.kind === 'void' || request.kind === 'reversal') && original.refundedAmountMinor > 0)) {
+    checks.push({ stage: 'validation', name: 'original_state', status: 'fail', reason: 'original_not_eligible', evidence: originalEvidence })
+    return decline('original_not_eligible', 'validation', originalEvidence)
+  }
+  if (request.kind === 'void' && original.localDate !== localDate) {
+    const evidence: Evidence = { ...originalEvidence, originalDay: original.localDate, today: localDate }
+    checks.push({ stage: 'validation', name: 'void_window', status: 'fail', reason: 'void_window_closed', evidence })
+    return decline('void_window_closed', 'validation', evidence)
+  }
+  if (amountMinor > wholeRemaining) {
+    const evidence: Evidence = { ...originalEvidence, requested: money(amountMinor), remaining: money(wholeRemaining) }
+    checks.push({ stage: 'validation', name: 'original_amount', status: 'fail', reason: 'original_amount_exceeded', evidence })
+    return decline('original_amount_exceeded', 'validation', evidence)
+  }
+  checks.push({ stage: 'validation', name: 'original_state', status: 'pass', evidence: originalEvidence })
+
+  if (request.kind === 'completion' || request.kind === 'refund') {
+    const reason = followUpAcceptance(working, original)
+    if (reason !== null) {
+      const evidence: Evidence = { merchantId: original.merchantId, terminalId: original.terminalId, merchantStatus: working.merchants.get(original.merchantId)?.status ?? null }
+      checks.push({ stage: 'acceptance', name: 'merchant_and_terminal', status: 'fail', reason, evidence })
+      return decline(reason, 'acceptance', evidence)
+    }
+    checks.push({ stage: 'acceptance', name: 'merchant_and_terminal', status: 'pass' })
+  } else {
+    checks.push({ stage: 'acceptance', name: 'undo_always_accepted', status: 'skip' })
+  }
+
+  const card = original.cardToken === null ? undefined : working.cards.get(original.cardToken)
+  assert(card !== undefined, `card of approved transaction ${original.id} is on file`)
+  const account = working.account(card.accountId)
+  const clearing = working.account(clearingAccountId(original.currency))
+  assert(account !== undefined && clearing !== undefined, 'accounts of a follow-up are loaded')
+  const moved = moveMoney(request.kind, original, account, clearing, toAmountMinor(amountMinor), id, working, ctx)
+  if (moved !== null) {
+    const evidence: Evidence = { ...originalEvidence, amount: money(amountMinor), available: money(moved.availableMinor) }
+    checks.push({ stage: 'issuer', name: 'funds', status: 'fail', reason: moved.reason, evidence })
+    return decline(moved.reason, 'issuer', evidence)
+  }
+  const evidence: Evidence = { ...originalEvidence, amount: money(amountMinor) }
+  checks.push({ stage: 'issuer', name: 'ledger', status: 'pass', evidence })
+  skipRest(checks, 'issuer', STAGES)
+  updateOriginal(request.kind, original, amountMinor, working, ctx.nowMs)
+  const lifecycle: Lifecycle = request.kind === 'completion' || request.kind === 'refund' ? 'posted' : 'none'
+  return approve(base, id, lifecycle, checks, evidence)
+
+  function approve(recordBase: RecordBase, recordId: string, lifecycle: Lifecycle, allChecks: Check[], approvedEvidence: Evidence): RequestResult {
+    const record = approvedRecord(ctx, recordBase, { id: recordId, lifecycle, checks: allChecks, evidence: approvedEvidence })
+    working.insertTransaction(record)
+    return { type: 'decided', transaction: record, replayed: false }
+  }
+}
+
+function followUpAcceptance(working: Working, original: TransactionRecord): ReasonCode | null {
+  const merchant = working.merchants.get(original.merchantId)
+  const terminal = working.terminals.get(original.terminalId)
+  if (merchant === undefined) return 'unknown_merchant'
+  if (terminal === undefined) return 'unknown_terminal'
+  if (merchant.status === 'pending_audit') return 'merchant_pending_audit'
+  if (merchant.status === 'suspended') return 'merchant_suspended'
+  if (terminal.status !== 'active') return 'terminal_inactive'
+  return null
+}
+
+/** Moves the money of a follow-up. Returns null on success, or why the ledger refused. */
+function moveMoney(
+  kind: FollowUpKind,
+  original: TransactionRecord,
+  account: Account,
+  clearing: Account,
+  amountMinor: ReturnType<typeof toAmountMinor>,
+  transactionId: string,
+  working: Working,
+  ctx: CoreContext,
+): { reason: ReasonCode; availableMinor: number } | null {
+  const nowMs = ctx.nowMs
+  if (original.kind === 'preauthorization') {
+    const held = original.holdTransferId === null ? undefined : working.transfer(original.holdTransferId)
+    assert(held !== undefined && held.state === 'pending', `hold of ${original.id} is pending`)
+    const result = kind === 'completion'
+      ? postHold({ holdTransfer: held, debit: account, credit: clearing, amountMinor, postingId: ctx.newTransferId(), transactionId, nowMs })
+      : releaseHold({ holdTransfer: held, debit: account, credit: clearing, state: 'voided', nowMs })
+    working.putAccounts(result.accounts)
+    working.updateTransfer(result.hold)
+    if (result.posting !== null) working.insertTransfer(result.posting)
+    return null
+  }
+  // Refunds, and undoing a posted purchase or completion, credit the cardholder back; undoing a
+  // refund debits the cardholder again, which a bounded account can refuse.
+  const towardsCardholder = original.kind !== 'refund'
+  const result = post({
+    id: ctx.newTransferId(), transactionId,
+    debit: towardsCardholder ? clearing : account,
+    credit: towardsCardholder ? account : clearing,
+    amountMinor, nowMs,
+  })
+  if ('code' in result) return { reason: original.cardType === 'credit' ? 'credit_limit_exceeded' : 'insufficient_funds', availableMinor: result.availableMinor }
+  working.putAccounts(result.accounts)
+  working.insertTransfer(result.transfer)
+  return null
+}
+
+function updateOriginal(kind: FollowUpKind, original: TransactionRecord, amountMinor: number, working: Working, nowMs: number): void {
+  if (kind === 'completion') {
+    working.updateTransaction({ ...original, lifecycle: 'completed', completedAmountMinor: amountMinor, updatedAtMs: nowMs })
+    return
+  }
+  if (kind === 'refund') {
+    working.updateTransaction({ ...original, refundedAmountMinor: original.refundedAmountMinor + amountMinor, updatedAtMs: nowMs })
+    return
+  }
+  working.updateTransaction({ ...original, lifecycle: UNDONE[kind], updatedAtMs: nowMs })
+  if (original.kind === 'refund' && original.originalId !== null) {
+    const sale = working.transaction(original.originalId)
+    assert(sale !== undefined && sale.refundedAmountMinor >= original.amountMinor, 'the refunded sale is loaded')
+    working.updateTransaction({ ...sale, refundedAmountMinor: sale.refundedAmountMinor - original.amountMinor, updatedAtMs: nowMs })
+  }
+  if ((original.kind === 'purchase' || original.kind === 'preauthorization') && original.cardToken !== null) {
+    // Undoing a sale gives its room back to today's limits (of the day it counted on).
+    for (const [scope, entity] of [['card', original.cardToken], ['merchant', original.merchantId], ['terminal', original.terminalId]] as const) {
+      const counter = working.counter(counterKey(scope, entity, original.localDate, original.currency))
+      working.putCounter({ ...counter, count: Math.max(0, counter.count - 1), amountMinor: Math.max(0, counter.amountMinor - original.amountMinor) })
+    }
+  }
+}

@@ -1,0 +1,184 @@
+import { assert } from '../assert.js'
+import type { LocalDate } from '../calendar.js'
+import { maskPan, panLast4 } from '../card.js'
+import { hold, post, availableMinor, ledgerBalanceMinor } from '../ledger/ledger.js'
+import { toAmountMinor } from '../money.js'
+import { STAGES, type Check, type Evidence, type TransactionRecord } from '../model.js'
+import type { ReasonCode } from '../reasons/codes.js'
+import { checkAcceptance } from './acceptance.js'
+import type { CoreContext } from './context.js'
+import { checkCard, fundsEvidence, fundsReason } from './issuer.js'
+import { clearingAccountId, counterKey, dedupKey } from './keys.js'
+import { checkLimits } from './limits.js'
+import { checkLists } from './lists.js'
+import { approvedRecord, declinedRecord, skipRest, type RecordBase } from './record.js'
+import type { NewTransactionRequest } from './requests.js'
+import { rejected, type RequestResult } from './result.js'
+import type { Working } from './snapshot.js'
+import { validateNew } from './validate.js'
+
+export function fingerprintNew(request: NewTransactionRequest): string {
+  return [request.kind, request.terminalId, request.merchantId, request.cardToken, request.amountMinor, request.currency].join('|')
+}
+
+/** An earlier answer with the same key: replay it if it is the same request, else reject. */
+export function replayOrMismatch(
+  previous: TransactionRecord,
+  fingerprint: string,
+  checks: readonly Check[],
+  key: string,
+): RequestResult {
+  if (previous.fingerprint === fingerprint) return { type: 'decided', transaction: previous, replayed: true }
+  const check: Check = {
+    stage: 'duplicate', name: 'retransmission', status: 'fail', reason: 'duplicate_mismatch',
+    evidence: { key, originalTransactionId: previous.id },
+  }
+  return rejected('duplicate_mismatch', [...checks, check], check.evidence ?? {})
+}
+
+/**
+ * Decides a purchase, preauthorization or balance inquiry: validation, duplicate detection,
+ * acceptance, route, limits, lists, then the issuer (the local ledger). Later stages stop at the
+ * first blocking failure; every stage leaves a check in the record.
+ */
+export function decideNew(request: NewTransactionRequest, working: Working, ctx: CoreContext, today: LocalDate, localDate: string): RequestResult {
+  const validation = validateNew(request, ctx.bins, today)
+  const checks: Check[] = [...validation.checks]
+  if (validation.errors.length > 0 || validation.currency === null) {
+    const first = validation.errors[0]
+    assert(first !== undefined, 'a failed validation has an error')
+    return rejected(first.reason, checks, { fields: validation.errors.map((e) => e.field).join(', ') }, validation.errors)
+  }
+  const currency = validation.currency.alpha
+  const fingerprint = fingerprintNew({ ...request, currency })
+  const key = dedupKey(request.terminalId, request.stan, request.transmissionTime, localDate)
+  const previous = (request.idempotencyKey === null ? undefined : working.byIdempotencyKey(request.idempotencyKey)) ?? working.byDedupKey(key)
+  if (previous !== undefined) return replayOrMismatch(previous, fingerprint, checks, key)
+  checks.push({ stage: 'duplicate', name: 'retransmission', status: 'pass', evidence: { key } })
+
+  const terminal = working.terminals.get(request.terminalId)
+  const merchant = working.merchants.get(request.merchantId)
+  if (terminal === undefined || merchant === undefined) {
+    const reason: ReasonCode = terminal === undefined ? 'unknown_terminal' : 'unknown_merchant'
+    const evidence: Evidence = terminal === undefined ? { terminalId: request.terminalId } : { merchantId: request.merchantId }
+    checks.push({ stage: 'acceptance', name: terminal === undefined ? 'terminal_registered' : 'merchant_registered', status: 'fail', reason, evidence })
+    return rejected(reason, checks, evidence)
+  }
+
+  const card = working.cards.get(request.cardToken)
+  const cardType = card?.type ?? validation.bin?.cardType ?? 'debit'
+  const base: RecordBase = {
+    kind: request.kind,
+    channel: request.channel,
+    terminalId: terminal.id,
+    merchantId: merchant.id,
+    stan: request.stan,
+    transmissionTime: request.transmissionTime,
+    dedupKey: key,
+    idempotencyKey: request.idempotencyKey,
+    fingerprint,
+    cardToken: request.cardToken,
+    cardMasked: maskPan(request.card.pan),
+    cardLast4: panLast4(request.card.pan),
+    cardType,
+    amountMinor: request.amountMinor,
+    currency,
+    originalId: null,
+    localDate,
+  }
+  const id = ctx.newTransactionId()
+  const decline = (reason: ReasonCode, stage: Check['stage'], evidence: Evidence): RequestResult => {
+    skipRest(checks, stage, STAGES)
+    const record = declinedRecord(ctx, id, base, reason, checks, evidence)
+    working.insertTransaction(record)
+    return { type: 'decided', transaction: record, replayed: false }
+  }
+  const failedEvidence = (list: readonly Check[]): Evidence => list.find((c) => c.status === 'fail')?.evidence ?? {}
+
+  if (validation.expired) return decline('expired_card', 'validation', failedEvidence(checks))
+
+  for (const result of checkAcceptance({ kind: request.kind, terminal, merchant, cardType })) {
+    checks.push(result.check)
+    if (!result.ok) return decline(result.reason, 'acceptance', result.check.evidence ?? {})
+  }
+
+  checks.push({
+    stage: 'route', name: 'issuer_route', status: 'pass',
+    evidence: { route: 'local_ledger', issuerBank: validation.bin?.bankName ?? card?.issuerBank ?? null, bin: validation.bin?.bin ?? null },
+  })
+
+  const subject = {
+    cardToken: request.cardToken, merchantId: merchant.id, terminalId: terminal.id, cardType,
+    mcc: merchant.mcc, currency, amountMinor: request.amountMinor, localDate,
+  }
+  if (request.kind === 'balance_inquiry') {
+    checks.push({ stage: 'limits', name: 'limits', status: 'skip', evidence: { why: 'balance inquiry moves no money' } })
+  } else {
+    const limits = checkLimits(working.limits, subject, (k) => working.counter(k))
+    checks.push(...limits.checks)
+    if (!limits.ok) return decline(limits.reason, 'limits', failedEvidence(limits.checks))
+  }
+
+  const lists = checkLists(working.listEntries, { cardToken: request.cardToken, pan: request.card.pan, merchantId: merchant.id, terminalId: terminal.id }, ctx.nowMs)
+  checks.push(lists.check)
+  if (lists.reason !== null) return decline(lists.reason, 'lists', lists.check.evidence ?? {})
+
+  if (card === undefined) {
+    const evidence: Evidence = { card: base.cardMasked, issuerBank: validation.bin?.bankName ?? null }
+    checks.push({ stage: 'issuer', name: 'card_on_file', status: 'fail', reason: 'card_not_found', evidence })
+    return decline('card_not_found', 'issuer', evidence)
+  }
+  const cardCheck = checkCard(card, request.card.expiry)
+  checks.push(cardCheck.check)
+  if (cardCheck.reason !== null) return decline(cardCheck.reason, 'issuer', cardCheck.check.evidence ?? {})
+
+  const account = working.account(card.accountId)
+  assert(account !== undefined, `account ${card.accountId} of a card on file is loaded`)
+  if (account.currency !== currency) {
+    const evidence: Evidence = { transactionCurrency: currency, accountCurrency: account.currency }
+    checks.push({ stage: 'issuer', name: 'currency', status: 'fail', reason: 'currency_mismatch', evidence })
+    return decline('currency_mismatch', 'issuer', evidence)
+  }
+
+  if (request.kind === 'balance_inquiry') {
+    const evidence: Evidence = {
+      available: { amountMinor: availableMinor(account), currency },
+      balance: { amountMinor: ledgerBalanceMinor(account), currency },
+    }
+    checks.push({ stage: 'issuer', name: 'balance', status: 'pass', evidence })
+    const record = approvedRecord(ctx, base, { id, lifecycle: 'none', checks, evidence, balanceMinor: availableMinor(account) })
+    working.insertTransaction(record)
+    return { type: 'decided', transaction: record, replayed: false }
+  }
+
+  const clearing = working.account(clearingAccountId(currency))
+  assert(clearing !== undefined, `clearing account for ${currency} is loaded`)
+  const amountMinor = toAmountMinor(request.amountMinor)
+  const evidence = fundsEvidence(card, account, amountMinor)
+  const transferId = ctx.newTransferId()
+  const moved = request.kind === 'purchase'
+    ? post({ id: transferId, transactionId: id, debit: account, credit: clearing, amountMinor, nowMs: ctx.nowMs })
+    : hold({ id: transferId, transactionId: id, debit: account, credit: clearing, amountMinor, nowMs: ctx.nowMs, expiresAtMs: ctx.nowMs + ctx.settings.holdExpiryMs })
+  if ('code' in moved) {
+    const reason = fundsReason(card)
+    checks.push({ stage: 'issuer', name: 'funds', status: 'fail', reason, evidence })
+    return decline(reason, 'issuer', evidence)
+  }
+  checks.push({ stage: 'issuer', name: 'funds', status: 'pass', evidence })
+  working.putAccounts(moved.accounts)
+  working.insertTransfer(moved.transfer)
+  for (const scope of ['card', 'merchant', 'terminal'] as const) {
+    const entity = scope === 'card' ? request.cardToken : scope === 'merchant' ? merchant.id : terminal.id
+    const counter = working.counter(counterKey(scope, entity, localDate, currency))
+    working.putCounter({ ...counter, count: counter.count + 1, amountMinor: counter.amountMinor + amountMinor })
+  }
+  const record = approvedRecord(ctx, base, {
+    id,
+    lifecycle: request.kind === 'purchase' ? 'posted' : 'held',
+    checks,
+    evidence,
+    ...(request.kind === 'preauthorization' ? { holdTransferId: transferId } : {}),
+  })
+  working.insertTransaction(record)
+  return { type: 'decided', transaction: record, replayed: false }
+}

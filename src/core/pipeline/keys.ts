@@ -1,0 +1,30 @@
+import type { LimitScope } from '../model.js'
+
+/** A retransmission is the same terminal, STAN and transmission time (or business day). */
+export function dedupKey(terminalId: string, stan: string, transmissionTime: string | null, localDate: string): string {
+  return `${terminalId}|${stan}|${transmissionTime ?? localDate}`
+}
+
+export function counterKey(scope: LimitScope, entityId: string, localDate: string, currency: string): string {
+  return `${scope}|${entityId}|${localDate}|${currency}`
+}
+
+export function clearingAccountId(currency: string): string {
+  return `clearing:${currency}`
+}
+
+export function fundingAccountId(currency: string): string {
+  return `funding:${currency}`
+}
+
+/** BIN prefixes a block list may name: 3 to 10 leading digits. */
+export const BIN_PREFIX_LENGTH_MIN = 3
+export const BIN_PREFIX_LENGTH_MAX = 10
+
+export function binPrefixes(pan: string): string[] {
+  const prefixes: string[] = []
+  for (let length = BIN_PREFIX_LENGTH_MIN; length <= Math.min(BIN_PREFIX_LENGTH_MAX, pan.length - 4); length++) {
+    prefixes.push(pan.slice(0, length))
+  }
+  return prefixes
+}

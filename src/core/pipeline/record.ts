@@ -1,0 +1,83 @@
+import { assert } from '../assert.js'
+import type { Check, Evidence, Lifecycle, TransactionRecord } from '../model.js'
+import type { ReasonCode } from '../reasons/codes.js'
+import { reasonEntry } from '../reasons/catalogue.js'
+import type { CoreContext } from './context.js'
+
+/** The fields every stored transaction shares, gathered while the pipeline runs. */
+export type RecordBase = Omit<
+  TransactionRecord,
+  | 'id' | 'outcome' | 'lifecycle' | 'reason' | 'responseCode' | 'authorizationCode' | 'checks'
+  | 'evidence' | 'balanceMinor' | 'holdTransferId' | 'completedAmountMinor' | 'refundedAmountMinor'
+  | 'createdAtMs' | 'updatedAtMs' | 'rrn'
+>
+
+export function declinedRecord(
+  ctx: CoreContext,
+  id: string,
+  base: RecordBase,
+  reason: ReasonCode,
+  checks: readonly Check[],
+  evidence: Evidence,
+): TransactionRecord {
+  return {
+    ...base,
+    id,
+    rrn: ctx.newRrn(),
+    outcome: 'declined',
+    lifecycle: 'none',
+    reason,
+    responseCode: reasonEntry(reason).isoCode,
+    authorizationCode: null,
+    checks: [...checks],
+    evidence,
+    balanceMinor: null,
+    holdTransferId: null,
+    completedAmountMinor: 0,
+    refundedAmountMinor: 0,
+    createdAtMs: ctx.nowMs,
+    updatedAtMs: ctx.nowMs,
+  }
+}
+
+export function approvedRecord(
+  ctx: CoreContext,
+  base: RecordBase,
+  fields: {
+    readonly id: string
+    readonly lifecycle: Lifecycle
+    readonly checks: readonly Check[]
+    readonly evidence: Evidence
+    readonly balanceMinor?: number
+    readonly holdTransferId?: string
+  },
+): TransactionRecord {
+  const authorizationCode = ctx.newAuthorizationCode()
+  assert(/^[0-9A-Z]{6}$/.test(authorizationCode), 'authorization code is 6 characters')
+  return {
+    ...base,
+    id: fields.id,
+    rrn: ctx.newRrn(),
+    outcome: 'approved',
+    lifecycle: fields.lifecycle,
+    reason: null,
+    responseCode: '00',
+    authorizationCode,
+    checks: [...fields.checks],
+    evidence: fields.evidence,
+    balanceMinor: fields.balanceMinor ?? null,
+    holdTransferId: fields.holdTransferId ?? null,
+    completedAmountMinor: 0,
+    refundedAmountMinor: 0,
+    createdAtMs: ctx.nowMs,
+    updatedAtMs: ctx.nowMs,
+  }
+}
+
+/** Marks the stages after a decision as skipped, so an explanation shows the whole pipeline. */
+export function skipRest(checks: Check[], after: Check['stage'], stages: readonly Check['stage'][]): void {
+  const index = stages.indexOf(after)
+  for (const stage of stages.slice(index + 1)) {
+    if (!checks.some((check) => check.stage === stage)) checks.push({ stage, name: stage, status: 'skip' })
+  }
+}
