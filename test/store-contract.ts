@@ -572,9 +572,10 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
       it('pages through transactions newest first with cursors', async () => {
         await seed()
-        const made: TransactionRecord[] = []
-        made.push(...(await run(['000011', '000012', '000013', '000014'].map((s) => sale(s, 100)))).map(decided))
-        made.push(...(await run(['000015', '000016', '000017'].map((s) => sale(s, 100))), CONTRACT_NOW_MS + 1_000)).map(decided))
+        const sales = (stans: readonly string[]) => stans.map((stan) => sale(stan, 100))
+        const early = await run(sales(['000011', '000012', '000013', '000014']))
+        const late = await run(sales(['000015', '000016', '000017']), CONTRACT_NOW_MS + 1_000)
+        const made = [...early, ...late].map(decided)
         expect(made.every((t) => t.outcome === 'approved')).toBe(true)
 
         const seen: string[] = []

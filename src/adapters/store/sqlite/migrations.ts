@@ -85,8 +85,8 @@ CREATE INDEX transfers_pending_expiry ON transfers (expires_at_ms)
 
 CREATE TABLE transactions (
   id TEXT PRIMARY KEY,
-  kind TEXT NOT NULL CHECK (kind IN
-    ('purchase', 'preauthorization', 'completion', 'void', 'reversal', 'refund', 'balance_inquiry')),
+  kind TEXT NOT NULL CHECK (kind IN ('purchase', 'preauthorization', 'completion', 'void',
+    'reversal', 'refund', 'balance_inquiry')),
   channel TEXT NOT NULL CHECK (channel IN ('http', 'iso8583')),
   outcome TEXT NOT NULL CHECK (outcome IN ('approved', 'declined')),
   lifecycle TEXT NOT NULL CHECK (lifecycle IN
@@ -192,7 +192,8 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
 
 for (const [index, migration] of MIGRATIONS.entries()) {
   assert(migration.version === index + 1, 'migration versions are 1, 2, 3… without gaps')
-  assert(/^[a-z0-9_]+$/.test(migration.name), `migration ${migration.version} has a snake_case name`)
+  const named = /^[a-z0-9_]+$/.test(migration.name)
+  assert(named, `migration ${migration.version} has a snake_case name`)
 }
 
 /** The newest schema version this code knows. */

@@ -327,7 +327,9 @@ function parseChecks(text: string, column: string): readonly Check[] {
       stage: oneOf(stage, STAGES, `${where}.stage`),
       name,
       status: oneOf(status, CHECK_STATUSES, `${where}.status`),
-      ...(typeof reason === 'string' ? { reason: oneOf(reason, REASON_CODES, `${where}.reason`) } : {}),
+      ...(typeof reason === 'string'
+        ? { reason: oneOf(reason, REASON_CODES, `${where}.reason`) }
+        : {}),
       ...(evidence === undefined ? {} : { evidence: evidence as Evidence }),
     }
   })
@@ -438,7 +440,10 @@ export function accountRow(account: Account): AccountRow {
     credit_limit_minor: nonNegativeParam(account.creditLimitMinor, what('creditLimitMinor')),
     debits_pending_minor: nonNegativeParam(account.debitsPendingMinor, what('debitsPendingMinor')),
     debits_posted_minor: nonNegativeParam(account.debitsPostedMinor, what('debitsPostedMinor')),
-    credits_pending_minor: nonNegativeParam(account.creditsPendingMinor, what('creditsPendingMinor')),
+    credits_pending_minor: nonNegativeParam(
+      account.creditsPendingMinor,
+      what('creditsPendingMinor'),
+    ),
     credits_posted_minor: nonNegativeParam(account.creditsPostedMinor, what('creditsPostedMinor')),
   }
 }
@@ -552,8 +557,14 @@ export function transactionRow(record: TransactionRecord): TransactionRow {
     evidence_json: JSON.stringify(record.evidence),
     balance_minor: record.balanceMinor,
     hold_transfer_id: record.holdTransferId,
-    completed_amount_minor: nonNegativeParam(record.completedAmountMinor, what('completedAmountMinor')),
-    refunded_amount_minor: nonNegativeParam(record.refundedAmountMinor, what('refundedAmountMinor')),
+    completed_amount_minor: nonNegativeParam(
+      record.completedAmountMinor,
+      what('completedAmountMinor'),
+    ),
+    refunded_amount_minor: nonNegativeParam(
+      record.refundedAmountMinor,
+      what('refundedAmountMinor'),
+    ),
     local_date: record.localDate,
     created_at_ms: record.createdAtMs,
     updated_at_ms: record.updatedAtMs,
@@ -610,7 +621,10 @@ export function limitRuleRow(rule: LimitRule): LimitRuleRow {
       rule.perTransactionMaxMinor,
       what('perTransactionMaxMinor'),
     ),
-    daily_amount_max_minor: nonNegativeParamOrNull(rule.dailyAmountMaxMinor, what('dailyAmountMaxMinor')),
+    daily_amount_max_minor: nonNegativeParamOrNull(
+      rule.dailyAmountMaxMinor,
+      what('dailyAmountMaxMinor'),
+    ),
     daily_count_max: nonNegativeParamOrNull(rule.dailyCountMax, what('dailyCountMax')),
     note: rule.note,
     created_at_ms: rule.createdAtMs,

@@ -154,7 +154,8 @@ function applyPragmas(db: Database.Database, memory: boolean): void {
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
   expect('busy_timeout', db.pragma('busy_timeout', { simple: true }), BUSY_TIMEOUT_MS)
   // An in-memory database has no file to keep a write-ahead log beside; it reports 'memory'.
-  expect('journal_mode', db.pragma('journal_mode = WAL', { simple: true }), memory ? 'memory' : 'wal')
+  const journalMode = db.pragma('journal_mode = WAL', { simple: true })
+  expect('journal_mode', journalMode, memory ? 'memory' : 'wal')
   db.pragma('synchronous = FULL')
   expect('synchronous', db.pragma('synchronous', { simple: true }), SYNCHRONOUS_FULL)
   db.pragma('foreign_keys = ON')
@@ -175,8 +176,8 @@ function ensureSystemAccounts(db: Database.Database): void {
       ] as const
       for (const { id, kind } of system) {
         insert.run(accountRow({
-          id, kind, currency: currency.alpha, creditLimitMinor: 0,
-          debitsPendingMinor: 0, debitsPostedMinor: 0, creditsPendingMinor: 0, creditsPostedMinor: 0,
+          id, kind, currency: currency.alpha, creditLimitMinor: 0, debitsPendingMinor: 0,
+          debitsPostedMinor: 0, creditsPendingMinor: 0, creditsPostedMinor: 0,
         }))
         const row = read.get(id)
         assert(
@@ -202,12 +203,22 @@ function assignments(columns: readonly string[], fixed: readonly string[]): stri
     .join(', ')
 }
 
-function updateSql(table: string, columns: readonly string[], key: string, fixed: string[]): string {
+function updateSql(
+  table: string,
+  columns: readonly string[],
+  key: string,
+  fixed: readonly string[],
+): string {
   return `UPDATE ${table} SET ${assignments(columns, [key, ...fixed])} WHERE ${key} = @${key}`
 }
 
 /** Insert, or on an existing key overwrite every column but the key and the fixed ones. */
-function upsertSql(table: string, columns: readonly string[], key: string, fixed: string[]): string {
+function upsertSql(
+  table: string,
+  columns: readonly string[],
+  key: string,
+  fixed: readonly string[],
+): string {
   const sets = columns
     .filter((column) => column !== key && !fixed.includes(column))
     .map((column) => `${column} = excluded.${column}`)
@@ -438,8 +449,9 @@ export class SqliteStore implements Store {
     this.statements = prepareStatements(db)
     const batch = db.transaction((work: BatchWork) => this.batchInside(work))
     this.batchTransaction = (work) => batch.immediate(work)
-    const expire = db.transaction((nowMs: number, max: number, decide: (due: DueHolds) => Changes) =>
-      this.expireInside(nowMs, max, decide),
+    const expire = db.transaction(
+      (nowMs: number, max: number, decide: (due: DueHolds) => Changes) =>
+        this.expireInside(nowMs, max, decide),
     )
     this.expireTransaction = (nowMs, max, decide) => expire.immediate(nowMs, max, decide)
     const admin = db.transaction((audit: AuditEntry, change: () => WriteResult): WriteResult => {
@@ -558,7 +570,9 @@ export class SqliteStore implements Store {
     const s = this.statements
     const transactions = s.dueHolds.all(nowMs, max).map(toTransaction)
     if (transactions.length === 0) return 0
-    const holdIds = transactions.flatMap((t) => (t.holdTransferId === null ? [] : [t.holdTransferId]))
+    const holdIds = transactions.flatMap((t) =>
+      t.holdTransferId === null ? [] : [t.holdTransferId],
+    )
     const transfers = byId(s.transfersByIds.all(jsonArray(holdIds)).map(toTransfer))
     assert(transfers.size === transactions.length, 'every due hold has its transfer')
     const accountIds = new Set<string>()
@@ -825,7 +839,9 @@ export class SqliteStore implements Store {
   }
 
   listAudit(page: PageRequest): Promise<Page<AuditEntry>> {
-    return settle(() => keyPage('audit_log', this.statements.auditPages, page, toAudit, (a) => a.id))
+    return settle(() =>
+      keyPage('audit_log', this.statements.auditPages, page, toAudit, (a) => a.id),
+    )
   }
 
   /** An admin change and its audit entry commit together; a refused change writes neither. */
