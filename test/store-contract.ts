@@ -27,7 +27,14 @@ import type {
 } from '../src/core/pipeline/requests.js'
 import type { RequestResult } from '../src/core/pipeline/result.js'
 import type { BinTable } from '../src/core/reference/bin-table.js'
-import type { AuditEntry, DueHolds, NewCard, Store, TransactionFilter } from '../src/ports/store.js'
+import type {
+  AuditEntry,
+  DueHolds,
+  NewCard,
+  Store,
+  TransactionFilter,
+  WriteResult,
+} from '../src/ports/store.js'
 
 /**
  * The store contract: every Store adapter runs this suite against a fresh, empty store per test.
@@ -117,7 +124,12 @@ function emptyAccount(id: string, overrides: Partial<Account> = {}): Account {
   }
 }
 
-function cardOf(pan: string, token: string, accountId: string, overrides: Partial<Card> = {}): Card {
+function cardOf(
+  pan: string,
+  token: string,
+  accountId: string,
+  overrides: Partial<Card> = {},
+): Card {
   return {
     token, masked: maskPan(pan), bin: CARD_BIN, last4: pan.slice(-4), expiry: CARD_EXPIRY,
     type: 'debit', status: 'active', accountId, issuerBank: '招商银行',
@@ -147,6 +159,17 @@ function decided(result: RequestResult | undefined): TransactionRecord {
     throw new Error(`expected a decided result, got ${JSON.stringify(result)}`)
   }
   return result.transaction
+}
+
+async function expectOk(write: Promise<WriteResult>): Promise<void> {
+  expect(await write).toEqual({ ok: true })
+}
+
+async function expectRefused(
+  write: Promise<WriteResult>,
+  code: 'conflict' | 'not_found',
+): Promise<void> {
+  expect(await write).toMatchObject({ ok: false, code })
 }
 
 function ids(records: readonly TransactionRecord[]): string[] {
@@ -210,22 +233,23 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       nowMs: CONTRACT_NOW_MS,
     })
 
+    // Admin writes with their audit entries, as the HTTP API makes them.
+    const addMerchant = (target: Store, id: string) =>
+      target.createMerchant(merchant(id), audit('merchant.create', id))
+    const addTerminal = (target: Store, id: string, merchantId: string) =>
+      target.createTerminal(terminal(id, merchantId), audit('terminal.create', id))
+    const addCard = (token: string, accountId: string, openingBalanceMinor: number) =>
+      store.createCard(newCard(token, accountId, openingBalanceMinor), audit('card.create', token))
+    const putLimit = (rule: LimitRule) => store.putLimit(rule, audit('limit.put', rule.id))
+    const putEntry = (entry: ListEntry) => store.putListEntry(entry, audit('list.put', entry.id))
+
     /** Two merchants, a terminal each, and one debit card with the opening balance. */
-    const seed = async (target: Store = store): Promise<void> => {
-      const writes = [
-        await target.createMerchant(merchant(MERCHANT_ID), audit('merchant.create', MERCHANT_ID)),
-        await target.createMerchant(merchant(MERCHANT_2_ID), audit('merchant.create', MERCHANT_2_ID)),
-        await target.createTerminal(
-          terminal(TERMINAL_ID, MERCHANT_ID), audit('terminal.create', TERMINAL_ID),
-        ),
-        await target.createTerminal(
-          terminal(TERMINAL_2_ID, MERCHANT_2_ID), audit('terminal.create', TERMINAL_2_ID),
-        ),
-        await target.createCard(
-          newCard(CARD_TOKEN, ACCOUNT_ID, OPENING_BALANCE_MINOR), audit('card.create', CARD_TOKEN),
-        ),
-      ]
-      for (const result of writes) expect(result).toEqual({ ok: true })
+    const seed = async (): Promise<void> => {
+      await expectOk(addMerchant(store, MERCHANT_ID))
+      await expectOk(addMerchant(store, MERCHANT_2_ID))
+      await expectOk(addTerminal(store, TERMINAL_ID, MERCHANT_ID))
+      await expectOk(addTerminal(store, TERMINAL_2_ID, MERCHANT_2_ID))
+      await expectOk(addCard(CARD_TOKEN, ACCOUNT_ID, OPENING_BALANCE_MINOR))
     }
 
     const sale = (
@@ -237,6 +261,9 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       merchantId: MERCHANT_ID, stan, transmissionTime: null, card: { pan, expiry: CARD_EXPIRY },
       cardToken: CARD_TOKEN, amountMinor, currency: 'CNY', idempotencyKey: null, ...overrides,
     })
+    const preauthorization = (stan: string, amountMinor: number) =>
+      sale(stan, amountMinor, { kind: 'preauthorization' })
+    const atTerminal2 = { terminalId: TERMINAL_2_ID, merchantId: MERCHANT_2_ID } as const
 
     const followUp = (
       kind: FollowUpRequest['kind'],
@@ -249,12 +276,24 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
     const run = (requests: readonly CoreRequest[], nowMs = CONTRACT_NOW_MS, target = store) =>
       target.runBatch(planBatch(requests, context(nowMs)))
+    /** Runs one request in its own batch and returns its result. */
+    const runOne = async (request: CoreRequest, nowMs = CONTRACT_NOW_MS, target = store) => {
+      const results = await run([request], nowMs, target)
+      expect(results).toHaveLength(1)
+      return results[0]
+    }
+    /** Runs one request that must be decided (not rejected) and returns its record. */
+    const decide = async (request: CoreRequest, nowMs = CONTRACT_NOW_MS) =>
+      decided(await runOne(request, nowMs))
 
     const cardAccount = async (): Promise<Account> => {
       const account = await store.getAccount(ACCOUNT_ID)
       if (account === null) throw new Error('the card account exists')
       return account
     }
+    const clearing = () => store.getAccount(clearingAccountId('CNY'))
+    const cnyTotals = async () =>
+      (await store.checkLedger()).currencies.find((c) => c.currency === 'CNY')
 
     const allTransactions = async (filter: Partial<TransactionFilter> = {}) =>
       (await store.listTransactions({ limit: 100, cursor: null, ...filter })).items
@@ -263,58 +302,54 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     const firstBatch = async () => {
       const results = await run([
         sale('000001', 30_000),
-        sale('000002', 20_000, { kind: 'preauthorization' }),
+        preauthorization('000002', 20_000),
         sale('000003', 90_000),
       ])
       expect(results).toHaveLength(3)
-      return { purchase: decided(results[0]), hold: decided(results[1]), decline: decided(results[2]) }
+      const [purchase, hold, decline] = results.map(decided)
+      return { purchase: purchase!, hold: hold!, decline: decline! }
     }
 
     describe('merchants and terminals', () => {
       it('round-trips, refuses duplicates and reports missing rows', async () => {
         const shop = merchant(MERCHANT_ID)
-        expect(await store.createMerchant(shop, audit('merchant.create', shop.id))).toEqual({ ok: true })
+        const unknownId = '898440358129999'
+        await expectOk(store.createMerchant(shop, audit('merchant.create', shop.id)))
         expect(await store.getMerchant(shop.id)).toEqual(shop)
-        expect(await store.getMerchant('898440358129999')).toBeNull()
-        const again = await store.createMerchant(
-          merchant(MERCHANT_ID, { name: 'Impostor' }), audit('merchant.create', shop.id),
-        )
-        expect(again).toMatchObject({ ok: false, code: 'conflict' })
+        expect(await store.getMerchant(unknownId)).toBeNull()
+        const impostor = merchant(MERCHANT_ID, { name: 'Impostor' })
+        const duplicate = store.createMerchant(impostor, audit('merchant.create', shop.id))
+        await expectRefused(duplicate, 'conflict')
         expect((await store.getMerchant(shop.id))?.name).toBe(shop.name)
 
-        const suspended = { ...shop, status: 'suspended' as const, updatedAtMs: CONTRACT_NOW_MS + 1 }
-        expect(await store.updateMerchant(suspended, audit('merchant.update', shop.id))).toEqual({ ok: true })
+        const suspended = merchant(MERCHANT_ID, {
+          status: 'suspended', updatedAtMs: CONTRACT_NOW_MS + 1,
+        })
+        await expectOk(store.updateMerchant(suspended, audit('merchant.update', shop.id)))
         expect(await store.getMerchant(shop.id)).toEqual(suspended)
-        const missing = await store.updateMerchant(
-          merchant('898440358129999'), audit('merchant.update', '898440358129999'),
-        )
-        expect(missing).toMatchObject({ ok: false, code: 'not_found' })
+        const missing = merchant(unknownId)
+        const update = store.updateMerchant(missing, audit('merchant.update', unknownId))
+        await expectRefused(update, 'not_found')
 
         const till = terminal(TERMINAL_ID, MERCHANT_ID)
-        expect(await store.createTerminal(till, audit('terminal.create', till.id))).toEqual({ ok: true })
+        await expectOk(store.createTerminal(till, audit('terminal.create', till.id)))
         expect(await store.getTerminal(till.id)).toEqual(till)
         expect(await store.getTerminal('99999999')).toBeNull()
-        expect(await store.createTerminal(till, audit('terminal.create', till.id))).toMatchObject({
-          ok: false, code: 'conflict',
-        })
-        const inactive = { ...till, status: 'inactive' as const, updatedAtMs: CONTRACT_NOW_MS + 2 }
-        expect(await store.updateTerminal(inactive, audit('terminal.update', till.id))).toEqual({ ok: true })
+        await expectRefused(addTerminal(store, TERMINAL_ID, MERCHANT_ID), 'conflict')
+        const inactive = { ...till, status: 'inactive', updatedAtMs: CONTRACT_NOW_MS + 2 } as const
+        await expectOk(store.updateTerminal(inactive, audit('terminal.update', till.id)))
         expect(await store.getTerminal(till.id)).toEqual(inactive)
         const stray = terminal('99999999', MERCHANT_ID)
-        expect(await store.updateTerminal(stray, audit('terminal.update', stray.id))).toMatchObject({
-          ok: false, code: 'not_found',
-        })
-        const orphan = terminal('10000009', '898440358129999')
-        expect(await store.createTerminal(orphan, audit('terminal.create', orphan.id))).toMatchObject({
-          ok: false, code: 'not_found',
-        })
-        expect(await store.getTerminal(orphan.id)).toBeNull()
+        const strayUpdate = store.updateTerminal(stray, audit('terminal.update', stray.id))
+        await expectRefused(strayUpdate, 'not_found')
+        // A terminal belongs to a merchant that exists.
+        await expectRefused(addTerminal(store, '10000009', unknownId), 'not_found')
+        expect(await store.getTerminal('10000009')).toBeNull()
       })
 
       it('lists by id with cursors', async () => {
-        const merchantIds = ['898440358120003', '898440358120001', '898440358120002']
-        for (const id of merchantIds) {
-          expect(await store.createMerchant(merchant(id), audit('merchant.create', id))).toEqual({ ok: true })
+        for (const id of ['898440358120003', '898440358120001', '898440358120002']) {
+          await expectOk(addMerchant(store, id))
         }
         const first = await store.listMerchants({ limit: 2, cursor: null })
         expect(first.items.map((m) => m.id)).toEqual(['898440358120001', '898440358120002'])
@@ -324,8 +359,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(second.nextCursor).toBeNull()
 
         for (const id of ['10000003', '10000001', '10000002']) {
-          const till = terminal(id, '898440358120001')
-          expect(await store.createTerminal(till, audit('terminal.create', id))).toEqual({ ok: true })
+          await expectOk(addTerminal(store, id, '898440358120001'))
         }
         const terminals: string[] = []
         let cursor: string | null = null
@@ -336,59 +370,54 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           if (cursor === null) break
         }
         expect(terminals).toEqual(['10000001', '10000002', '10000003'])
-        await expect(store.listMerchants({ limit: 2, cursor: 'not-a-cursor' })).rejects.toMatchObject({
-          code: 'invalid_cursor',
-        })
+        const bogus = store.listMerchants({ limit: 2, cursor: 'not-a-cursor' })
+        await expect(bogus).rejects.toMatchObject({ code: 'invalid_cursor' })
       })
     })
 
     describe('cards and the ledger', () => {
       it('has a clearing and a funding account for every currency', async () => {
-        for (const currency of CURRENCIES) {
-          expect(await store.getAccount(clearingAccountId(currency.alpha))).toEqual(
-            emptyAccount(clearingAccountId(currency.alpha), { kind: 'clearing', currency: currency.alpha }),
+        for (const { alpha } of CURRENCIES) {
+          const clearingId = clearingAccountId(alpha)
+          const fundingId = fundingAccountId(alpha)
+          expect(await store.getAccount(clearingId)).toEqual(
+            emptyAccount(clearingId, { kind: 'clearing', currency: alpha }),
           )
-          expect(await store.getAccount(fundingAccountId(currency.alpha))).toEqual(
-            emptyAccount(fundingAccountId(currency.alpha), { kind: 'funding', currency: currency.alpha }),
+          expect(await store.getAccount(fundingId)).toEqual(
+            emptyAccount(fundingId, { kind: 'funding', currency: alpha }),
           )
         }
-        const check = await store.checkLedger()
-        expect(check).toMatchObject({ balanced: true, accountsOutOfBound: [], accounts: CURRENCIES.length * 2 })
+        expect(await store.checkLedger()).toMatchObject({
+          balanced: true, accountsOutOfBound: [], accounts: CURRENCIES.length * 2,
+        })
       })
 
       it('creates a card whose opening balance keeps the ledger balanced', async () => {
         const input = newCard(CARD_TOKEN, ACCOUNT_ID, OPENING_BALANCE_MINOR)
-        expect(await store.createCard(input, audit('card.create', CARD_TOKEN))).toEqual({ ok: true })
+        await expectOk(store.createCard(input, audit('card.create', CARD_TOKEN)))
         expect(await store.getCard(CARD_TOKEN)).toEqual(input.card)
         expect(await store.getCard('tok_missing')).toBeNull()
         expect(await store.getAccount(ACCOUNT_ID)).toEqual(
           emptyAccount(ACCOUNT_ID, { creditsPostedMinor: OPENING_BALANCE_MINOR }),
         )
-        expect((await store.getAccount(fundingAccountId('CNY')))?.debitsPostedMinor).toBe(
-          OPENING_BALANCE_MINOR,
-        )
+        const funding = await store.getAccount(fundingAccountId('CNY'))
+        expect(funding?.debitsPostedMinor).toBe(OPENING_BALANCE_MINOR)
         const check = await store.checkLedger()
         expect(check.balanced).toBe(true)
         expect(check.accountsOutOfBound).toEqual([])
         expect(check.accounts).toBe(CURRENCIES.length * 2 + 1)
-        expect(check.currencies.find((c) => c.currency === 'CNY')).toEqual({
+        const opened = {
           currency: 'CNY', debitsPendingMinor: 0, creditsPendingMinor: 0,
           debitsPostedMinor: OPENING_BALANCE_MINOR, creditsPostedMinor: OPENING_BALANCE_MINOR,
-        })
+        }
+        expect(await cnyTotals()).toEqual(opened)
 
-        const duplicate = await store.createCard(
-          newCard(CARD_TOKEN, 'acct_other', 5_000), audit('card.create', CARD_TOKEN),
-        )
-        expect(duplicate).toMatchObject({ ok: false, code: 'conflict' })
+        // Neither a second card with the token nor one with the account: nothing written.
+        await expectRefused(addCard(CARD_TOKEN, 'acct_other', 5_000), 'conflict')
         expect(await store.getAccount('acct_other')).toBeNull()
-        const sameAccount = await store.createCard(
-          newCard('tok_other', ACCOUNT_ID, 5_000), audit('card.create', 'tok_other'),
-        )
-        expect(sameAccount).toMatchObject({ ok: false, code: 'conflict' })
+        await expectRefused(addCard('tok_other', ACCOUNT_ID, 5_000), 'conflict')
         expect(await store.getCard('tok_other')).toBeNull()
-        expect((await store.checkLedger()).currencies.find((c) => c.currency === 'CNY')).toMatchObject({
-          debitsPostedMinor: OPENING_BALANCE_MINOR, creditsPostedMinor: OPENING_BALANCE_MINOR,
-        })
+        expect(await cnyTotals()).toEqual(opened)
       })
 
       it('creates a credit card with its limit and no opening transfer', async () => {
@@ -399,7 +428,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           openingTransferId: idSource.transfer(),
           nowMs: CONTRACT_NOW_MS,
         }
-        expect(await store.createCard(input, audit('card.create', 'tok_credit'))).toEqual({ ok: true })
+        await expectOk(store.createCard(input, audit('card.create', 'tok_credit')))
         const account = await store.getAccount('acct_credit')
         expect(account).toEqual(input.account)
         expect(availableMinor(account ?? input.account)).toBe(500_000)
@@ -408,15 +437,14 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
       it('updates cards and lists them with cursors', async () => {
         await seed()
-        const lost: Card = { ...cardOf(pan, CARD_TOKEN, ACCOUNT_ID), status: 'lost', updatedAtMs: CONTRACT_NOW_MS + 5 }
-        expect(await store.updateCard(lost, audit('card.update', CARD_TOKEN))).toEqual({ ok: true })
+        const lost = cardOf(pan, CARD_TOKEN, ACCOUNT_ID, {
+          status: 'lost', updatedAtMs: CONTRACT_NOW_MS + 5,
+        })
+        await expectOk(store.updateCard(lost, audit('card.update', CARD_TOKEN)))
         expect(await store.getCard(CARD_TOKEN)).toEqual(lost)
         const ghost = cardOf(pan, 'tok_ghost', 'acct_ghost')
-        expect(await store.updateCard(ghost, audit('card.update', 'tok_ghost'))).toMatchObject({
-          ok: false, code: 'not_found',
-        })
-        expect(await store.createCard(newCard('tok_a', 'acct_a', 0), audit('card.create', 'tok_a')))
-          .toEqual({ ok: true })
+        await expectRefused(store.updateCard(ghost, audit('card.update', 'tok_ghost')), 'not_found')
+        await expectOk(addCard('tok_a', 'acct_a', 0))
         const first = await store.listCards({ limit: 1, cursor: null })
         const second = await store.listCards({ limit: 1, cursor: first.nextCursor })
         expect(first.items.map((c) => c.token)).toEqual(['tok_a'])
@@ -428,40 +456,40 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     describe('limits, list entries and settings', () => {
       it('round-trips limit rules and deletes them once', async () => {
         const rule = limitRule('lim_1', { perTransactionMaxMinor: 50_000, entityId: TERMINAL_ID })
-        expect(await store.putLimit(rule, audit('limit.put', rule.id))).toEqual({ ok: true })
+        await expectOk(putLimit(rule))
         expect(await store.listLimits()).toEqual([rule])
-        const tighter = { ...rule, perTransactionMaxMinor: 10_000, updatedAtMs: CONTRACT_NOW_MS + 1 }
-        expect(await store.putLimit(tighter, audit('limit.put', rule.id))).toEqual({ ok: true })
-        const other = limitRule('lim_0', { scope: 'card', cardType: 'credit', mcc: '5411', dailyCountMax: 3, dailyAmountMaxMinor: 9_000 })
-        expect(await store.putLimit(other, audit('limit.put', other.id))).toEqual({ ok: true })
-        expect(await store.listLimits()).toEqual([other, tighter])
-        expect(await store.deleteLimit(rule.id, audit('limit.delete', rule.id))).toEqual({ ok: true })
-        expect(await store.deleteLimit(rule.id, audit('limit.delete', rule.id))).toMatchObject({
-          ok: false, code: 'not_found',
+        const tighter = { ...rule, perTransactionMaxMinor: 10_000, updatedAtMs: CONTRACT_NOW_MS }
+        await expectOk(putLimit(tighter))
+        const other = limitRule('lim_0', {
+          scope: 'card', cardType: 'credit', mcc: '5411', dailyCountMax: 3,
+          dailyAmountMaxMinor: 9_000,
         })
+        await expectOk(putLimit(other))
+        expect(await store.listLimits()).toEqual([other, tighter])
+        await expectOk(store.deleteLimit(rule.id, audit('limit.delete', rule.id)))
+        await expectRefused(store.deleteLimit(rule.id, audit('limit.delete', rule.id)), 'not_found')
         expect(await store.listLimits()).toEqual([other])
       })
 
       it('round-trips list entries with cursors and deletes them once', async () => {
-        const entries = [
-          listEntry('lst_2', { kind: 'bin', value: '622609', display: '622609' }),
-          listEntry('lst_1', { kind: 'card', value: CARD_TOKEN, display: maskPan(pan), expiresAtMs: CONTRACT_NOW_MS + 1 }),
-          listEntry('lst_3'),
-        ]
-        for (const entry of entries) {
-          expect(await store.putListEntry(entry, audit('list.put', entry.id))).toEqual({ ok: true })
-        }
-        const first = await store.listListEntries({ limit: 2, cursor: null })
-        expect(first.items).toEqual([entries[1], entries[0]])
-        const second = await store.listListEntries({ limit: 2, cursor: first.nextCursor })
-        expect(second).toEqual({ items: [entries[2]], nextCursor: null })
-        const renoted = { ...listEntry('lst_3'), note: 'still blocked' }
-        expect(await store.putListEntry(renoted, audit('list.put', 'lst_3'))).toEqual({ ok: true })
-        expect(await store.deleteListEntry('lst_2', audit('list.delete', 'lst_2'))).toEqual({ ok: true })
-        expect(await store.deleteListEntry('lst_2', audit('list.delete', 'lst_2'))).toMatchObject({
-          ok: false, code: 'not_found',
+        const bin = listEntry('lst_2', { kind: 'bin', value: '622609', display: '622609' })
+        const card = listEntry('lst_1', {
+          kind: 'card', value: CARD_TOKEN, display: maskPan(pan),
+          expiresAtMs: CONTRACT_NOW_MS + 1,
         })
-        expect((await store.listListEntries({ limit: 10, cursor: null })).items).toEqual([entries[1], renoted])
+        const till = listEntry('lst_3')
+        for (const entry of [bin, card, till]) await expectOk(putEntry(entry))
+        const first = await store.listListEntries({ limit: 2, cursor: null })
+        expect(first.items).toEqual([card, bin])
+        const second = await store.listListEntries({ limit: 2, cursor: first.nextCursor })
+        expect(second).toEqual({ items: [till], nextCursor: null })
+        const renoted = { ...till, note: 'still blocked' }
+        await expectOk(putEntry(renoted))
+        await expectOk(store.deleteListEntry('lst_2', audit('list.delete', 'lst_2')))
+        const again = store.deleteListEntry('lst_2', audit('list.delete', 'lst_2'))
+        await expectRefused(again, 'not_found')
+        const all = await store.listListEntries({ limit: 10, cursor: null })
+        expect(all.items).toEqual([card, renoted])
       })
 
       it('keeps settings', async () => {
@@ -477,30 +505,38 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     describe('audit log', () => {
       it('writes one entry with each admin write and none for a refused one', async () => {
         const written: AuditEntry[] = []
-        const expectWrite = async (
-          write: (entry: AuditEntry) => Promise<unknown>,
+        const write = async (
+          change: (entry: AuditEntry) => Promise<WriteResult>,
           entry: AuditEntry,
           ok: boolean,
         ): Promise<void> => {
-          const result = await write(entry)
-          expect(result).toMatchObject({ ok })
+          expect(await change(entry)).toMatchObject({ ok })
           if (ok) written.push(entry)
         }
         const shop = merchant(MERCHANT_ID)
-        await expectWrite((a) => store.createMerchant(shop, a), audit('merchant.create', shop.id, { name: shop.name }), true)
-        await expectWrite((a) => store.createMerchant(shop, a), audit('merchant.create', shop.id), false)
-        await expectWrite((a) => store.updateMerchant({ ...shop, name: 'Renamed' }, a), audit('merchant.update', shop.id, { before: { name: shop.name }, after: { name: 'Renamed' } }), true)
-        await expectWrite((a) => store.updateMerchant(merchant('898440358129999'), a), audit('merchant.update', 'x'), false)
-        await expectWrite((a) => store.createTerminal(terminal(TERMINAL_ID, MERCHANT_ID), a), audit('terminal.create', TERMINAL_ID), true)
-        await expectWrite((a) => store.updateTerminal(terminal(TERMINAL_ID, MERCHANT_ID, { status: 'inactive' }), a), audit('terminal.update', TERMINAL_ID), true)
-        await expectWrite((a) => store.createCard(newCard(CARD_TOKEN, ACCOUNT_ID, 1_000), a), audit('card.create', CARD_TOKEN, { masked: maskPan(pan) }), true)
-        await expectWrite((a) => store.updateCard(cardOf(pan, CARD_TOKEN, ACCOUNT_ID, { status: 'stolen' }), a), audit('card.update', CARD_TOKEN), true)
-        await expectWrite((a) => store.putLimit(limitRule('lim_1'), a), audit('limit.put', 'lim_1'), true)
-        await expectWrite((a) => store.deleteLimit('lim_1', a), audit('limit.delete', 'lim_1'), true)
-        await expectWrite((a) => store.deleteLimit('lim_1', a), audit('limit.delete', 'lim_1'), false)
-        await expectWrite((a) => store.putListEntry(listEntry('lst_1'), a), audit('list.put', 'lst_1'), true)
-        await expectWrite((a) => store.deleteListEntry('lst_1', a), audit('list.delete', 'lst_1'), true)
-        await expectWrite((a) => store.deleteListEntry('lst_1', a), audit('list.delete', 'lst_1'), false)
+        const renamed = { ...shop, name: 'Renamed' }
+        const till = terminal(TERMINAL_ID, MERCHANT_ID)
+        const stolen = cardOf(pan, CARD_TOKEN, ACCOUNT_ID, { status: 'stolen' })
+        const opening = newCard(CARD_TOKEN, ACCOUNT_ID, 1_000)
+        const renaming = { before: { name: shop.name }, after: { name: 'Renamed' } }
+        const s = store
+        const create = audit('merchant.create', shop.id, { name: shop.name })
+        await write((a) => s.createMerchant(shop, a), create, true)
+        await write((a) => s.createMerchant(shop, a), audit('merchant.create', shop.id), false)
+        const rename = audit('merchant.update', shop.id, renaming)
+        await write((a) => s.updateMerchant(renamed, a), rename, true)
+        const unknown = merchant('898440358129999')
+        await write((a) => s.updateMerchant(unknown, a), audit('merchant.update', 'x'), false)
+        await write((a) => s.createTerminal(till, a), audit('terminal.create', till.id), true)
+        await write((a) => s.updateTerminal(till, a), audit('terminal.update', till.id), true)
+        await write((a) => s.createCard(opening, a), audit('card.create', 'c', { card: 'x' }), true)
+        await write((a) => s.updateCard(stolen, a), audit('card.update', CARD_TOKEN), true)
+        await write((a) => s.putLimit(limitRule('lim_1'), a), audit('limit.put', 'lim_1'), true)
+        await write((a) => s.deleteLimit('lim_1', a), audit('limit.delete', 'lim_1'), true)
+        await write((a) => s.deleteLimit('lim_1', a), audit('limit.delete', 'lim_1'), false)
+        await write((a) => s.putListEntry(listEntry('lst_1'), a), audit('list.put', 'lst_1'), true)
+        await write((a) => s.deleteListEntry('lst_1', a), audit('list.delete', 'lst_1'), true)
+        await write((a) => s.deleteListEntry('lst_1', a), audit('list.delete', 'lst_1'), false)
 
         const first = await store.listAudit({ limit: 5, cursor: null })
         const rest = await store.listAudit({ limit: 100, cursor: first.nextCursor })
@@ -510,13 +546,19 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     })
 
     describe('batches', () => {
-      it('approves a purchase and a preauthorization and declines for insufficient funds', async () => {
+      it('approves a purchase and a preauthorization, declines for lack of funds', async () => {
         await seed()
         const { purchase, hold, decline } = await firstBatch()
-        expect(purchase).toMatchObject({ kind: 'purchase', outcome: 'approved', lifecycle: 'posted', responseCode: '00' })
-        expect(hold).toMatchObject({ kind: 'preauthorization', outcome: 'approved', lifecycle: 'held' })
+        expect(purchase).toMatchObject({
+          kind: 'purchase', outcome: 'approved', lifecycle: 'posted', responseCode: '00',
+        })
+        expect(hold).toMatchObject({
+          kind: 'preauthorization', outcome: 'approved', lifecycle: 'held',
+        })
         expect(hold.holdTransferId).not.toBeNull()
-        expect(decline).toMatchObject({ outcome: 'declined', reason: 'insufficient_funds', lifecycle: 'none' })
+        expect(decline).toMatchObject({
+          outcome: 'declined', reason: 'insufficient_funds', lifecycle: 'none',
+        })
 
         for (const record of [purchase, hold, decline]) {
           expect(await store.getTransaction(record.id)).toEqual(record)
@@ -524,10 +566,11 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await store.getTransaction('txn_missing')).toBeNull()
         const account = await cardAccount()
         expect(account).toMatchObject({
-          debitsPostedMinor: 30_000, debitsPendingMinor: 20_000, creditsPostedMinor: OPENING_BALANCE_MINOR,
+          debitsPostedMinor: 30_000, debitsPendingMinor: 20_000,
+          creditsPostedMinor: OPENING_BALANCE_MINOR,
         })
         expect(availableMinor(account)).toBe(50_000)
-        expect(await store.getAccount(clearingAccountId('CNY'))).toMatchObject({
+        expect(await clearing()).toMatchObject({
           creditsPostedMinor: 30_000, creditsPendingMinor: 20_000,
         })
         expect(await store.checkLedger()).toMatchObject({ balanced: true, accountsOutOfBound: [] })
@@ -537,37 +580,41 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         await seed()
         const { purchase, hold, decline } = await firstBatch()
         const later = CONTRACT_NOW_MS + MINUTE_MS
-        const elsewhere = decided(
-          (await run([sale('000004', 1_000, { terminalId: TERMINAL_2_ID, merchantId: MERCHANT_2_ID })], later))[0],
-        )
+        const elsewhere = await decide(sale('000004', 1_000, atTerminal2), later)
         expect(elsewhere.outcome).toBe('approved')
-        const find = async (filter: Partial<TransactionFilter>) => ids(await allTransactions(filter))
+        const find = async (filter: Partial<TransactionFilter>) =>
+          ids(await allTransactions(filter))
+        const atFirst = [decline.id, hold.id, purchase.id]
+        const last4 = pan.slice(-4)
 
-        expect(await find({})).toEqual([elsewhere.id, decline.id, hold.id, purchase.id])
-        expect(await find({ terminalId: TERMINAL_ID })).toEqual([decline.id, hold.id, purchase.id])
+        expect(await find({})).toEqual([elsewhere.id, ...atFirst])
+        expect(await find({ terminalId: TERMINAL_ID })).toEqual(atFirst)
         expect(await find({ terminalId: TERMINAL_2_ID })).toEqual([elsewhere.id])
         expect(await find({ merchantId: MERCHANT_2_ID })).toEqual([elsewhere.id])
-        expect(await find({ merchantId: MERCHANT_ID })).toEqual([decline.id, hold.id, purchase.id])
+        expect(await find({ merchantId: MERCHANT_ID })).toEqual(atFirst)
         expect(await find({ outcome: 'declined' })).toEqual([decline.id])
-        expect(await find({ outcome: 'approved', terminalId: TERMINAL_ID })).toEqual([hold.id, purchase.id])
+        const approvedHere = await find({ outcome: 'approved', terminalId: TERMINAL_ID })
+        expect(approvedHere).toEqual([hold.id, purchase.id])
         expect(await find({ reason: 'insufficient_funds' })).toEqual([decline.id])
         expect(await find({ reason: 'card_lost' })).toEqual([])
         expect(await find({ kind: 'preauthorization' })).toEqual([hold.id])
-        expect(await find({ cardLast4: pan.slice(-4) })).toHaveLength(4)
-        expect(await find({ cardLast4: pan.slice(-4) === '0000' ? '1111' : '0000' })).toEqual([])
+        expect(await find({ cardLast4: last4 })).toHaveLength(4)
+        expect(await find({ cardLast4: last4 === '0000' ? '1111' : '0000' })).toEqual([])
         expect(await find({ amountMinor: 20_000 })).toEqual([hold.id])
         expect(await find({ rrn: purchase.rrn })).toEqual([purchase.id])
         expect(await find({ stan: '000002' })).toEqual([hold.id])
         expect(await find({ stan: '000004', terminalId: TERMINAL_ID })).toEqual([])
+        // A time range includes its start and excludes its end.
         expect(await find({ fromMs: CONTRACT_NOW_MS + 1 })).toEqual([elsewhere.id])
-        expect(await find({ fromMs: CONTRACT_NOW_MS, toMs: later })).toEqual([decline.id, hold.id, purchase.id])
+        expect(await find({ fromMs: CONTRACT_NOW_MS, toMs: later })).toEqual(atFirst)
         expect(await find({ fromMs: later, toMs: later + 1 })).toEqual([elsewhere.id])
         expect(await find({ toMs: CONTRACT_NOW_MS })).toEqual([])
-        expect(await find({
-          terminalId: TERMINAL_ID, merchantId: MERCHANT_ID, outcome: 'declined', reason: 'insufficient_funds',
-          kind: 'purchase', cardLast4: pan.slice(-4), amountMinor: 90_000, stan: '000003', rrn: decline.rrn,
-          fromMs: CONTRACT_NOW_MS, toMs: later,
-        })).toEqual([decline.id])
+        const everything = await find({
+          terminalId: TERMINAL_ID, merchantId: MERCHANT_ID, outcome: 'declined',
+          reason: 'insufficient_funds', kind: 'purchase', cardLast4: last4, amountMinor: 90_000,
+          stan: '000003', rrn: decline.rrn, fromMs: CONTRACT_NOW_MS, toMs: later,
+        })
+        expect(everything).toEqual([decline.id])
       })
 
       it('pages through transactions newest first with cursors', async () => {
@@ -591,15 +638,17 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(sizes).toEqual([3, 3, 1])
         expect(seen).toEqual(newestFirst(made))
 
-        const filtered = await store.listTransactions({ limit: 2, cursor: null, terminalId: TERMINAL_ID })
-        const next = await store.listTransactions({ limit: 2, cursor: filtered.nextCursor, terminalId: TERMINAL_ID })
-        expect([...ids(filtered.items), ...ids(next.items)]).toEqual(newestFirst(made).slice(0, 4))
-        await expect(store.listTransactions({ limit: 2, cursor: 'bogus!' })).rejects.toMatchObject({
-          code: 'invalid_cursor',
-        })
+        const page = (next: string | null) =>
+          store.listTransactions({ limit: 2, cursor: next, terminalId: TERMINAL_ID })
+        const filtered = await page(null)
+        const following = await page(filtered.nextCursor)
+        const both = [...ids(filtered.items), ...ids(following.items)]
+        expect(both).toEqual(newestFirst(made).slice(0, 4))
+        const bogus = store.listTransactions({ limit: 2, cursor: 'bogus!' })
+        await expect(bogus).rejects.toMatchObject({ code: 'invalid_cursor' })
       })
 
-      it('completes a preauthorization and reverses a purchase, updating the originals', async () => {
+      it('completes a preauthorization and reverses a purchase, updating both', async () => {
         await seed()
         const { purchase, hold } = await firstBatch()
         const at = CONTRACT_NOW_MS + 2 * MINUTE_MS
@@ -609,22 +658,30 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         ], at)
         const completion = decided(results[0])
         const reversal = decided(results[1])
-        expect(completion).toMatchObject({ kind: 'completion', outcome: 'approved', originalId: hold.id, amountMinor: 15_000 })
-        expect(reversal).toMatchObject({ kind: 'reversal', outcome: 'approved', originalId: purchase.id })
+        expect(completion).toMatchObject({
+          kind: 'completion', outcome: 'approved', originalId: hold.id, amountMinor: 15_000,
+        })
+        expect(reversal).toMatchObject({
+          kind: 'reversal', outcome: 'approved', originalId: purchase.id,
+        })
 
         expect(await store.getTransaction(hold.id)).toMatchObject({
           lifecycle: 'completed', completedAmountMinor: 15_000, updatedAtMs: at,
         })
-        expect(await store.getTransaction(purchase.id)).toMatchObject({ lifecycle: 'reversed', updatedAtMs: at })
+        expect(await store.getTransaction(purchase.id)).toMatchObject({
+          lifecycle: 'reversed', updatedAtMs: at,
+        })
         expect(ids(await store.listFollowUps(hold.id))).toEqual([completion.id])
         expect(ids(await store.listFollowUps(purchase.id))).toEqual([reversal.id])
         const account = await cardAccount()
-        expect(account).toMatchObject({ debitsPendingMinor: 0, debitsPostedMinor: 45_000, creditsPostedMinor: 130_000 })
+        expect(account).toMatchObject({
+          debitsPendingMinor: 0, debitsPostedMinor: 45_000, creditsPostedMinor: 130_000,
+        })
         expect(availableMinor(account)).toBe(85_000)
         expect(await store.checkLedger()).toMatchObject({ balanced: true, accountsOutOfBound: [] })
 
         // A second reversal of the same purchase finds the first among the follow-ups.
-        const repeat = (await run([followUp('reversal', purchase.id, '000012')], at + 1))[0]
+        const repeat = await runOne(followUp('reversal', purchase.id, '000012'), at + 1)
         expect(repeat).toMatchObject({ type: 'decided', replayed: true })
         expect(decided(repeat).id).toBe(reversal.id)
         expect(ids(await store.listFollowUps(purchase.id))).toEqual([reversal.id])
@@ -632,32 +689,36 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
       it('reverses a refund and gives the refunded sale its room back', async () => {
         await seed()
-        const purchase = decided((await run([sale('000001', 30_000)]))[0])
-        const refund = decided((await run([followUp('refund', purchase.id, '000002', 5_000)], CONTRACT_NOW_MS + 1))[0])
+        const purchase = await decide(sale('000001', 30_000))
+        const refunding = followUp('refund', purchase.id, '000002', 5_000)
+        const refund = await decide(refunding, CONTRACT_NOW_MS + 1)
         expect(refund).toMatchObject({ outcome: 'approved', kind: 'refund' })
         expect((await store.getTransaction(purchase.id))?.refundedAmountMinor).toBe(5_000)
-        const reversal = decided((await run([followUp('reversal', refund.id, '000003')], CONTRACT_NOW_MS + 2))[0])
+        const reversing = followUp('reversal', refund.id, '000003')
+        const reversal = await decide(reversing, CONTRACT_NOW_MS + 2)
         expect(reversal).toMatchObject({ outcome: 'approved', kind: 'reversal' })
         expect(await store.getTransaction(refund.id)).toMatchObject({ lifecycle: 'reversed' })
         expect((await store.getTransaction(purchase.id))?.refundedAmountMinor).toBe(0)
-        expect((await cardAccount()).creditsPostedMinor - (await cardAccount()).debitsPostedMinor).toBe(70_000)
+        const account = await cardAccount()
+        expect(account.creditsPostedMinor - account.debitsPostedMinor).toBe(70_000)
         expect((await store.checkLedger()).balanced).toBe(true)
       })
 
       it('replays a retransmission and refuses a reused key with another payload', async () => {
         await seed()
-        const original = decided((await run([sale('000001', 30_000)]))[0])
+        const original = await decide(sale('000001', 30_000))
         const before = await cardAccount()
-        const replay = (await run([sale('000001', 30_000)], CONTRACT_NOW_MS + 5_000))[0]
+        const replay = await runOne(sale('000001', 30_000), CONTRACT_NOW_MS + 5_000)
         expect(replay).toMatchObject({ type: 'decided', replayed: true })
         expect(decided(replay)).toEqual(original)
-        const mismatch = (await run([sale('000001', 31_000)], CONTRACT_NOW_MS + 6_000))[0]
+        const mismatch = await runOne(sale('000001', 31_000), CONTRACT_NOW_MS + 6_000)
         expect(mismatch).toMatchObject({ type: 'rejected', reason: 'duplicate_mismatch' })
         expect(ids(await allTransactions())).toEqual([original.id])
         expect(await cardAccount()).toEqual(before)
 
-        const keyed = decided((await run([sale('000002', 1_000, { idempotencyKey: 'idem-1' })]))[0])
-        const retried = (await run([sale('000003', 1_000, { idempotencyKey: 'idem-1' })], CONTRACT_NOW_MS + 7_000))[0]
+        const keyed = await decide(sale('000002', 1_000, { idempotencyKey: 'idem-1' }))
+        const again = sale('000003', 1_000, { idempotencyKey: 'idem-1' })
+        const retried = await runOne(again, CONTRACT_NOW_MS + 7_000)
         expect(retried).toMatchObject({ type: 'decided', replayed: true })
         expect(decided(retried).id).toBe(keyed.id)
         expect(await allTransactions()).toHaveLength(2)
@@ -665,51 +726,53 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
       it('loads limits, usage counters and block lists for the core', async () => {
         await seed()
-        const rule = limitRule('lim_1', { scope: 'terminal', entityId: TERMINAL_2_ID, dailyCountMax: 1 })
-        expect(await store.putLimit(rule, audit('limit.put', rule.id))).toEqual({ ok: true })
-        const onTerminal2 = { terminalId: TERMINAL_2_ID, merchantId: MERCHANT_2_ID }
-        expect(decided((await run([sale('000001', 100, onTerminal2)]))[0]).outcome).toBe('approved')
+        await expectOk(putLimit(limitRule('lim_1', { entityId: TERMINAL_2_ID, dailyCountMax: 1 })))
+        expect((await decide(sale('000001', 100, atTerminal2))).outcome).toBe('approved')
         // The count lives in the store between batches.
-        expect(decided((await run([sale('000002', 100, onTerminal2)], CONTRACT_NOW_MS + 1))[0])).toMatchObject({
+        expect(await decide(sale('000002', 100, atTerminal2), CONTRACT_NOW_MS + 1)).toMatchObject({
           outcome: 'declined', reason: 'terminal_daily_count_limit_exceeded',
         })
 
-        const expired = listEntry('lst_0', { kind: 'card', value: CARD_TOKEN, display: maskPan(pan), expiresAtMs: CONTRACT_NOW_MS })
-        expect(await store.putListEntry(expired, audit('list.put', 'lst_0'))).toEqual({ ok: true })
-        expect(decided((await run([sale('000003', 100)], CONTRACT_NOW_MS + 2))[0]).outcome).toBe('approved')
-        const bin = listEntry('lst_1', { kind: 'bin', value: pan.slice(0, 8), display: pan.slice(0, 8) })
-        expect(await store.putListEntry(bin, audit('list.put', 'lst_1'))).toEqual({ ok: true })
-        expect(decided((await run([sale('000004', 100)], CONTRACT_NOW_MS + 3))[0])).toMatchObject({
+        await expectOk(putEntry(listEntry('lst_0', {
+          kind: 'card', value: CARD_TOKEN, display: maskPan(pan), expiresAtMs: CONTRACT_NOW_MS,
+        })))
+        expect((await decide(sale('000003', 100), CONTRACT_NOW_MS + 2)).outcome).toBe('approved')
+        const prefix = pan.slice(0, 8)
+        const binEntry = listEntry('lst_1', { kind: 'bin', value: prefix, display: prefix })
+        await expectOk(putEntry(binEntry))
+        expect(await decide(sale('000004', 100), CONTRACT_NOW_MS + 3)).toMatchObject({
           outcome: 'declined', reason: 'bin_blocked',
         })
       })
     })
 
     describe('atomicity', () => {
-      const failing = (work: BatchWork, fail: (decided: ReturnType<BatchWork['decide']>) => ReturnType<BatchWork['decide']>): BatchWork => ({
+      type Decided = ReturnType<BatchWork['decide']>
+      const failing = (work: BatchWork, fail: (result: Decided) => Decided): BatchWork => ({
         originalIds: work.originalIds,
         keys: (originals) => work.keys(originals),
         decide: (snapshot) => fail(work.decide(snapshot)),
       })
+      const purchaseWork = () => planBatch([sale('000001', 30_000)], context(CONTRACT_NOW_MS))
 
       it('writes nothing when the decision throws', async () => {
         await seed()
         const before = await cardAccount()
-        const work = failing(planBatch([sale('000001', 30_000)], context(CONTRACT_NOW_MS)), () => {
+        const work = failing(purchaseWork(), () => {
           throw new Error('core failed')
         })
         await expect(store.runBatch(work)).rejects.toThrow('core failed')
         expect(await allTransactions()).toEqual([])
         expect(await cardAccount()).toEqual(before)
-        expect(decided((await run([sale('000001', 30_000)]))[0]).outcome).toBe('approved')
+        expect((await decide(sale('000001', 30_000))).outcome).toBe('approved')
       })
 
       it('rolls back the rows written before a write that fails', async () => {
         await seed()
         const before = await cardAccount()
-        const clearingBefore = await store.getAccount(clearingAccountId('CNY'))
+        const clearingBefore = await clearing()
         let inserted: readonly TransactionRecord[] = []
-        const work = failing(planBatch([sale('000001', 30_000)], context(CONTRACT_NOW_MS)), (result) => {
+        const work = failing(purchaseWork(), (result) => {
           inserted = result.changes.insertedTransactions
           // The same row twice: the second insert breaks a key after the others were written.
           const twice = [...inserted, ...inserted]
@@ -719,25 +782,28 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(inserted).toHaveLength(1)
         expect(await store.getTransaction(inserted[0]!.id)).toBeNull()
         expect(await cardAccount()).toEqual(before)
-        expect(await store.getAccount(clearingAccountId('CNY'))).toEqual(clearingBefore)
+        expect(await clearing()).toEqual(clearingBefore)
         // The usage counter did not count the lost sale: a one-a-day rule still lets one through.
-        const rule = limitRule('lim_1', { scope: 'card', entityId: CARD_TOKEN, dailyCountMax: 1 })
-        expect(await store.putLimit(rule, audit('limit.put', rule.id))).toEqual({ ok: true })
-        expect(decided((await run([sale('000002', 100)]))[0]).outcome).toBe('approved')
+        await expectOk(putLimit(limitRule('lim_1', {
+          scope: 'card', entityId: CARD_TOKEN, dailyCountMax: 1,
+        })))
+        expect((await decide(sale('000002', 100))).outcome).toBe('approved')
         expect((await store.checkLedger()).balanced).toBe(true)
       })
     })
 
     describe('hold expiry', () => {
-      it('expires due holds only, at most max at a time, and releases the pending amount', async () => {
+      it('expires due holds only, at most max at once, releasing the pending amount', async () => {
         await seed()
         const results = await run([
-          sale('000001', 10_000, { kind: 'preauthorization' }),
-          sale('000002', 20_000, { kind: 'preauthorization' }),
-          sale('000003', 30_000, { kind: 'preauthorization' }),
+          preauthorization('000001', 10_000),
+          preauthorization('000002', 20_000),
+          preauthorization('000003', 30_000),
         ])
         const [a, b, c] = results.map(decided)
-        expect(await run([followUp('completion', c!.id, '000004', 30_000)], CONTRACT_NOW_MS + 1)).toHaveLength(1)
+        const completing = followUp('completion', c!.id, '000004', 30_000)
+        const completion = await decide(completing, CONTRACT_NOW_MS + 1)
+        expect(completion.outcome).toBe('approved')
         expect((await cardAccount()).debitsPendingMinor).toBe(30_000)
 
         const expire = (nowMs: number, max: number, seen: DueHolds[] = []) =>
@@ -757,18 +823,19 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await expire(due, 10)).toBe(0)
 
         for (const hold of [a!, b!]) {
-          expect(await store.getTransaction(hold.id)).toMatchObject({ lifecycle: 'expired', updatedAtMs: due })
+          expect(await store.getTransaction(hold.id)).toMatchObject({
+            lifecycle: 'expired', updatedAtMs: due,
+          })
         }
         expect(await store.getTransaction(c!.id)).toMatchObject({ lifecycle: 'completed' })
         const account = await cardAccount()
         expect(account).toMatchObject({ debitsPendingMinor: 0, debitsPostedMinor: 30_000 })
         expect(availableMinor(account)).toBe(70_000)
-        expect(await store.getAccount(clearingAccountId('CNY'))).toMatchObject({ creditsPendingMinor: 0 })
+        expect(await clearing()).toMatchObject({ creditsPendingMinor: 0 })
         expect(await store.checkLedger()).toMatchObject({ balanced: true, accountsOutOfBound: [] })
         // An expired preauthorization can no longer be completed.
-        expect(decided((await run([followUp('completion', a!.id, '000005', 100)], due + 1))[0])).toMatchObject({
-          outcome: 'declined', reason: 'original_not_eligible',
-        })
+        const late = await decide(followUp('completion', a!.id, '000005', 100), due + 1)
+        expect(late).toMatchObject({ outcome: 'declined', reason: 'original_not_eligible' })
       })
     })
 
@@ -782,7 +849,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         const { purchase, hold } = await firstBatch()
         await store.putSetting('k', 'v')
         const rule = limitRule('lim_1', { perTransactionMaxMinor: 1 })
-        expect(await store.putLimit(rule, audit('limit.put', rule.id))).toEqual({ ok: true })
+        await expectOk(putLimit(rule))
         const audits = (await store.listAudit({ limit: 100, cursor: null })).items
         const account = await cardAccount()
         await store.close()
@@ -801,7 +868,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect((await again.listAudit({ limit: 100, cursor: null })).items).toEqual(audits)
         expect((await again.checkLedger()).balanced).toBe(true)
         // The retransmission is still recognised after the reopen.
-        const replay = (await run([sale('000001', 30_000)], CONTRACT_NOW_MS + 1, again))[0]
+        const replay = await runOne(sale('000001', 30_000), CONTRACT_NOW_MS + 1, again)
         expect(replay).toMatchObject({ type: 'decided', replayed: true })
       })
     })

@@ -30,7 +30,7 @@ import {
   type TransactionPage,
   type WriteResult,
 } from '../../../ports/store.js'
-import { migrate, SCHEMA_VERSION_LATEST } from './migrations.js'
+import { migrate } from './migrations.js'
 import {
   ACCOUNT_COLUMNS,
   AUDIT_COLUMNS,
@@ -378,7 +378,10 @@ interface PageStatements<Row> {
   readonly after: Database.Statement<[string, number], Row>
 }
 
-/** The filters of `listTransactions`, each a condition on one named parameter. */
+/**
+ * The filters of `listTransactions`, each a condition on one named parameter. A time range
+ * includes `fromMs` and excludes `toMs`, so consecutive ranges never count a row twice.
+ */
 const TRANSACTION_FILTERS = {
   terminalId: 'terminal_id = @terminalId',
   merchantId: 'merchant_id = @merchantId',
@@ -424,7 +427,7 @@ function expectOneRow(result: Database.RunResult, what: string): void {
 /**
  * The SQLite store: one connection, every batch and admin write in one immediate transaction.
  * better-sqlite3 is synchronous, so a batch runs start to finish without yielding; the methods
- * are async only to fit the port.
+ * are async only to fit the port. Open it with `openSqliteStore`, which migrates first.
  */
 export class SqliteStore implements Store {
   readonly path: string
@@ -894,10 +897,10 @@ export class SqliteStore implements Store {
     })
   }
 
-  /** The schema version recorded in the database. */
+  /** The schema version recorded in the database (`SCHEMA_VERSION_LATEST` once open). */
   schemaVersion(): number {
     const version = this.statements.schemaVersion.get()
-    assert(version === SCHEMA_VERSION_LATEST, `schema version ${version} while open`)
+    assert(version !== undefined && Number.isSafeInteger(version), 'schema version is a number')
     return version
   }
 
