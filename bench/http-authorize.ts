@@ -15,14 +15,22 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
-import { loadReferenceData, REFERENCE_DIR_DEFAULT } from '../src/adapters/reference/load-reference.js'
-import { DEMO_CARDS, DEMO_MERCHANTS, DEMO_TERMINALS, DEMO_UNKNOWN_PAN } from '../src/app/demo-data.js'
+import {
+  loadReferenceData,
+  REFERENCE_DIR_DEFAULT,
+} from '../src/adapters/reference/load-reference.js'
+import {
+  DEMO_CARDS,
+  DEMO_MERCHANTS,
+  DEMO_TERMINALS,
+  DEMO_UNKNOWN_PAN,
+} from '../src/app/demo-data.js'
 import { assert } from '../src/core/assert.js'
 import { luhnCheckDigit, validatePan } from '../src/core/card.js'
 import type { BinTable } from '../src/core/reference/bin-table.js'
@@ -47,20 +55,36 @@ const KILL_WAIT_MS = 3_000
 const SERVER_OUTPUT_LINES_MAX = 40
 const LATENCY_SAMPLES_MAX = 8_000_000
 const STAN_MAX = 999_999
+const CLOCK_TICKS_PER_SECOND = 100
+const PROFILE_AREAS_SHOWN = 15
+const PROFILE_FUNCTIONS_SHOWN = 25
 /** The demo credit rule allows 30 payments a day; stay one below it. */
 const CREDIT_PAYMENTS_PER_CARD_MAX = 29
-/** Debit: 100,000.00 a day per card; at most 199.99 each, 450 payments stay far below it. */
+/** Debit: 100,000.00 a day per card; 450 payments of at most 199.99 stay far below it. */
 const DEBIT_PAYMENTS_PER_CARD_MAX = 450
+/** Everyday amounts: 1.00 to 199.99. */
 const AMOUNT_MINOR_MIN = 100
 const AMOUNT_MINOR_SPAN = 19_900
-assert(DEBIT_PAYMENTS_PER_CARD_MAX * (AMOUNT_MINOR_MIN + AMOUNT_MINOR_SPAN) < 10_000_000, 'debit plan below the demo daily limit')
-assert(CREDIT_PAYMENTS_PER_CARD_MAX * (AMOUNT_MINOR_MIN + AMOUNT_MINOR_SPAN) < 1_000_000, 'credit plan below the demo daily limit')
+/** Above the noodle house's 2,000.00 per payment: 2,000.01 to 2,990.00. */
+const OVER_LIMIT_MINOR_MIN = 200_001
+const OVER_LIMIT_MINOR_SPAN = 99_000
+assert(
+  DEBIT_PAYMENTS_PER_CARD_MAX * (AMOUNT_MINOR_MIN + AMOUNT_MINOR_SPAN) < 10_000_000,
+  'the debit plan stays below the demo daily limit of 100,000.00',
+)
+assert(
+  CREDIT_PAYMENTS_PER_CARD_MAX * (AMOUNT_MINOR_MIN + AMOUNT_MINOR_SPAN) < 1_000_000,
+  'the credit plan stays below the demo daily limit of 10,000.00',
+)
 
 /** The benchmark's own merchant: approved, no limit rule names it or its terminals. */
-const BENCH_MERCHANT = { id: '898310054119999', name: 'Bench Supermarket', mcc: '5411', status: 'approved', region: '310101', riskTier: 'low' }
+const BENCH_MERCHANT = {
+  id: '898310054119999', name: 'Bench Supermarket', mcc: '5411', status: 'approved',
+  region: '310101', riskTier: 'low',
+}
 const EXPIRY = '3012'
 
-/** Real BINs from reference/cn-card-bin.csv with their card lengths; checked at start. */
+/** Real BINs from reference/cn-card-bin.csv with their card lengths; every number is checked. */
 const DEBIT_BINS = [
   { bin: '621226', length: 19 }, { bin: '622848', length: 19 }, { bin: '621700', length: 19 },
   { bin: '621661', length: 19 }, { bin: '622609', length: 16 }, { bin: '621483', length: 16 },
@@ -71,10 +95,23 @@ const CREDIT_BINS = [
   { bin: '622575', length: 16 }, { bin: '622155', length: 16 },
 ] as const
 
-type Category = 'debit_purchase' | 'credit_purchase' | 'insufficient_funds' | 'blocked_card' | 'suspended_merchant' | 'amount_limit'
+type Category =
+  | 'debit_purchase'
+  | 'credit_purchase'
+  | 'insufficient_funds'
+  | 'blocked_card'
+  | 'suspended_merchant'
+  | 'amount_limit'
 
-/** The mix, in percent, and what the server must answer for each kind of request. */
-const MIX: readonly { readonly category: Category; readonly percent: number; readonly expected: string }[] = [
+interface MixEntry {
+  readonly category: Category
+  readonly percent: number
+  /** What the server must answer: "approved" or "declined:<reason>". */
+  readonly expected: string
+}
+
+/** The mix, in percent of requests. */
+const MIX: readonly MixEntry[] = [
   { category: 'debit_purchase', percent: 70, expected: 'approved' },
   { category: 'credit_purchase', percent: 10, expected: 'approved' },
   { category: 'insufficient_funds', percent: 8, expected: 'declined:insufficient_funds' },
@@ -83,6 +120,7 @@ const MIX: readonly { readonly category: Category; readonly percent: number; rea
   { category: 'amount_limit', percent: 4, expected: 'declined:transaction_amount_limit_exceeded' },
 ]
 assert(MIX.reduce((sum, m) => sum + m.percent, 0) === 100, 'the mix adds up to 100%')
+const EXPECTED = new Map(MIX.map((m) => [m.category, m.expected]))
 
 interface Options {
   readonly concurrency: number
@@ -97,9 +135,24 @@ interface Options {
   readonly profile: boolean
 }
 
+const USAGE = `npm run bench -- [options]
+  --concurrency <n>        requests in flight (default ${CONCURRENCY_DEFAULT})
+  --duration <s>           measured seconds (default ${DURATION_S_DEFAULT})
+  --warmup <s>             seconds of load before measuring (default ${WARMUP_S_DEFAULT})
+  --debit-cards <n>        well-funded debit cards (default ${DEBIT_CARDS_DEFAULT})
+  --credit-cards <n>       credit cards (default ${CREDIT_CARDS_DEFAULT})
+  --low-balance-cards <n>  debit cards holding 0.50 (default ${LOW_BALANCE_CARDS_DEFAULT})
+  --terminals <n>          terminals of the bench merchant (default ${TERMINALS_DEFAULT})
+  --seed <n>               seed of the request mix (default 1)
+  --json                   print the result as JSON
+  --profile                run the server with --cpu-prof and summarise its self time
+`
+
 class UsageError extends Error {}
 
-function integerOption(values: Readonly<Record<string, string | boolean | undefined>>, name: string, fallback: number, min: number, max: number): number {
+type OptionValues = Readonly<Record<string, string | boolean | undefined>>
+
+function integerOption(values: OptionValues, name: string, fallback: number, max: number, min = 1): number {
   const raw = values[name]
   if (raw === undefined) return fallback
   const value = Number(raw)
@@ -110,38 +163,37 @@ function integerOption(values: Readonly<Record<string, string | boolean | undefi
 }
 
 function parseOptions(argv: readonly string[]): Options {
+  const text = { type: 'string' } as const
+  const flag = { type: 'boolean' } as const
   const { values } = parseArgs({
     args: [...argv],
-    options: {
-      concurrency: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' },
-      'debit-cards': { type: 'string' }, 'credit-cards': { type: 'string' }, 'low-balance-cards': { type: 'string' },
-      terminals: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, profile: { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
     strict: true,
+    options: {
+      concurrency: text, duration: text, warmup: text, 'debit-cards': text, 'credit-cards': text,
+      'low-balance-cards': text, terminals: text, seed: text, json: flag, profile: flag, help: flag,
+    },
   })
-  if (values.help === true) {
-    process.stdout.write('npm run bench -- [--concurrency 256] [--duration 20] [--warmup 3] [--debit-cards 2000]\n' +
-      '  [--credit-cards 500] [--low-balance-cards 100] [--terminals 50] [--seed 1] [--json] [--profile]\n')
-    process.exit(0)
-  }
+  if (values.help === true) throw new UsageError(USAGE)
   return {
-    concurrency: integerOption(values, 'concurrency', CONCURRENCY_DEFAULT, 1, CONCURRENCY_MAX),
-    durationS: integerOption(values, 'duration', DURATION_S_DEFAULT, 1, DURATION_S_MAX),
-    warmupS: integerOption(values, 'warmup', WARMUP_S_DEFAULT, 0, WARMUP_S_MAX),
-    debitCards: integerOption(values, 'debit-cards', DEBIT_CARDS_DEFAULT, 1, CARDS_MAX),
-    creditCards: integerOption(values, 'credit-cards', CREDIT_CARDS_DEFAULT, 1, CARDS_MAX),
-    lowBalanceCards: integerOption(values, 'low-balance-cards', LOW_BALANCE_CARDS_DEFAULT, 1, CARDS_MAX),
-    terminals: integerOption(values, 'terminals', TERMINALS_DEFAULT, 1, TERMINALS_MAX),
-    seed: integerOption(values, 'seed', 1, 0, 2 ** 31 - 1),
+    concurrency: integerOption(values, 'concurrency', CONCURRENCY_DEFAULT, CONCURRENCY_MAX),
+    durationS: integerOption(values, 'duration', DURATION_S_DEFAULT, DURATION_S_MAX),
+    warmupS: integerOption(values, 'warmup', WARMUP_S_DEFAULT, WARMUP_S_MAX, 0),
+    debitCards: integerOption(values, 'debit-cards', DEBIT_CARDS_DEFAULT, CARDS_MAX),
+    creditCards: integerOption(values, 'credit-cards', CREDIT_CARDS_DEFAULT, CARDS_MAX),
+    lowBalanceCards: integerOption(values, 'low-balance-cards', LOW_BALANCE_CARDS_DEFAULT, CARDS_MAX),
+    terminals: integerOption(values, 'terminals', TERMINALS_DEFAULT, TERMINALS_MAX),
+    seed: integerOption(values, 'seed', 1, 2 ** 31 - 1, 0),
     json: values.json === true,
     profile: values.profile === true,
   }
 }
 
+const BENCH_STARTED_MS = Date.now()
+
 /** Progress goes to stderr so that `--json` leaves stdout to the result. */
 function progress(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`)
+  const elapsedS = ((Date.now() - BENCH_STARTED_MS) / 1000).toFixed(1).padStart(5)
+  process.stderr.write(`[bench ${elapsedS} s] ${message}\n`)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,6 +204,7 @@ interface ServerChild {
   readonly origin: string
   readonly dataDir: string
   readonly adminToken: string
+  /** The last lines the server printed, shown if it fails to start. */
   readonly output: string[]
   readonly exited: Promise<number | null>
 }
@@ -188,8 +241,12 @@ async function startServer(options: Options): Promise<ServerChild> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
-      TOLLGATE_DATA_DIR: dataDir, TOLLGATE_HTTP_HOST: '127.0.0.1', TOLLGATE_HTTP_PORT: String(port),
-      TOLLGATE_ADMIN_TOKEN: adminToken, TOLLGATE_LOG_LEVEL: 'warn', TOLLGATE_DEMO_DATA: 'on',
+      TOLLGATE_DATA_DIR: dataDir,
+      TOLLGATE_HTTP_HOST: '127.0.0.1',
+      TOLLGATE_HTTP_PORT: String(port),
+      TOLLGATE_ADMIN_TOKEN: adminToken,
+      TOLLGATE_LOG_LEVEL: 'warn',
+      TOLLGATE_DEMO_DATA: 'on',
     },
   })
   const output: string[] = []
@@ -202,9 +259,13 @@ async function startServer(options: Options): Promise<ServerChild> {
 async function waitReady(server: ServerChild): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS
   let exitCode: number | null | undefined
-  void server.exited.then((code) => { exitCode = code })
+  void server.exited.then((code) => {
+    exitCode = code
+  })
   while (Date.now() < deadline) {
-    if (exitCode !== undefined) throw new Error(`server exited with ${String(exitCode)} before it was ready:\n${server.output.join('\n')}`)
+    if (exitCode !== undefined) {
+      throw new Error(`server exited with ${String(exitCode)} before it was ready:\n${server.output.join('\n')}`)
+    }
     try {
       const response = await fetch(`${server.origin}/readyz`, { signal: AbortSignal.timeout(1_000) })
       if (response.status === 200) return
@@ -216,16 +277,17 @@ async function waitReady(server: ServerChild): Promise<void> {
   throw new Error(`server not ready within ${READY_TIMEOUT_MS} ms:\n${server.output.join('\n')}`)
 }
 
-/** SIGTERM (the server drains and exits), then SIGKILL after a bound. */
+/** SIGTERM (the server drains and exits), then SIGKILL after a bound. Unref'd timers. */
 async function stopServer(server: ServerChild): Promise<number | null> {
   if (server.child.exitCode !== null || server.child.signalCode !== null) return server.child.exitCode
   server.child.kill('SIGTERM')
-  const graceful = await Promise.race([server.exited, sleep(STOP_GRACE_MS, 'timeout' as const)])
-  if (graceful !== 'timeout') return graceful
+  const timeout = 'timeout' as const
+  const graceful = await Promise.race([server.exited, sleep(STOP_GRACE_MS, timeout, { ref: false })])
+  if (graceful !== timeout) return graceful
   progress(`server did not stop within ${STOP_GRACE_MS} ms: SIGKILL`)
   server.child.kill('SIGKILL')
-  const killed = await Promise.race([server.exited, sleep(KILL_WAIT_MS, 'timeout' as const)])
-  return killed === 'timeout' ? null : killed
+  const killed = await Promise.race([server.exited, sleep(KILL_WAIT_MS, timeout, { ref: false })])
+  return killed === timeout ? null : killed
 }
 
 /** The child's user + system CPU time in seconds, from /proc (Linux); null elsewhere. */
@@ -233,10 +295,9 @@ function processCpuSeconds(pid: number | undefined): number | null {
   if (pid === undefined) return null
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // After "(command) ": state, ppid, …; utime and stime are the 12th and 13th from here.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // After the command name: state is field 3, utime field 14 and stime field 15 (1-based).
     const ticks = Number(fields[11]) + Number(fields[12])
-    const CLOCK_TICKS_PER_SECOND = 100
     return Number.isFinite(ticks) ? ticks / CLOCK_TICKS_PER_SECOND : null
   } catch {
     return null
@@ -267,7 +328,9 @@ async function call(pool: Pool, method: 'GET' | 'POST', path: string, token: str
 
 async function expectCreated(pool: Pool, token: string, path: string, body: unknown, what: string): Promise<void> {
   const answer = await call(pool, 'POST', path, token, body)
-  if (answer.status !== 201) throw new Error(`creating ${what}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`)
+  if (answer.status !== 201) {
+    throw new Error(`creating ${what}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`)
+  }
 }
 
 /** Runs `work` over `items` with at most `limit` at a time. */
@@ -283,23 +346,35 @@ async function forEachBounded<T>(items: readonly T[], limit: number, work: (item
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }
 
+interface PanPlan {
+  readonly specs: readonly { readonly bin: string; readonly length: number }[]
+  /** A digit after the BIN that keeps each role's numbers apart. */
+  readonly roleDigit: string
+  readonly type: 'debit' | 'credit'
+  readonly count: number
+}
+
 /**
- * Card numbers from real BINs: BIN, a role digit, a serial, and the Luhn check digit, each
- * validated as the server will (length for the BIN, Luhn, card type).
+ * Card numbers from real BINs: BIN, role digit, serial, Luhn check digit, each validated as the
+ * server will (length for the BIN, Luhn) and of the intended card type.
  */
-function generatePans(bins: BinTable, specs: readonly { bin: string; length: number }[], roleDigit: string, type: 'debit' | 'credit', count: number, reserved: ReadonlySet<string>): string[] {
+function generatePans(bins: BinTable, plan: PanPlan, reserved: ReadonlySet<string>): string[] {
   const pans: string[] = []
-  const attemptsMax = count * 4 + 100
-  for (let serial = 0; serial < attemptsMax && pans.length < count; serial += 1) {
-    const spec = specs[serial % specs.length]
+  const attemptsMax = plan.count * 4 + 100
+  for (let serial = 0; serial < attemptsMax && pans.length < plan.count; serial += 1) {
+    const spec = plan.specs[serial % plan.specs.length]
     assert(spec !== undefined, 'a BIN spec')
-    const body = spec.bin + roleDigit + String(serial).padStart(spec.length - spec.bin.length - 2, '0')
+    const serialDigits = spec.length - spec.bin.length - 2
+    const body = spec.bin + plan.roleDigit + String(serial).padStart(serialDigits, '0')
+    assert(body.length === spec.length - 1, 'the serial fits the card number')
     const pan = body + luhnCheckDigit(body)
     const checked = validatePan(pan, bins)
-    if (!checked.ok || checked.bin?.cardType !== type || reserved.has(pan)) continue
+    if (!checked.ok || checked.bin?.cardType !== plan.type || reserved.has(pan)) continue
     pans.push(pan)
   }
-  if (pans.length < count) throw new Error(`could generate only ${pans.length} of ${count} ${type} card numbers`)
+  if (pans.length < plan.count) {
+    throw new Error(`could generate only ${pans.length} of ${plan.count} ${plan.type} card numbers`)
+  }
   return pans
 }
 
@@ -312,22 +387,26 @@ interface Fleet {
 
 async function provision(pool: Pool, token: string, options: Options): Promise<Fleet> {
   const bins = loadReferenceData(REFERENCE_DIR_DEFAULT).bins
-  const reserved = new Set<string>([...Object.values(DEMO_CARDS).map((c) => c.pan), DEMO_UNKNOWN_PAN])
-  const debitPans = generatePans(bins, DEBIT_BINS, '7', 'debit', options.debitCards, reserved)
-  const lowBalancePans = generatePans(bins, DEBIT_BINS, '8', 'debit', options.lowBalanceCards, reserved)
-  const creditPans = generatePans(bins, CREDIT_BINS, '7', 'credit', options.creditCards, reserved)
+  const reserved = new Set([...Object.values(DEMO_CARDS).map((c) => c.pan), DEMO_UNKNOWN_PAN])
+  const debit = { specs: DEBIT_BINS, type: 'debit' } as const
+  const debitPans = generatePans(bins, { ...debit, roleDigit: '7', count: options.debitCards }, reserved)
+  const lowBalancePans = generatePans(bins, { ...debit, roleDigit: '8', count: options.lowBalanceCards }, reserved)
+  const creditPlan = { specs: CREDIT_BINS, type: 'credit', roleDigit: '7', count: options.creditCards } as const
+  const creditPans = generatePans(bins, creditPlan, reserved)
   const terminalIds = Array.from({ length: options.terminals }, (_, i) => `2${String(i + 1).padStart(7, '0')}`)
 
   await expectCreated(pool, token, '/v1/merchants', BENCH_MERCHANT, 'the bench merchant')
-  await forEachBounded(terminalIds, PROVISION_CONCURRENCY, (id) =>
-    expectCreated(pool, token, '/v1/terminals', { id, merchantId: BENCH_MERCHANT.id, status: 'active', region: '310101' }, `terminal ${id}`))
+  await forEachBounded(terminalIds, PROVISION_CONCURRENCY, (id) => {
+    const terminal = { id, merchantId: BENCH_MERCHANT.id, status: 'active', region: '310101' }
+    return expectCreated(pool, token, '/v1/terminals', terminal, `terminal ${id}`)
+  })
   const cards = [
     ...debitPans.map((pan) => ({ pan, expiry: EXPIRY, type: 'debit', balance: '1000000.00' })),
     ...lowBalancePans.map((pan) => ({ pan, expiry: EXPIRY, type: 'debit', balance: '0.50' })),
     ...creditPans.map((pan) => ({ pan, expiry: EXPIRY, type: 'credit', creditLimit: '50000.00' })),
   ]
   await forEachBounded(cards, PROVISION_CONCURRENCY, (card) =>
-    expectCreated(pool, token, '/v1/cards', card, `a ${card.type} card ${card.pan.slice(0, 6)}…`))
+    expectCreated(pool, token, '/v1/cards', card, `a ${card.type} card of BIN ${card.pan.slice(0, 6)}`))
   return { terminalIds, debitPans, creditPans, lowBalancePans }
 }
 
@@ -358,10 +437,18 @@ interface Planned {
   readonly body: string
 }
 
+interface Purchase {
+  readonly terminalId: string
+  readonly merchantId: string
+  readonly pan: string
+  readonly expiry: string
+  readonly amountMinor: number
+}
+
 /**
- * Builds the requests: every STAN is unique per terminal (a counter per terminal), cards are
- * used round-robin and no card is asked for more than its limits allow, so every decline is
- * one the mix intends.
+ * Builds the requests. Every STAN is unique per terminal (a counter per terminal); cards are
+ * used round-robin and none is asked for more than its limits allow, so every decline is one
+ * the mix intends. Returns null when the cards have used their day (not at default settings).
  */
 class Traffic {
   private readonly random: () => number
@@ -370,7 +457,7 @@ class Traffic {
   private debitSent = 0
   private creditSent = 0
   private lowSent = 0
-  /** Credit requests that went to a debit card because the credit cards had used their day. */
+  /** Credit requests sent with a debit card because the credit cards had used their day. */
   creditFallbacks = 0
 
   constructor(private readonly fleet: Fleet, seed: number) {
@@ -379,22 +466,31 @@ class Traffic {
 
   next(): Planned | null {
     const category = this.pickCategory()
+    const bench = { terminalId: this.benchTerminal(), merchantId: BENCH_MERCHANT.id }
     switch (category) {
       case 'debit_purchase':
-        return this.debit(category)
+        return this.withDebitCard(category, bench, this.everydayAmount())
       case 'credit_purchase':
-        return this.credit()
+        return this.withCreditCard(bench)
       case 'insufficient_funds': {
-        const pan = this.fleet.lowBalancePans[this.lowSent++ % this.fleet.lowBalancePans.length]
-        return pan === undefined ? null : this.purchase(category, this.benchTerminal(), BENCH_MERCHANT.id, pan, this.smallAmount())
+        const pans = this.fleet.lowBalancePans
+        const pan = pans[this.lowSent++ % pans.length]
+        assert(pan !== undefined, 'a low-balance card')
+        return this.build(category, { ...bench, pan, expiry: EXPIRY, amountMinor: this.everydayAmount() })
       }
-      case 'blocked_card':
-        return this.purchase(category, this.benchTerminal(), BENCH_MERCHANT.id, DEMO_CARDS.listed.pan, this.smallAmount(), DEMO_CARDS.listed.expiry)
-      case 'suspended_merchant':
-        return this.debit(category, DEMO_TERMINALS.fuel.id, DEMO_MERCHANTS.fuel.id)
-      case 'amount_limit':
-        // Above the noodle house's 2,000.00 per payment, far below the debit card limits.
-        return this.debit(category, DEMO_TERMINALS.noodles.id, DEMO_MERCHANTS.noodles.id, 200_001 + Math.floor(this.random() * 99_000))
+      case 'blocked_card': {
+        const { pan, expiry } = DEMO_CARDS.listed
+        return this.build(category, { ...bench, pan, expiry, amountMinor: this.everydayAmount() })
+      }
+      case 'suspended_merchant': {
+        const fuel = { terminalId: DEMO_TERMINALS.fuel.id, merchantId: DEMO_MERCHANTS.fuel.id }
+        return this.withDebitCard(category, fuel, this.everydayAmount())
+      }
+      case 'amount_limit': {
+        const noodles = { terminalId: DEMO_TERMINALS.noodles.id, merchantId: DEMO_MERCHANTS.noodles.id }
+        const amountMinor = OVER_LIMIT_MINOR_MIN + Math.floor(this.random() * OVER_LIMIT_MINOR_SPAN)
+        return this.withDebitCard(category, noodles, amountMinor)
+      }
     }
   }
 
@@ -407,7 +503,7 @@ class Traffic {
     return 'debit_purchase'
   }
 
-  private smallAmount(): number {
+  private everydayAmount(): number {
     return AMOUNT_MINOR_MIN + Math.floor(this.random() * AMOUNT_MINOR_SPAN)
   }
 
@@ -417,30 +513,33 @@ class Traffic {
     return id
   }
 
-  private debit(category: Category, terminalId?: string, merchantId?: string, amountMinor?: number): Planned | null {
-    // Round-robin: each debit card's share of the day stays below DEBIT_PAYMENTS_PER_CARD_MAX.
-    if (this.debitSent >= this.fleet.debitPans.length * DEBIT_PAYMENTS_PER_CARD_MAX) return null
-    const pan = this.fleet.debitPans[this.debitSent++ % this.fleet.debitPans.length]
-    if (pan === undefined) return null
-    return this.purchase(category, terminalId ?? this.benchTerminal(), merchantId ?? BENCH_MERCHANT.id, pan, amountMinor ?? this.smallAmount())
+  private withDebitCard(category: Category, where: { terminalId: string; merchantId: string }, amountMinor: number): Planned | null {
+    const pans = this.fleet.debitPans
+    if (this.debitSent >= pans.length * DEBIT_PAYMENTS_PER_CARD_MAX) return null
+    const pan = pans[this.debitSent++ % pans.length]
+    assert(pan !== undefined, 'a debit card')
+    return this.build(category, { ...where, pan, expiry: EXPIRY, amountMinor })
   }
 
-  private credit(): Planned | null {
-    if (this.creditSent >= this.fleet.creditPans.length * CREDIT_PAYMENTS_PER_CARD_MAX) {
+  private withCreditCard(where: { terminalId: string; merchantId: string }): Planned | null {
+    const pans = this.fleet.creditPans
+    if (this.creditSent >= pans.length * CREDIT_PAYMENTS_PER_CARD_MAX) {
       this.creditFallbacks += 1
-      return this.debit('credit_purchase')
+      return this.withDebitCard('credit_purchase', where, this.everydayAmount())
     }
-    const pan = this.fleet.creditPans[this.creditSent++ % this.fleet.creditPans.length]
-    return pan === undefined ? null : this.purchase('credit_purchase', this.benchTerminal(), BENCH_MERCHANT.id, pan, this.smallAmount())
+    const pan = pans[this.creditSent++ % pans.length]
+    assert(pan !== undefined, 'a credit card')
+    return this.build('credit_purchase', { ...where, pan, expiry: EXPIRY, amountMinor: this.everydayAmount() })
   }
 
-  private purchase(category: Category, terminalId: string, merchantId: string, pan: string, amountMinor: number, expiry = EXPIRY): Planned {
-    const stan = (this.stans.get(terminalId) ?? 0) + 1
-    if (stan > STAN_MAX) throw new Error(`terminal ${terminalId} used all ${STAN_MAX} STANs of the day`)
-    this.stans.set(terminalId, stan)
+  private build(category: Category, purchase: Purchase): Planned {
+    const stan = (this.stans.get(purchase.terminalId) ?? 0) + 1
+    if (stan > STAN_MAX) throw new Error(`terminal ${purchase.terminalId} used all STANs of the day`)
+    this.stans.set(purchase.terminalId, stan)
     const body = {
-      kind: 'purchase', terminalId, merchantId, stan: String(stan).padStart(6, '0'),
-      card: { pan, expiry }, amount: amountText(amountMinor), currency: 'CNY',
+      kind: 'purchase', terminalId: purchase.terminalId, merchantId: purchase.merchantId,
+      stan: String(stan).padStart(6, '0'), card: { pan: purchase.pan, expiry: purchase.expiry },
+      amount: amountText(purchase.amountMinor), currency: 'CNY',
     }
     return { category, body: JSON.stringify(body) }
   }
@@ -453,7 +552,7 @@ function increment<K>(map: Map<K, number>, key: K, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by)
 }
 
-/** "approved", "declined:<reason>", "<status>:<problem code>" or "error:<code>". */
+/** "approved", "declined:<reason>" or "<status>:<problem code>". */
 function outcomeOf(status: number, text: string): string {
   let body: unknown
   try {
@@ -472,43 +571,10 @@ function outcomeOf(status: number, text: string): string {
 }
 
 function errorCode(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') return error.code
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') {
+    return error.code
+  }
   return error instanceof Error ? error.name : 'unknown'
-}
-
-class Recorder {
-  readonly latenciesMs = new Float64Array(LATENCY_SAMPLES_MAX)
-  samples = 0
-  samplesDropped = 0
-  completedInWindow = 0
-  readonly byStatus = new Map<string, number>()
-  readonly byOutcome = new Map<string, number>()
-  readonly byCategory = new Map<Category, { sent: number; asExpected: number; unexpected: Map<string, number> }>()
-  readonly perSecond: Uint32Array
-
-  constructor(durationS: number) {
-    this.perSecond = new Uint32Array(durationS + 1)
-  }
-
-  record(category: Category, status: string, outcome: string, latencyMs: number, secondIndex: number, inWindow: boolean): void {
-    if (this.samples < this.latenciesMs.length) this.latenciesMs[this.samples++] = latencyMs
-    else this.samplesDropped += 1
-    if (inWindow) {
-      this.completedInWindow += 1
-      if (secondIndex >= 0 && secondIndex < this.perSecond.length) this.perSecond[secondIndex] = (this.perSecond[secondIndex] ?? 0) + 1
-    }
-    increment(this.byStatus, status)
-    increment(this.byOutcome, outcome)
-    let entry = this.byCategory.get(category)
-    if (entry === undefined) {
-      entry = { sent: 0, asExpected: 0, unexpected: new Map() }
-      this.byCategory.set(category, entry)
-    }
-    entry.sent += 1
-    const expected = MIX.find((m) => m.category === category)?.expected
-    if (outcome === expected) entry.asExpected += 1
-    else increment(entry.unexpected, outcome)
-  }
 }
 
 interface MeasureWindow {
@@ -516,36 +582,85 @@ interface MeasureWindow {
   readonly endNs: bigint
 }
 
+interface Outcome {
+  readonly category: Category
+  /** The HTTP status, or "error" when there was no answer. */
+  readonly status: string
+  readonly outcome: string
+  readonly latencyMs: number
+  readonly responseChars: number
+}
+
+class Recorder {
+  readonly latenciesMs = new Float64Array(LATENCY_SAMPLES_MAX)
+  samples = 0
+  samplesDropped = 0
+  /** Answers received inside the measured window, whenever their request started. */
+  completedInWindow = 0
+  /** Characters of response bodies (ASCII for English explanations, so about bytes). */
+  responseChars = 0
+  readonly byStatus = new Map<string, number>()
+  readonly byOutcome = new Map<string, number>()
+  readonly unexpected = new Map<Category, Map<string, number>>()
+  readonly perSecond: Uint32Array
+
+  constructor(private readonly window: MeasureWindow, durationS: number) {
+    this.perSecond = new Uint32Array(durationS)
+  }
+
+  /** Counts every answer that arrives inside the window: throughput. */
+  completed(doneNs: bigint): void {
+    if (doneNs < this.window.measureStartNs || doneNs > this.window.endNs) return
+    this.completedInWindow += 1
+    const second = Number((doneNs - this.window.measureStartNs) / 1_000_000_000n)
+    if (second < this.perSecond.length) this.perSecond[second] = (this.perSecond[second] ?? 0) + 1
+  }
+
+  /** Records a request that started inside the window: latency and outcome. */
+  answered(answer: Outcome): void {
+    if (this.samples < this.latenciesMs.length) this.latenciesMs[this.samples++] = answer.latencyMs
+    else this.samplesDropped += 1
+    this.responseChars += answer.responseChars
+    increment(this.byStatus, answer.status)
+    increment(this.byOutcome, answer.outcome)
+    if (answer.outcome === EXPECTED.get(answer.category)) return
+    const unexpected = this.unexpected.get(answer.category) ?? new Map<string, number>()
+    increment(unexpected, answer.outcome)
+    this.unexpected.set(answer.category, unexpected)
+  }
+}
+
+async function sendOne(pool: Pool, planned: Planned): Promise<Omit<Outcome, 'latencyMs' | 'category'>> {
+  try {
+    const response = await pool.request({
+      method: 'POST', path: '/v1/authorizations', body: planned.body,
+      headers: { 'content-type': 'application/json' },
+      headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS,
+    })
+    const text = await response.body.text()
+    const outcome = outcomeOf(response.statusCode, text)
+    return { status: String(response.statusCode), outcome, responseChars: text.length }
+  } catch (error) {
+    return { status: 'error', outcome: `error:${errorCode(error)}`, responseChars: 0 }
+  }
+}
+
+/** One client: a request at a time, until the window ends. */
 async function worker(pool: Pool, traffic: Traffic, window: MeasureWindow, recorder: Recorder): Promise<void> {
-  const headers = { 'content-type': 'application/json' }
   while (process.hrtime.bigint() < window.endNs) {
     const planned = traffic.next()
     if (planned === null) return
     const startNs = process.hrtime.bigint()
-    let status: string
-    let outcome: string
-    try {
-      const response = await pool.request({
-        method: 'POST', path: '/v1/authorizations', headers, body: planned.body,
-        headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS,
-      })
-      const text = await response.body.text()
-      status = String(response.statusCode)
-      outcome = outcomeOf(response.statusCode, text)
-    } catch (error) {
-      status = 'error'
-      outcome = `error:${errorCode(error)}`
-    }
+    const answer = await sendOne(pool, planned)
     const doneNs = process.hrtime.bigint()
+    recorder.completed(doneNs)
     if (startNs < window.measureStartNs) continue
-    const inWindow = doneNs <= window.endNs
-    const secondIndex = Number((doneNs - window.measureStartNs) / 1_000_000_000n)
-    recorder.record(planned.category, status, outcome, Number(doneNs - startNs) / 1e6, secondIndex, inWindow)
+    recorder.answered({ ...answer, category: planned.category, latencyMs: Number(doneNs - startNs) / 1e6 })
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Server metrics, results and the profile summary
+// Server metrics and results
 
 interface BatchMetrics {
   readonly batchSizeSum: number
@@ -569,48 +684,68 @@ async function sampleMetrics(pool: Pool): Promise<BatchMetrics> {
   }
 }
 
-function percentile(sorted: Float64Array, count: number, p: number): number {
-  if (count === 0) return 0
-  const rank = Math.min(count - 1, Math.max(0, Math.ceil((p / 100) * count) - 1))
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
   return sorted[rank] ?? 0
 }
 
 const round = (value: number, digits = 2): number => Number(value.toFixed(digits))
+const ratio = (part: number, whole: number, digits = 1): number => (whole === 0 ? 0 : round(part / whole, digits))
 
 function sortedEntries(map: ReadonlyMap<string, number>): Record<string, number> {
   return Object.fromEntries([...map].sort((a, b) => b[1] - a[1]))
 }
 
-interface RunContext {
+function sumWhere(map: ReadonlyMap<string, number>, prefix: string): number {
+  let sum = 0
+  for (const [key, count] of map) if (key.startsWith(prefix)) sum += count
+  return sum
+}
+
+interface RunResult {
   readonly options: Options
   readonly recorder: Recorder
-  readonly traffic: Traffic
-  readonly fleet: Fleet
+  readonly creditFallbacks: number
   readonly provisionS: number
   readonly serverCpuS: number | null
   readonly clientCpuS: number
   readonly metricsStart: BatchMetrics
   readonly metricsEnd: BatchMetrics
-  readonly ledger: unknown
+  readonly ledgerBalanced: boolean
+  readonly loadBefore: number
 }
 
-function summarise(run: RunContext) {
+function serverFigures(run: RunResult) {
+  const { metricsStart: start, metricsEnd: end } = run
+  const batches = end.batchSizeCount - start.batchSizeCount
+  return {
+    meanBatchSizeWindow: ratio(end.batchSizeSum - start.batchSizeSum, batches),
+    meanBatchSizeOverall: ratio(end.batchSizeSum, end.batchSizeCount),
+    batchesWindow: batches,
+    meanBatchMsWindow: ratio(1000 * (end.batchSecondsSum - start.batchSecondsSum), batches, 2),
+    busyRefusals: end.busy,
+    cpuPercentWindow: run.serverCpuS === null ? null : round((100 * run.serverCpuS) / run.options.durationS, 0),
+  }
+}
+
+function summarise(run: RunResult) {
   const { options, recorder } = run
   const sorted = recorder.latenciesMs.subarray(0, recorder.samples).sort()
   const count = recorder.samples
-  const windowBatches = run.metricsEnd.batchSizeCount - run.metricsStart.batchSizeCount
-  const windowRequests = run.metricsEnd.batchSizeSum - run.metricsStart.batchSizeSum
-  const perSecond = [...recorder.perSecond.subarray(0, options.durationS)]
-  const approved = recorder.byOutcome.get('approved') ?? 0
-  const declined = [...recorder.byOutcome].filter(([k]) => k.startsWith('declined:')).reduce((s, [, n]) => s + n, 0)
-  const ledger = run.ledger as { balanced?: unknown } | null
+  const perSecond = [...recorder.perSecond]
+  const declined = sumWhere(recorder.byOutcome, 'declined:')
   return {
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version },
+    machine: {
+      cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version,
+      loadAverage1mBefore: round(run.loadBefore), loadAverage1mAfter: round(loadavg()[0] ?? 0),
+    },
     settings: {
       concurrency: options.concurrency, durationS: options.durationS, warmupS: options.warmupS,
-      debitCards: options.debitCards, creditCards: options.creditCards, lowBalanceCards: options.lowBalanceCards,
-      terminals: options.terminals, seed: options.seed, store: 'sqlite (WAL, synchronous=FULL)',
+      debitCards: options.debitCards, creditCards: options.creditCards,
+      lowBalanceCards: options.lowBalanceCards, terminals: options.terminals, seed: options.seed,
+      store: 'sqlite (WAL, synchronous=FULL)',
     },
     provisionS: round(run.provisionS, 1),
     throughputPerS: round(recorder.completedInWindow / options.durationS, 0),
@@ -618,51 +753,51 @@ function summarise(run: RunContext) {
     perSecondMax: Math.max(...perSecond),
     requestsMeasured: count,
     latencyMs: {
-      p50: round(percentile(sorted, count, 50)), p90: round(percentile(sorted, count, 90)),
-      p99: round(percentile(sorted, count, 99)), max: round(percentile(sorted, count, 100)),
+      p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)),
+      p99: round(percentile(sorted, 99)), max: round(percentile(sorted, 100)),
     },
-    approved, declined,
-    declinedPercent: count === 0 ? 0 : round((100 * declined) / count, 1),
+    meanResponseBytes: round(ratio(recorder.responseChars, count), 0),
+    approved: recorder.byOutcome.get('approved') ?? 0,
+    declined,
+    declinedPercent: ratio(100 * declined, count),
+    errors: sumWhere(recorder.byOutcome, 'error:'),
     byStatus: sortedEntries(recorder.byStatus),
     byOutcome: sortedEntries(recorder.byOutcome),
-    unexpected: Object.fromEntries([...recorder.byCategory].filter(([, e]) => e.unexpected.size > 0).map(([c, e]) => [c, sortedEntries(e.unexpected)])),
-    errors: [...recorder.byOutcome].filter(([k]) => k.startsWith('error:')).reduce((s, [, n]) => s + n, 0),
-    creditFallbacks: run.traffic.creditFallbacks,
-    server: {
-      meanBatchSizeWindow: windowBatches === 0 ? 0 : round(windowRequests / windowBatches, 1),
-      meanBatchSizeOverall: run.metricsEnd.batchSizeCount === 0 ? 0 : round(run.metricsEnd.batchSizeSum / run.metricsEnd.batchSizeCount, 1),
-      batchesWindow: windowBatches,
-      meanBatchMsWindow: windowBatches === 0 ? 0 : round((1000 * (run.metricsEnd.batchSecondsSum - run.metricsStart.batchSecondsSum)) / windowBatches, 2),
-      busyRefusals: run.metricsEnd.busy,
-      cpuPercentWindow: run.serverCpuS === null ? null : round((100 * run.serverCpuS) / options.durationS, 0),
-    },
+    unexpected: Object.fromEntries([...recorder.unexpected].map(([c, m]) => [c, sortedEntries(m)])),
+    creditFallbacks: run.creditFallbacks,
+    server: serverFigures(run),
     client: { cpuPercentWindow: round((100 * run.clientCpuS) / options.durationS, 0) },
     samplesDropped: recorder.samplesDropped,
-    ledgerBalanced: ledger !== null && ledger.balanced === true,
+    ledgerBalanced: run.ledgerBalanced,
   }
 }
 
 type Summary = ReturnType<typeof summarise>
 
 function printTable(summary: Summary): void {
-  const row = (label: string, value: string | number): string => `  ${label.padEnd(34)} ${String(value)}`
+  const row = (label: string, value: string | number): string => `  ${label.padEnd(38)} ${String(value)}`
+  const { machine, settings, latencyMs: l, server } = summary
   const lines = [
     '',
     'Tollgate HTTP authorization benchmark (durable SQLite store)',
     row('date', summary.date),
-    row('machine', `${summary.machine.cpus} × ${summary.machine.cpuModel}, Node ${summary.machine.node}`),
-    row('settings', `concurrency ${summary.settings.concurrency}, ${summary.settings.durationS} s measured after ${summary.settings.warmupS} s warm-up`),
-    row('fleet', `${summary.settings.terminals} terminals; ${summary.settings.debitCards} debit, ${summary.settings.creditCards} credit, ${summary.settings.lowBalanceCards} low-balance cards (provisioned in ${summary.provisionS} s)`),
+    row('machine', `${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}`),
+    row('load average (1 min) before / after', `${machine.loadAverage1mBefore} / ${machine.loadAverage1mAfter}`),
+    row('settings', `concurrency ${settings.concurrency}, ${settings.durationS} s after ${settings.warmupS} s warm-up`),
+    row('terminals / debit / credit / low-balance', `${settings.terminals} / ${settings.debitCards} / ${settings.creditCards} / ${settings.lowBalanceCards}`),
+    row('provisioning', `${summary.provisionS} s`),
     '',
-    row('throughput (authorizations/s)', `${summary.throughputPerS}   (per second: min ${summary.perSecondMin}, max ${summary.perSecondMax})`),
-    row('latency p50 / p90 / p99 / max (ms)', `${summary.latencyMs.p50} / ${summary.latencyMs.p90} / ${summary.latencyMs.p99} / ${summary.latencyMs.max}`),
+    row('throughput (authorizations/s)', summary.throughputPerS),
+    row('  per second: min / max', `${summary.perSecondMin} / ${summary.perSecondMax}`),
+    row('latency ms: p50 / p90 / p99 / max', `${l.p50} / ${l.p90} / ${l.p99} / ${l.max}`),
     row('requests measured', summary.requestsMeasured),
     row('approved / declined', `${summary.approved} / ${summary.declined} (${summary.declinedPercent}% declined)`),
     row('errors (no HTTP answer)', summary.errors),
-    row('mean batch size (window / overall)', `${summary.server.meanBatchSizeWindow} / ${summary.server.meanBatchSizeOverall}`),
-    row('batches in window, mean batch time', `${summary.server.batchesWindow}, ${summary.server.meanBatchMsWindow} ms`),
-    row('server CPU, client CPU (window)', `${summary.server.cpuPercentWindow ?? '?'}%, ${summary.client.cpuPercentWindow}% (of one core)`),
-    row('busy refusals (queue full)', summary.server.busyRefusals),
+    row('mean response size (bytes)', summary.meanResponseBytes),
+    row('mean batch size (window / whole run)', `${server.meanBatchSizeWindow} / ${server.meanBatchSizeOverall}`),
+    row('batches in window / mean batch time', `${server.batchesWindow} / ${server.meanBatchMsWindow} ms`),
+    row('CPU in window: server / bench client', `${server.cpuPercentWindow ?? '?'}% / ${summary.client.cpuPercentWindow}% of one core`),
+    row('busy refusals (queue full)', server.busyRefusals),
     row('ledger balanced', summary.ledgerBalanced ? 'yes' : 'NO'),
     '',
     '  by HTTP status:',
@@ -673,25 +808,29 @@ function printTable(summary: Summary): void {
   const unexpected = Object.entries(summary.unexpected)
   lines.push(unexpected.length === 0 ? '  every answer was the one the mix intended' : '  UNEXPECTED answers:')
   for (const [category, outcomes] of unexpected) lines.push(row(`    ${category}`, JSON.stringify(outcomes)))
-  if (summary.creditFallbacks > 0) lines.push(row('  credit requests sent to debit cards', summary.creditFallbacks))
-  if (summary.samplesDropped > 0) lines.push(row('  latency samples dropped', summary.samplesDropped))
+  if (summary.creditFallbacks > 0) lines.push(row('credit requests sent with debit cards', summary.creditFallbacks))
+  if (summary.samplesDropped > 0) lines.push(row('latency samples dropped', summary.samplesDropped))
   process.stdout.write(lines.join('\n') + '\n')
 }
 
-interface ProfileNode {
-  readonly id: number
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
+// ---------------------------------------------------------------------------------------------
+// The CPU profile summary (--profile)
+
+interface CallFrame {
+  readonly functionName: string
+  readonly url: string
+  readonly lineNumber: number
 }
 
 interface CpuProfile {
-  readonly nodes: readonly ProfileNode[]
+  readonly nodes: readonly { readonly id: number; readonly callFrame: CallFrame }[]
   readonly samples: readonly number[]
   readonly timeDeltas: readonly number[]
   readonly startTime: number
 }
 
 /** Where a frame's code lives: a package, a Tollgate directory, a Node module or the VM. */
-function areaOf(frame: ProfileNode['callFrame']): string {
+function areaOf(frame: CallFrame): string {
   const packaged = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(frame.url)
   if (packaged?.[1] !== undefined) return packaged[1]
   const own = /\/dist\/src\/([^/]+\/[^/]+)\//.exec(frame.url) ?? /\/dist\/src\/([^/]+)\//.exec(frame.url)
@@ -701,12 +840,21 @@ function areaOf(frame: ProfileNode['callFrame']): string {
   return 'other'
 }
 
-/** Self time by function and by area over the measured window (same monotonic clock). */
-function summariseProfile(dataDir: string, window: MeasureWindow): string {
+function functionOf(frame: CallFrame): string {
+  const name = frame.functionName === '' ? '(anonymous)' : frame.functionName
+  if (frame.url === '') return name
+  return `${name} ${frame.url.replace(/^.*\/(node_modules|dist)\//, '')}:${frame.lineNumber + 1}`
+}
+
+/**
+ * Self time by area and by function over the measured window. V8 stamps samples with the same
+ * monotonic clock as process.hrtime on Linux, so the window can be cut out of the profile.
+ */
+function summariseProfile(dataDir: string, window: MeasureWindow): string[] {
   const file = readdirSync(dataDir).find((name) => name.endsWith('.cpuprofile'))
-  if (file === undefined) return '  (no .cpuprofile was written)'
+  if (file === undefined) return ['(no .cpuprofile was written)']
   const profile = JSON.parse(readFileSync(join(dataDir, file), 'utf8')) as CpuProfile
-  const nodes = new Map(profile.nodes.map((node) => [node.id, node]))
+  const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]))
   const startUs = Number(window.measureStartNs / 1_000n)
   const endUs = Number(window.endNs / 1_000n)
   const byFunction = new Map<string, number>()
@@ -716,91 +864,114 @@ function summariseProfile(dataDir: string, window: MeasureWindow): string {
   profile.samples.forEach((id, index) => {
     const deltaUs = profile.timeDeltas[index] ?? 0
     timeUs += deltaUs
-    const node = nodes.get(id)
-    if (node === undefined || timeUs < startUs || timeUs > endUs) return
-    const frame = node.callFrame
-    const where = frame.url === '' ? '' : ` ${frame.url.replace(/^.*\/(node_modules|dist)\//, '')}:${frame.lineNumber + 1}`
-    increment(byFunction, `${frame.functionName === '' ? '(anonymous)' : frame.functionName}${where}`, deltaUs)
+    const frame = frames.get(id)
+    if (frame === undefined || timeUs < startUs || timeUs > endUs) return
+    increment(byFunction, functionOf(frame), deltaUs)
     increment(byArea, areaOf(frame), deltaUs)
     totalUs += deltaUs
   })
-  if (totalUs === 0) return `  (no samples inside the measured window in ${file})`
+  if (totalUs === 0) return [`(no samples inside the measured window in ${file})`]
   const top = (map: Map<string, number>, n: number): string[] =>
-    [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `    ${((100 * us) / totalUs).toFixed(1).padStart(5)}%  ${k}`)
-  return ['  server self time by area (measured window):', ...top(byArea, 15),
-    '  top functions by self time:', ...top(byFunction, 25)].join('\n')
+    [...map].sort((a, b) => b[1] - a[1]).slice(0, n)
+      .map(([key, us]) => `  ${((100 * us) / totalUs).toFixed(1).padStart(5)}%  ${key}`)
+  return [
+    'server self time by area (measured window):', ...top(byArea, PROFILE_AREAS_SHOWN),
+    'top functions by self time:', ...top(byFunction, PROFILE_FUNCTIONS_SHOWN),
+  ]
 }
 
 // ---------------------------------------------------------------------------------------------
 // Main
 
 async function runLoad(pool: Pool, traffic: Traffic, options: Options, server: ServerChild) {
-  const recorder = new Recorder(options.durationS)
   const startNs = process.hrtime.bigint()
   const window: MeasureWindow = {
     measureStartNs: startNs + BigInt(options.warmupS) * 1_000_000_000n,
     endNs: startNs + BigInt(options.warmupS + options.durationS) * 1_000_000_000n,
   }
+  const recorder = new Recorder(window, options.durationS)
   const workers = Array.from({ length: options.concurrency }, () => worker(pool, traffic, window, recorder))
   await sleep(options.warmupS * 1_000)
   const metricsStart = await sampleMetrics(pool)
   const serverCpuStart = processCpuSeconds(server.child.pid)
   const clientCpuStart = process.cpuUsage()
-  await sleep(Number((window.endNs - process.hrtime.bigint()) / 1_000_000n))
+  await sleep(Math.max(0, Number((window.endNs - process.hrtime.bigint()) / 1_000_000n)))
   const serverCpuEnd = processCpuSeconds(server.child.pid)
   const clientCpu = process.cpuUsage(clientCpuStart)
   await Promise.all(workers)
-  return {
-    recorder, window, metricsStart,
-    serverCpuS: serverCpuStart === null || serverCpuEnd === null ? null : serverCpuEnd - serverCpuStart,
-    clientCpuS: (clientCpu.user + clientCpu.system) / 1e6,
-  }
+  const serverCpuS = serverCpuStart === null || serverCpuEnd === null ? null : serverCpuEnd - serverCpuStart
+  return { recorder, window, metricsStart, serverCpuS, clientCpuS: (clientCpu.user + clientCpu.system) / 1e6 }
+}
+
+interface Report {
+  readonly summary: Summary
+  readonly profile: string[] | null
+}
+
+async function measure(server: ServerChild, pool: Pool, options: Options, loadBefore: number): Promise<Report> {
+  await waitReady(server)
+  const provisionStartMs = Date.now()
+  const fleet = await provision(pool, server.adminToken, options)
+  const provisionS = (Date.now() - provisionStartMs) / 1000
+  const cards = fleet.debitPans.length + fleet.creditPans.length + fleet.lowBalancePans.length
+  progress(`provisioned ${fleet.terminalIds.length} terminals and ${cards} cards in ${provisionS.toFixed(1)} s; load running`)
+  const traffic = new Traffic(fleet, options.seed)
+  const load = await runLoad(pool, traffic, options, server)
+  progress('load done; reading metrics and checking the ledger')
+  const metricsEnd = await sampleMetrics(pool)
+  const ledger = await call(pool, 'GET', '/v1/ledger/check', server.adminToken)
+  if (ledger.status !== 200) throw new Error(`ledger check: HTTP ${ledger.status}`)
+  const ledgerBody = ledger.body as { balanced?: unknown } | null
+  const summary = summarise({
+    options, recorder: load.recorder, creditFallbacks: traffic.creditFallbacks, provisionS,
+    serverCpuS: load.serverCpuS, clientCpuS: load.clientCpuS, metricsStart: load.metricsStart,
+    metricsEnd, ledgerBalanced: ledgerBody?.balanced === true, loadBefore,
+  })
+  await pool.close()
+  progress('stopping the server')
+  const exitCode = await stopServer(server)
+  if (exitCode !== 0) progress(`server exited with ${String(exitCode)}`)
+  return { summary, profile: options.profile ? summariseProfile(server.dataDir, load.window) : null }
 }
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2))
+  const loadBefore = loadavg()[0] ?? 0
   progress(`starting the server (concurrency ${options.concurrency}, ${options.warmupS} s warm-up + ${options.durationS} s)`)
   const server = await startServer(options)
   const pool = new Pool(server.origin, {
-    connections: options.concurrency, pipelining: 1,
-    headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS, connectTimeout: REQUEST_TIMEOUT_MS,
+    connections: options.concurrency, pipelining: 1, connectTimeout: REQUEST_TIMEOUT_MS,
+    headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS,
   })
-  const onSignal = () => void stopServer(server).finally(() => process.exit(130))
+  const onSignal = (): void => {
+    void stopServer(server).finally(() => {
+      rmSync(server.dataDir, { recursive: true, force: true })
+      process.exit(130)
+    })
+  }
   process.once('SIGINT', onSignal)
-  let summary: Summary | null = null
-  let profileText: string | null = null
+  let report: Report
   try {
-    await waitReady(server)
-    const provisionStart = Date.now()
-    const fleet = await provision(pool, server.adminToken, options)
-    const provisionS = (Date.now() - provisionStart) / 1000
-    progress(`provisioned ${options.terminals} terminals and ${fleet.debitPans.length + fleet.creditPans.length + fleet.lowBalancePans.length} cards in ${provisionS.toFixed(1)} s; load running`)
-    const traffic = new Traffic(fleet, options.seed)
-    const load = await runLoad(pool, traffic, options, server)
-    const metricsEnd = await sampleMetrics(pool)
-    const ledger = await call(pool, 'GET', '/v1/ledger/check', server.adminToken)
-    if (ledger.status !== 200) throw new Error(`ledger check: HTTP ${ledger.status}`)
-    summary = summarise({ options, recorder: load.recorder, traffic, fleet, provisionS, serverCpuS: load.serverCpuS, clientCpuS: load.clientCpuS, metricsStart: load.metricsStart, metricsEnd, ledger: ledger.body })
-    await pool.close()
-    const exitCode = await stopServer(server)
-    if (exitCode !== 0) progress(`server exited with ${String(exitCode)}`)
-    if (options.profile) profileText = summariseProfile(server.dataDir, load.window)
+    report = await measure(server, pool, options, loadBefore)
   } finally {
     process.removeListener('SIGINT', onSignal)
     await pool.destroy().catch(() => undefined)
     await stopServer(server)
     rmSync(server.dataDir, { recursive: true, force: true })
   }
-  if (options.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
-  else printTable(summary)
-  if (profileText !== null) process.stdout.write(profileText + '\n')
-  if (!summary.ledgerBalanced) process.exitCode = 1
+  if (options.json) {
+    process.stdout.write(JSON.stringify({ ...report.summary, profile: report.profile }, null, 2) + '\n')
+  } else {
+    printTable(report.summary)
+    if (report.profile !== null) process.stdout.write(`\n${report.profile.join('\n')}\n`)
+  }
+  if (!report.summary.ledgerBalanced) process.exitCode = 1
 }
 
 main().catch((error: unknown) => {
   if (error instanceof UsageError) {
     process.stderr.write(`${error.message}\n`)
-    process.exit(2)
+    process.exit(error.message === USAGE ? 0 : 2)
   }
   process.stderr.write(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
   process.exit(1)

@@ -17,17 +17,17 @@ import {
   evidenceOf,
   freshStan,
   snapshotDatabase,
+  startTestServer,
   type Api,
   type ApiResponse,
   type AuthorizeOptions,
   type DecisionBody,
   type Explanation,
   type ProblemBody,
-  type Shop,
+  type TerminalRef,
   type TestCard,
   type TestServer,
   type TransactionBody,
-  startTestServer,
 } from '../support/server.js'
 
 /**
@@ -57,13 +57,24 @@ afterAll(async () => {
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-type StoredExplanation = Explanation & { readonly transactionId: string; readonly transaction: TransactionBody }
+type Answer = ApiResponse<DecisionBody>
+type Headers = Record<string, string>
+type FollowUpPath = 'completions' | 'voids' | 'reversals' | 'refunds'
 
-function authorize(options: AuthorizeOptions, headers: Record<string, string> = {}): Promise<ApiResponse<DecisionBody>> {
+interface StoredExplanation extends Explanation {
+  readonly transactionId: string
+  readonly transaction: TransactionBody
+}
+
+function authorize(options: AuthorizeOptions, headers: Headers = {}): Promise<Answer> {
   return client.post<DecisionBody>('/v1/authorizations', authorizeBody(options), { headers })
 }
 
-function followUp(id: string, path: 'completions' | 'voids' | 'reversals' | 'refunds', body: Record<string, unknown> = {}): Promise<ApiResponse<DecisionBody>> {
+function preauthorize(card: TestCard, amount: string): Promise<Answer> {
+  return authorize({ terminal: 'hotel', card, amount, kind: 'preauthorization' })
+}
+
+function followUp(id: string, path: FollowUpPath, body: object = {}): Promise<Answer> {
   return client.post<DecisionBody>(`/v1/transactions/${id}/${path}`, body)
 }
 
@@ -78,7 +89,12 @@ async function available(card: TestCard): Promise<string> {
 }
 
 /** The explanation is the catalogue's entry for `code`, in `lang`. */
-function expectCatalogueExplanation(explanation: Explanation | undefined, code: ReasonCode, lang: Lang, outcome: 'declined' | 'rejected'): void {
+function expectCatalogueExplanation(
+  explanation: Explanation | undefined,
+  code: ReasonCode,
+  lang: Lang,
+  outcome: 'declined' | 'rejected',
+): void {
   const entry = REASON_CATALOGUE[code]
   expect(explanation).toBeDefined()
   expect(explanation?.lang).toBe(lang)
@@ -86,7 +102,9 @@ function expectCatalogueExplanation(explanation: Explanation | undefined, code: 
   expect(explanation?.title).toBe(entry.title[lang])
   expect(explanation?.summary).toBe(entry.explanation[lang])
   expect(explanation?.responseCode).toBe(entry.isoCode)
-  expect(explanation?.reason).toMatchObject({ code, family: entry.family, isoCode: entry.isoCode, cupCode: entry.cupCode })
+  expect(explanation?.reason).toMatchObject({
+    code, family: entry.family, isoCode: entry.isoCode, cupCode: entry.cupCode,
+  })
   expect(explanation?.remediation).toEqual({
     cardholder: entry.remediation.cardholder[lang],
     merchant: entry.remediation.merchant[lang],
@@ -95,8 +113,8 @@ function expectCatalogueExplanation(explanation: Explanation | undefined, code: 
   expect(explanation?.retry?.kind).toBe(entry.retry.kind)
 }
 
-/** A stored decline: 201, not approved, the catalogue's response code, reason and English text. */
-function expectDeclined(answer: ApiResponse<DecisionBody>, code: ReasonCode): Record<string, string> {
+/** A stored decline: 201, not approved, the catalogue's code, reason and English text. */
+function expectDeclined(answer: Answer, code: ReasonCode): Record<string, string> {
   const entry = REASON_CATALOGUE[code]
   expect(answer.status, answer.text).toBe(201)
   expect(answer.body.approved).toBe(false)
@@ -110,8 +128,9 @@ function expectDeclined(answer: ApiResponse<DecisionBody>, code: ReasonCode): Re
 }
 
 /** The stored explanation of a decline, asked for in Chinese with ?lang=zh-CN. */
-async function expectChineseExplanation(id: string, code: ReasonCode): Promise<Record<string, string>> {
-  const answer = await client.get<StoredExplanation>(`/v1/transactions/${id}/explanation?lang=zh-CN`)
+async function expectChinese(id: string, code: ReasonCode): Promise<Record<string, string>> {
+  const path = `/v1/transactions/${id}/explanation?lang=zh-CN`
+  const answer = await client.get<StoredExplanation>(path)
   expect(answer.status).toBe(200)
   expect(answer.body.transactionId).toBe(id)
   expectCatalogueExplanation(answer.body, code, 'zh-CN', 'declined')
@@ -119,7 +138,7 @@ async function expectChineseExplanation(id: string, code: ReasonCode): Promise<R
 }
 
 /** An approval: 201, response code 00, an authorization code, no reason. */
-function expectApproved(answer: ApiResponse<DecisionBody>, kind: DecisionBody['kind'], amount: string): void {
+function expectApproved(answer: Answer, kind: DecisionBody['kind'], amount: string): void {
   expect(answer.status, answer.text).toBe(201)
   expect(answer.body.approved).toBe(true)
   expect(answer.body.responseCode).toBe('00')
@@ -133,16 +152,14 @@ function expectApproved(answer: ApiResponse<DecisionBody>, kind: DecisionBody['k
   expect(answer.body.explanation.remediation).toBeNull()
 }
 
+type Send = (headers: Headers) => Promise<ApiResponse<ProblemBody>>
+
 /**
  * A rejection: the status, problem+json with the reason, its response code and explanation in
  * the asked language, and nothing persisted (row counts and every account's totals unchanged).
  * The request is sent twice: in English, then with `Accept-Language: zh-CN`.
  */
-async function expectRejected(
-  send: (headers: Record<string, string>) => Promise<ApiResponse<ProblemBody>>,
-  status: number,
-  code: ReasonCode,
-): Promise<ProblemBody> {
+async function expectRejected(send: Send, status: number, code: ReasonCode): Promise<ProblemBody> {
   const before = snapshotDatabase(server.dataDir)
   const english = await send({})
   const chinese = await send({ 'accept-language': 'zh-CN' })
@@ -160,7 +177,7 @@ async function expectRejected(
   return english.body
 }
 
-const reject = (options: AuthorizeOptions) => (headers: Record<string, string>) =>
+const rejectAuthorization = (options: AuthorizeOptions): Send => (headers) =>
   client.post<ProblemBody>('/v1/authorizations', authorizeBody(options), { headers })
 
 // ---------------------------------------------------------------------------------------------
@@ -174,28 +191,34 @@ describe('approvals', () => {
     expectApproved(answer, 'purchase', '88.00')
     expect(answer.body.rrn).toMatch(/^[0-9A-Za-z]{12}$/)
     expect(answer.body.explanation.title).toBe('purchase approved')
-    expect(evidenceOf(answer.body.explanation)).toMatchObject({ amount: '88.00 CNY', available: '500.00 CNY' })
+    expect(evidenceOf(answer.body.explanation)).toMatchObject({
+      amount: '88.00 CNY', available: '500.00 CNY',
+    })
     expect(answer.text).not.toContain(card.pan)
     expect(await available(card)).toBe('412.00')
-    const stored = await transaction(answer.body.transactionId)
-    expect(stored).toMatchObject({ outcome: 'approved', lifecycle: 'posted', card: { masked: maskPan(card.pan), last4: card.pan.slice(-4) } })
+    expect(await transaction(answer.body.transactionId)).toMatchObject({
+      outcome: 'approved',
+      lifecycle: 'posted',
+      card: { masked: maskPan(card.pan), last4: card.pan.slice(-4) },
+    })
   })
 
   it('answers in Chinese when asked with ?lang=zh-CN or Accept-Language', async () => {
     const card = await createCard(server, 'debit', '100.00')
-    const byQuery = await client.post<DecisionBody>('/v1/authorizations?lang=zh-CN', authorizeBody({ card, amount: '1.00' }))
+    const body = authorizeBody({ card, amount: '1.00' })
+    const byQuery = await client.post<DecisionBody>('/v1/authorizations?lang=zh-CN', body)
     expect(byQuery.status).toBe(201)
-    expect(byQuery.body.explanation.title).toBe('消费成功')
-    expect(byQuery.body.explanation.lang).toBe('zh-CN')
-    const byHeader = await authorize({ card, amount: '1.00' }, { 'accept-language': 'zh-CN,zh;q=0.9' })
-    expect(byHeader.body.explanation.title).toBe('消费成功')
+    expect(byQuery.body.explanation).toMatchObject({ lang: 'zh-CN', title: '消费成功' })
+    const zh = { 'accept-language': 'zh-CN,zh;q=0.9' }
+    const byHeader = await authorize({ card, amount: '1.00' }, zh)
+    expect(byHeader.body.explanation).toMatchObject({ lang: 'zh-CN', title: '消费成功' })
     const english = await authorize({ card, amount: '1.00' }, { 'accept-language': 'en-US' })
-    expect(english.body.explanation.title).toBe('purchase approved')
+    expect(english.body.explanation).toMatchObject({ lang: 'en', title: 'purchase approved' })
   })
 
   it('approves a preauthorization as a hold on the credit line', async () => {
     const card = await createCard(server, 'credit', '5000.00')
-    const answer = await authorize({ terminal: 'hotel', card, amount: '1200.00', kind: 'preauthorization' })
+    const answer = await preauthorize(card, '1200.00')
     expectApproved(answer, 'preauthorization', '1200.00')
     expect(await available(card)).toBe('3800.00')
     expect((await transaction(answer.body.transactionId)).lifecycle).toBe('held')
@@ -203,12 +226,14 @@ describe('approvals', () => {
 
   it('completes a preauthorization partly and releases the rest of the hold', async () => {
     const card = await createCard(server, 'credit', '5000.00')
-    const hold = await authorize({ terminal: 'hotel', card, amount: '1200.00', kind: 'preauthorization' })
+    const hold = await preauthorize(card, '1200.00')
     expect(await available(card)).toBe('3800.00')
     const completion = await followUp(hold.body.transactionId, 'completions', { amount: '980.00' })
     expectApproved(completion, 'completion', '980.00')
     expect(await available(card)).toBe('4020.00')
-    expect(await transaction(hold.body.transactionId)).toMatchObject({ lifecycle: 'completed', completedAmount: '980.00' })
+    expect(await transaction(hold.body.transactionId)).toMatchObject({
+      lifecycle: 'completed', completedAmount: '980.00',
+    })
   })
 
   it('voids a purchase: the money is back, and a second void replays the first', async () => {
@@ -221,7 +246,9 @@ describe('approvals', () => {
     expect((await transaction(sale.body.transactionId)).lifecycle).toBe('voided')
     const again = await followUp(sale.body.transactionId, 'voids')
     expect(again.status).toBe(200)
-    expect(again.body).toMatchObject({ transactionId: voided.body.transactionId, replayed: true, approved: true })
+    expect(again.body).toMatchObject({
+      transactionId: voided.body.transactionId, replayed: true, approved: true,
+    })
     expect(await available(card)).toBe('300.00')
   })
 
@@ -234,7 +261,9 @@ describe('approvals', () => {
     expect(await available(card)).toBe('300.00')
     const again = await followUp(sale.body.transactionId, 'reversals')
     expect(again.status).toBe(200)
-    expect(again.body).toMatchObject({ transactionId: reversal.body.transactionId, replayed: true, approved: true })
+    expect(again.body).toMatchObject({
+      transactionId: reversal.body.transactionId, replayed: true, approved: true,
+    })
     expect(await available(card)).toBe('300.00')
     expect((await transaction(sale.body.transactionId)).lifecycle).toBe('reversed')
   })
@@ -249,9 +278,12 @@ describe('approvals', () => {
 
     const over = await followUp(sale.body.transactionId, 'refunds', { amount: '100.00' })
     expect(expectDeclined(over, 'original_amount_exceeded')).toMatchObject({
-      originalId: sale.body.transactionId, requested: '100.00 CNY', remaining: '60.00 CNY', originalAmount: '100.00 CNY',
+      originalId: sale.body.transactionId,
+      originalAmount: '100.00 CNY',
+      requested: '100.00 CNY',
+      remaining: '60.00 CNY',
     })
-    await expectChineseExplanation(over.body.transactionId, 'original_amount_exceeded')
+    await expectChinese(over.body.transactionId, 'original_amount_exceeded')
     expect(await available(card)).toBe('240.00')
   })
 
@@ -260,7 +292,9 @@ describe('approvals', () => {
     const answer = await authorize({ terminal: 'grocery', card, kind: 'balance_inquiry' })
     expectApproved(answer, 'balance_inquiry', '0.00')
     expect(answer.body.balance).toBe('321.09')
-    expect(evidenceOf(answer.body.explanation)).toMatchObject({ available: '321.09 CNY', balance: '321.09 CNY' })
+    expect(evidenceOf(answer.body.explanation)).toMatchObject({
+      available: '321.09 CNY', balance: '321.09 CNY',
+    })
     expect(await available(card)).toBe('321.09')
   })
 
@@ -272,7 +306,12 @@ describe('approvals', () => {
     const rows = snapshotDatabase(server.dataDir).counts
     const second = await client.post<DecisionBody>('/v1/authorizations', body)
     expect(second.status).toBe(200)
-    expect(second.body).toMatchObject({ transactionId: first.body.transactionId, replayed: true, approved: true, authorizationCode: first.body.authorizationCode })
+    expect(second.body).toMatchObject({
+      transactionId: first.body.transactionId,
+      replayed: true,
+      approved: true,
+      authorizationCode: first.body.authorizationCode,
+    })
     expect(snapshotDatabase(server.dataDir).counts).toEqual(rows)
     expect(await available(card)).toBe('250.00')
   })
@@ -303,41 +342,65 @@ interface DemoDecline {
   readonly evidenceZh?: Record<string, string>
 }
 
+const LISTS = {
+  card: 'Chargeback fraud reported by the issuer (case 2026-1107)',
+  bin: 'Compromised BIN range under investigation',
+  merchant: 'Cash-out (套现) pattern confirmed by risk review',
+  terminal: 'Terminal reported stolen from the hotel lobby',
+}
+
 const DEMO_DECLINES: readonly DemoDecline[] = [
   {
     code: 'insufficient_funds',
     options: { terminal: 'grocery', card: 'lowBalance', amount: '120.00' },
-    evidence: { amount: '120.00 CNY', available: '30.00 CNY', balance: '30.00 CNY', holds: '0.00 CNY' },
+    evidence: {
+      amount: '120.00 CNY', available: '30.00 CNY', balance: '30.00 CNY', holds: '0.00 CNY',
+    },
   },
   {
     code: 'credit_limit_exceeded',
     options: { terminal: 'grocery', card: 'smallCredit', amount: '1500.00' },
-    evidence: { amount: '1500.00 CNY', available: '1000.00 CNY', creditLimit: '1000.00 CNY', creditUsed: '0.00 CNY' },
+    evidence: {
+      amount: '1500.00 CNY', available: '1000.00 CNY', creditLimit: '1000.00 CNY',
+      creditUsed: '0.00 CNY',
+    },
   },
   {
     code: 'transaction_amount_limit_exceeded',
     options: { terminal: 'noodles', card: 'debit', amount: '2500.00' },
-    evidence: { ruleId: 'lim_demo_noodles_single', scope: 'merchant', limit: '2000.00 CNY', amount: '2500.00 CNY' },
+    evidence: {
+      ruleId: 'lim_demo_noodles_single', scope: 'merchant', limit: '2000.00 CNY',
+      amount: '2500.00 CNY',
+    },
   },
   {
     code: 'card_blocked',
     options: { terminal: 'noodles', card: 'listed', amount: '50.00' },
-    evidence: { listEntryId: 'le_demo_card', listKind: 'card', listed: maskPan(DEMO_CARDS.listed.pan), note: 'Chargeback fraud reported by the issuer (case 2026-1107)' },
+    evidence: {
+      listEntryId: 'le_demo_card', listKind: 'card', listed: maskPan(DEMO_CARDS.listed.pan),
+      note: LISTS.card,
+    },
   },
   {
     code: 'bin_blocked',
     options: { terminal: 'noodles', card: 'binListed', amount: '50.00' },
-    evidence: { listEntryId: 'le_demo_bin', listKind: 'BIN', listed: '622588', note: 'Compromised BIN range under investigation' },
+    evidence: { listEntryId: 'le_demo_bin', listKind: 'BIN', listed: '622588', note: LISTS.bin },
   },
   {
     code: 'merchant_blocked',
     options: { terminal: 'listed', card: 'debit', amount: '50.00' },
-    evidence: { listEntryId: 'le_demo_merchant', listKind: 'merchant', listed: DEMO_MERCHANTS.listed.id, note: 'Cash-out (套现) pattern confirmed by risk review' },
+    evidence: {
+      listEntryId: 'le_demo_merchant', listKind: 'merchant', listed: DEMO_MERCHANTS.listed.id,
+      note: LISTS.merchant,
+    },
   },
   {
     code: 'terminal_blocked',
     options: { terminal: 'hotelListed', card: 'debit', amount: '50.00' },
-    evidence: { listEntryId: 'le_demo_terminal', listKind: 'terminal', listed: DEMO_TERMINALS.hotelListed.id, note: 'Terminal reported stolen from the hotel lobby' },
+    evidence: {
+      listEntryId: 'le_demo_terminal', listKind: 'terminal',
+      listed: DEMO_TERMINALS.hotelListed.id, note: LISTS.terminal,
+    },
   },
   {
     code: 'merchant_pending_audit',
@@ -365,8 +428,12 @@ const DEMO_DECLINES: readonly DemoDecline[] = [
   },
   {
     code: 'terminal_merchant_mismatch',
-    options: { terminal: 'noodles', merchantId: DEMO_MERCHANTS.grocery.id, card: 'debit', amount: '20.00' },
-    evidence: { terminalId: DEMO_TERMINALS.noodles.id, boundMerchantId: DEMO_MERCHANTS.noodles.id, merchantId: DEMO_MERCHANTS.grocery.id },
+    options: { terminal: 'noodles', merchantId: DEMO_MERCHANTS.grocery.id, amount: '20.00' },
+    evidence: {
+      terminalId: DEMO_TERMINALS.noodles.id,
+      boundMerchantId: DEMO_MERCHANTS.noodles.id,
+      merchantId: DEMO_MERCHANTS.grocery.id,
+    },
   },
   {
     code: 'card_not_permitted_at_merchant',
@@ -403,7 +470,7 @@ const DEMO_DECLINES: readonly DemoDecline[] = [
   },
   {
     code: 'card_not_found',
-    options: { terminal: 'noodles', card: { pan: DEMO_UNKNOWN_PAN, expiry: '3012' }, amount: '20.00' },
+    options: { card: { pan: DEMO_UNKNOWN_PAN, expiry: '3012' }, amount: '20.00' },
     evidence: { card: maskPan(DEMO_UNKNOWN_PAN) },
   },
   {
@@ -413,35 +480,43 @@ const DEMO_DECLINES: readonly DemoDecline[] = [
   },
 ]
 
+function panOf(options: AuthorizeOptions): string {
+  const card = options.card ?? 'debit'
+  return typeof card === 'object' ? card.pan : DEMO_CARDS[card].pan
+}
+
 describe('declines from the demo data', () => {
   it.each(DEMO_DECLINES)('$code', async ({ code, options, evidence, evidenceZh }) => {
     const answer = await authorize(options)
     expect(expectDeclined(answer, code)).toMatchObject(evidence)
-    const zh = await expectChineseExplanation(answer.body.transactionId, code)
+    const zh = await expectChinese(answer.body.transactionId, code)
     if (evidenceZh !== undefined) expect(zh).toMatchObject(evidenceZh)
-    const card = typeof options.card === 'object' ? options.card : DEMO_CARDS[options.card ?? 'debit']
-    expect(answer.text).not.toContain(card.pan)
+    expect(answer.text).not.toContain(panOf(options))
   })
 
-  it('shows the expiry and the month it was compared with for an expired card', async () => {
+  it('shows the month an expired card was compared with', async () => {
     const answer = await authorize({ terminal: 'noodles', card: 'expired', amount: '20.00' })
-    const evidence = expectDeclined(answer, 'expired_card')
-    expect(evidence.today).toMatch(/^20\d\d-(0[1-9]|1[0-2])$/)
-    expect(evidence.today! > '2023-01').toBe(true)
+    const today = expectDeclined(answer, 'expired_card').today
+    expect(today).toMatch(/^20\d\d-(0[1-9]|1[0-2])$/)
+    expect(today! > '2023-01').toBe(true)
   })
 
   it('does not echo either expiry when the keyed expiry does not match the card', async () => {
-    const answer = await authorize({ terminal: 'noodles', card: 'debit', amount: '20.00', expiry: '2701' })
+    const answer = await authorize({ card: 'debit', amount: '20.00', expiry: '2701' })
     const values = Object.values(expectDeclined(answer, 'expiry_mismatch'))
     expect(values).not.toContain('2701')
     expect(values).not.toContain(DEMO_CARDS.debit.expiry)
   })
 
-  it('labels evidence in Chinese', async () => {
+  it('labels evidence in Chinese for Accept-Language: zh-CN', async () => {
     const answer = await authorize({ terminal: 'grocery', card: 'lowBalance', amount: '120.00' })
-    const stored = await client.get<StoredExplanation>(`/v1/transactions/${answer.body.transactionId}/explanation`, { headers: { 'accept-language': 'zh-CN' } })
+    const path = `/v1/transactions/${answer.body.transactionId}/explanation`
+    const headers = { 'accept-language': 'zh-CN' }
+    const stored = await client.get<StoredExplanation>(path, { headers })
     expect(stored.body.title).toBe(REASON_CATALOGUE.insufficient_funds.title['zh-CN'])
-    expect(stored.body.evidence).toContainEqual({ key: 'available', label: '可用额度', value: '30.00 CNY' })
+    expect(stored.body.evidence).toContainEqual({
+      key: 'available', label: '可用额度', value: '30.00 CNY',
+    })
   })
 })
 
@@ -450,84 +525,117 @@ describe('declines from the demo data', () => {
 // ---------------------------------------------------------------------------------------------
 
 async function addLimit(body: Record<string, unknown>): Promise<string> {
-  const created = await admin.post<{ id: string }>('/v1/limits', { currency: 'CNY', note: 'e2e test limit', ...body })
+  const rule = { currency: 'CNY', note: 'e2e test limit', ...body }
+  const created = await admin.post<{ id: string }>('/v1/limits', rule)
   expect(created.status, created.text).toBe(201)
   return created.body.id
 }
 
+interface LimitedShop {
+  readonly shop: TerminalRef
+  readonly ruleId: string
+  readonly card: TestCard
+}
+
+/** A new shop with one limit rule on its merchant or terminal, and a new debit card. */
+async function limitedShop(scope: 'merchant' | 'terminal', limit: object): Promise<LimitedShop> {
+  const shop = await createShop(server)
+  const entityId = scope === 'merchant' ? shop.merchantId : shop.id
+  const ruleId = await addLimit({ scope, entityId, ...limit })
+  const card = await createCard(server, 'debit', '1000.00')
+  return { shop, ruleId, card }
+}
+
+async function approveTimes(times: number, options: AuthorizeOptions): Promise<void> {
+  for (let n = 1; n <= times; n += 1) {
+    expectApproved(await authorize(options), 'purchase', options.amount ?? '10.00')
+  }
+}
+
 describe('limit declines', () => {
-  it('card_daily_amount_limit_exceeded: the credit cards\' daily amount, with today\'s usage', async () => {
+  it('card_daily_amount_limit_exceeded: the credit cards\' daily amount', async () => {
     const shop = await createShop(server)
     const card = await createCard(server, 'credit', '50000.00')
-    expectApproved(await authorize({ terminal: shop, card, amount: '3000.00' }), 'purchase', '3000.00')
+    await approveTimes(1, { terminal: shop, card, amount: '3000.00' })
     const answer = await authorize({ terminal: shop, card, amount: '8000.00' })
     expect(expectDeclined(answer, 'card_daily_amount_limit_exceeded')).toMatchObject({
-      ruleId: 'lim_demo_credit_daily', limit: '10000.00 CNY', usedToday: '3000.00 CNY', remaining: '7000.00 CNY', amount: '8000.00 CNY',
+      ruleId: 'lim_demo_credit_daily',
+      limit: '10000.00 CNY',
+      usedToday: '3000.00 CNY',
+      remaining: '7000.00 CNY',
+      amount: '8000.00 CNY',
     })
-    await expectChineseExplanation(answer.body.transactionId, 'card_daily_amount_limit_exceeded')
+    await expectChinese(answer.body.transactionId, 'card_daily_amount_limit_exceeded')
   })
 
-  it('card_daily_count_limit_exceeded: the fourth payment on a card limited to three a day', async () => {
-    for (let n = 1; n <= 3; n += 1) {
-      expectApproved(await authorize({ terminal: 'grocery', card: 'counted', amount: '9.00' }), 'purchase', '9.00')
-    }
-    const answer = await authorize({ terminal: 'grocery', card: 'counted', amount: '9.00' })
+  it('card_daily_count_limit_exceeded: the 4th payment on a card limited to 3 a day', async () => {
+    const coffee = { terminal: 'grocery', card: 'counted', amount: '9.00' } as const
+    await approveTimes(3, coffee)
+    const answer = await authorize(coffee)
     expect(expectDeclined(answer, 'card_daily_count_limit_exceeded')).toMatchObject({
       ruleId: 'lim_demo_card_count', countLimit: '3', countToday: '3',
     })
-    await expectChineseExplanation(answer.body.transactionId, 'card_daily_count_limit_exceeded')
+    await expectChinese(answer.body.transactionId, 'card_daily_count_limit_exceeded')
   })
 
-  const scoped = async (scope: 'merchant' | 'terminal', limit: Record<string, unknown>): Promise<{ shop: Shop; ruleId: string; card: TestCard }> => {
-    const shop = await createShop(server)
-    const ruleId = await addLimit({ scope, entityId: scope === 'merchant' ? shop.merchantId : shop.id, ...limit })
-    const card = await createCard(server, 'debit', '1000.00')
-    return { shop, ruleId, card }
-  }
-
   it('merchant_daily_amount_limit_exceeded: a merchant limit added through the API', async () => {
-    const { shop, ruleId, card } = await scoped('merchant', { dailyAmountMax: '100.00' })
-    expectApproved(await authorize({ terminal: shop, card, amount: '60.00' }), 'purchase', '60.00')
+    const { shop, ruleId, card } = await limitedShop('merchant', { dailyAmountMax: '100.00' })
+    await approveTimes(1, { terminal: shop, card, amount: '60.00' })
     const answer = await authorize({ terminal: shop, card, amount: '50.00' })
     expect(expectDeclined(answer, 'merchant_daily_amount_limit_exceeded')).toMatchObject({
-      ruleId, scope: 'merchant', limit: '100.00 CNY', usedToday: '60.00 CNY', remaining: '40.00 CNY', amount: '50.00 CNY',
+      ruleId,
+      scope: 'merchant',
+      limit: '100.00 CNY',
+      usedToday: '60.00 CNY',
+      remaining: '40.00 CNY',
+      amount: '50.00 CNY',
     })
-    await expectChineseExplanation(answer.body.transactionId, 'merchant_daily_amount_limit_exceeded')
+    await expectChinese(answer.body.transactionId, 'merchant_daily_amount_limit_exceeded')
   })
 
   it('merchant_daily_count_limit_exceeded', async () => {
-    const { shop, ruleId, card } = await scoped('merchant', { dailyCountMax: 2 })
-    for (let n = 1; n <= 2; n += 1) expectApproved(await authorize({ terminal: shop, card, amount: '5.00' }), 'purchase', '5.00')
+    const { shop, ruleId, card } = await limitedShop('merchant', { dailyCountMax: 2 })
+    await approveTimes(2, { terminal: shop, card, amount: '5.00' })
     const answer = await authorize({ terminal: shop, card, amount: '5.00' })
-    expect(expectDeclined(answer, 'merchant_daily_count_limit_exceeded')).toMatchObject({ ruleId, countLimit: '2', countToday: '2' })
-    await expectChineseExplanation(answer.body.transactionId, 'merchant_daily_count_limit_exceeded')
+    expect(expectDeclined(answer, 'merchant_daily_count_limit_exceeded')).toMatchObject({
+      ruleId, countLimit: '2', countToday: '2',
+    })
+    await expectChinese(answer.body.transactionId, 'merchant_daily_count_limit_exceeded')
   })
 
   it('terminal_daily_amount_limit_exceeded', async () => {
-    const { shop, ruleId, card } = await scoped('terminal', { dailyAmountMax: '200.00' })
-    expectApproved(await authorize({ terminal: shop, card, amount: '150.00' }), 'purchase', '150.00')
+    const { shop, ruleId, card } = await limitedShop('terminal', { dailyAmountMax: '200.00' })
+    await approveTimes(1, { terminal: shop, card, amount: '150.00' })
     const answer = await authorize({ terminal: shop, card, amount: '50.01' })
     expect(expectDeclined(answer, 'terminal_daily_amount_limit_exceeded')).toMatchObject({
-      ruleId, scope: 'terminal', limit: '200.00 CNY', usedToday: '150.00 CNY', remaining: '50.00 CNY', amount: '50.01 CNY',
+      ruleId,
+      scope: 'terminal',
+      limit: '200.00 CNY',
+      usedToday: '150.00 CNY',
+      remaining: '50.00 CNY',
+      amount: '50.01 CNY',
     })
-    await expectChineseExplanation(answer.body.transactionId, 'terminal_daily_amount_limit_exceeded')
+    await expectChinese(answer.body.transactionId, 'terminal_daily_amount_limit_exceeded')
   })
 
   it('terminal_daily_count_limit_exceeded', async () => {
-    const { shop, ruleId, card } = await scoped('terminal', { dailyCountMax: 1 })
-    expectApproved(await authorize({ terminal: shop, card, amount: '5.00' }), 'purchase', '5.00')
+    const { shop, ruleId, card } = await limitedShop('terminal', { dailyCountMax: 1 })
+    await approveTimes(1, { terminal: shop, card, amount: '5.00' })
     const answer = await authorize({ terminal: shop, card, amount: '5.00' })
-    expect(expectDeclined(answer, 'terminal_daily_count_limit_exceeded')).toMatchObject({ ruleId, countLimit: '1', countToday: '1' })
-    await expectChineseExplanation(answer.body.transactionId, 'terminal_daily_count_limit_exceeded')
+    expect(expectDeclined(answer, 'terminal_daily_count_limit_exceeded')).toMatchObject({
+      ruleId, countLimit: '1', countToday: '1',
+    })
+    await expectChinese(answer.body.transactionId, 'terminal_daily_count_limit_exceeded')
   })
 
   it('gives the room back to the daily limit when a sale is voided', async () => {
-    const { shop, card } = await scoped('terminal', { dailyAmountMax: '100.00' })
+    const { shop, card } = await limitedShop('terminal', { dailyAmountMax: '100.00' })
     const sale = await authorize({ terminal: shop, card, amount: '100.00' })
     expectApproved(sale, 'purchase', '100.00')
-    expectDeclined(await authorize({ terminal: shop, card, amount: '1.00' }), 'terminal_daily_amount_limit_exceeded')
+    const over = await authorize({ terminal: shop, card, amount: '1.00' })
+    expectDeclined(over, 'terminal_daily_amount_limit_exceeded')
     expectApproved(await followUp(sale.body.transactionId, 'voids'), 'void', '100.00')
-    expectApproved(await authorize({ terminal: shop, card, amount: '1.00' }), 'purchase', '1.00')
+    await approveTimes(1, { terminal: shop, card, amount: '1.00' })
   })
 })
 
@@ -541,16 +649,20 @@ describe('follow-up declines', () => {
     const sale = await authorize({ card, amount: '10.00' })
     const answer = await followUp(sale.body.transactionId, 'completions', { amount: '10.00' })
     expect(expectDeclined(answer, 'original_not_eligible')).toMatchObject({
-      originalId: sale.body.transactionId, originalKind: 'purchase', originalState: 'posted', originalAmount: '10.00 CNY',
+      originalId: sale.body.transactionId,
+      originalKind: 'purchase',
+      originalState: 'posted',
+      originalAmount: '10.00 CNY',
     })
-    await expectChineseExplanation(answer.body.transactionId, 'original_not_eligible')
+    await expectChinese(answer.body.transactionId, 'original_not_eligible')
     expect(await available(card)).toBe('90.00')
   })
 
   it('original_not_eligible: a second completion of a completed preauthorization', async () => {
     const card = await createCard(server, 'credit', '1000.00')
-    const hold = await authorize({ terminal: 'hotel', card, amount: '500.00', kind: 'preauthorization' })
-    expectApproved(await followUp(hold.body.transactionId, 'completions', { amount: '500.00' }), 'completion', '500.00')
+    const hold = await preauthorize(card, '500.00')
+    const completion = await followUp(hold.body.transactionId, 'completions', { amount: '500.00' })
+    expectApproved(completion, 'completion', '500.00')
     const answer = await followUp(hold.body.transactionId, 'completions', { amount: '100.00' })
     expect(expectDeclined(answer, 'original_not_eligible')).toMatchObject({
       originalKind: 'preauthorization', originalState: 'completed',
@@ -560,17 +672,20 @@ describe('follow-up declines', () => {
 
   it('original_amount_exceeded: a completion above the hold', async () => {
     const card = await createCard(server, 'credit', '5000.00')
-    const hold = await authorize({ terminal: 'hotel', card, amount: '1000.00', kind: 'preauthorization' })
+    const hold = await preauthorize(card, '1000.00')
     const answer = await followUp(hold.body.transactionId, 'completions', { amount: '1500.00' })
     expect(expectDeclined(answer, 'original_amount_exceeded')).toMatchObject({
-      requested: '1500.00 CNY', remaining: '1000.00 CNY', originalKind: 'preauthorization', originalState: 'held',
+      requested: '1500.00 CNY',
+      remaining: '1000.00 CNY',
+      originalKind: 'preauthorization',
+      originalState: 'held',
     })
     expect(await available(card)).toBe('4000.00')
     expect((await transaction(hold.body.transactionId)).lifecycle).toBe('held')
   })
 
-  // void_window_closed needs the business day to change between a sale and its void; without a
-  // clock the server cannot be moved to tomorrow here. The core simulation tests cover it.
+  // void_window_closed needs the business day to change between a sale and its void; a real
+  // server on the system clock cannot be moved to tomorrow here. The core simulation covers it.
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -579,66 +694,85 @@ describe('follow-up declines', () => {
 
 describe('rejections', () => {
   it('unknown_terminal (422)', async () => {
-    const problem = await expectRejected(reject({ terminal: { id: 'ZZ999999', merchantId: DEMO_MERCHANTS.noodles.id } }), 422, 'unknown_terminal')
+    const terminal = { id: 'ZZ999999', merchantId: DEMO_MERCHANTS.noodles.id }
+    const problem = await expectRejected(rejectAuthorization({ terminal }), 422, 'unknown_terminal')
     expect(problem.code).toBe('unknown_terminal')
     expect(evidenceOf(problem.explanation)).toEqual({ terminalId: 'ZZ999999' })
   })
 
   it('unknown_merchant (422)', async () => {
-    const problem = await expectRejected(reject({ terminal: 'noodles', merchantId: '999999999999999' }), 422, 'unknown_merchant')
+    const send = rejectAuthorization({ terminal: 'noodles', merchantId: '999999999999999' })
+    const problem = await expectRejected(send, 422, 'unknown_merchant')
     expect(problem.code).toBe('unknown_merchant')
     expect(evidenceOf(problem.explanation)).toEqual({ merchantId: '999999999999999' })
   })
 
   it('invalid_card_number (400): a card number that fails the Luhn check', async () => {
     const pan = DEMO_CARDS.debit.pan.slice(0, -1) + '9'
-    const problem = await expectRejected(reject({ card: { pan, expiry: '3012' } }), 400, 'invalid_card_number')
-    expect(problem.errors).toContainEqual(expect.objectContaining({ field: 'card.pan', code: 'pan_luhn' }))
+    const send = rejectAuthorization({ card: { pan, expiry: '3012' } })
+    const problem = await expectRejected(send, 400, 'invalid_card_number')
+    expect(problem.errors).toContainEqual(
+      expect.objectContaining({ field: 'card.pan', code: 'pan_luhn' }),
+    )
     expect(JSON.stringify(problem)).not.toContain(pan)
   })
 
   it('invalid_amount (400): a zero amount', async () => {
-    const problem = await expectRejected(reject({ amount: '0.00' }), 400, 'invalid_amount')
-    expect(problem.errors).toContainEqual(expect.objectContaining({ field: 'amount', message: 'expected an amount greater than zero' }))
+    const send = rejectAuthorization({ amount: '0.00' })
+    const problem = await expectRejected(send, 400, 'invalid_amount')
+    expect(problem.errors).toContainEqual(
+      expect.objectContaining({ field: 'amount', message: 'expected an amount greater than zero' }),
+    )
   })
 
   it('unsupported_currency (400)', async () => {
-    const problem = await expectRejected(reject({ currency: 'XXX' }), 400, 'unsupported_currency')
+    const send = rejectAuthorization({ currency: 'XXX' })
+    const problem = await expectRejected(send, 400, 'unsupported_currency')
     expect(problem.errors).toContainEqual(expect.objectContaining({ field: 'currency' }))
   })
 
   it('format_error (400): a STAN that is not 6 digits', async () => {
-    const problem = await expectRejected(reject({ stan: '12ab' }), 400, 'format_error')
-    expect(problem.errors).toEqual([expect.objectContaining({ field: 'stan', message: 'expected 6 digits' })])
+    const problem = await expectRejected(rejectAuthorization({ stan: '12ab' }), 400, 'format_error')
+    expect(problem.errors).toEqual([
+      expect.objectContaining({ field: 'stan', message: 'expected 6 digits' }),
+    ])
   })
 
   it('original_not_found (404)', async () => {
     const id = 'tx_00000000000000000000000000'
-    const problem = await expectRejected((headers) => client.post<ProblemBody>(`/v1/transactions/${id}/voids`, {}, { headers }), 404, 'original_not_found')
+    const send: Send = (headers) =>
+      client.post<ProblemBody>(`/v1/transactions/${id}/voids`, {}, { headers })
+    const problem = await expectRejected(send, 404, 'original_not_found')
     expect(problem.code).toBe('original_not_found')
     expect(evidenceOf(problem.explanation)).toEqual({ originalId: id })
   })
 
   it('duplicate_mismatch (409): the same Idempotency-Key with a different body', async () => {
     const card = await createCard(server, 'debit', '100.00')
-    const key = `e2e-idem-${freshStan()}`
-    const first = await client.post<DecisionBody>('/v1/authorizations', authorizeBody({ card, amount: '10.00' }), { headers: { 'idempotency-key': key } })
+    const key = { 'idempotency-key': `e2e-idem-${freshStan()}` }
+    const body = authorizeBody({ card, amount: '10.00' })
+    const first = await client.post<DecisionBody>('/v1/authorizations', body, { headers: key })
     expect(first.status).toBe(201)
-    const problem = await expectRejected(
-      (headers) => client.post<ProblemBody>('/v1/authorizations', authorizeBody({ card, amount: '11.00' }), { headers: { ...headers, 'idempotency-key': key } }),
-      409, 'duplicate_mismatch',
-    )
-    expect(evidenceOf(problem.explanation)).toMatchObject({ originalTransactionId: first.body.transactionId })
+    const changed = authorizeBody({ card, amount: '11.00' })
+    const send: Send = (headers) =>
+      client.post<ProblemBody>('/v1/authorizations', changed, { headers: { ...headers, ...key } })
+    const problem = await expectRejected(send, 409, 'duplicate_mismatch')
+    expect(evidenceOf(problem.explanation)).toMatchObject({
+      originalTransactionId: first.body.transactionId,
+    })
     expect(await available(card)).toBe('90.00')
   })
 
-  it('duplicate_mismatch (409): the same terminal, STAN and transmission time with another amount', async () => {
+  it('duplicate_mismatch (409): the same terminal, STAN and time, another amount', async () => {
     const card = await createCard(server, 'debit', '100.00')
-    const stan = freshStan()
-    const first = await authorize({ card, amount: '10.00', stan, transmissionTime: '0612110000' })
+    const key = { stan: freshStan(), transmissionTime: '0612110000' }
+    const first = await authorize({ card, amount: '10.00', ...key })
     expect(first.status).toBe(201)
-    const problem = await expectRejected(reject({ card, amount: '10.01', stan, transmissionTime: '0612110000' }), 409, 'duplicate_mismatch')
-    expect(evidenceOf(problem.explanation)).toMatchObject({ originalTransactionId: first.body.transactionId })
+    const send = rejectAuthorization({ card, amount: '10.01', ...key })
+    const problem = await expectRejected(send, 409, 'duplicate_mismatch')
+    expect(evidenceOf(problem.explanation)).toMatchObject({
+      originalTransactionId: first.body.transactionId,
+    })
     expect(await available(card)).toBe('90.00')
   })
 })
@@ -653,7 +787,7 @@ interface Page {
 }
 
 describe('GET /v1/transactions', () => {
-  let shop: Shop
+  let shop: TerminalRef
   let card: TestCard
   const made: TransactionBody[] = []
 
@@ -664,6 +798,7 @@ describe('GET /v1/transactions', () => {
   }
   const ids = (page: Page): string[] => page.items.map((item) => item.id).sort()
   const idsOf = (...indexes: number[]): string[] => indexes.map((i) => made[i]!.id).sort()
+  const ALL = [0, 1, 2, 3]
 
   beforeAll(async () => {
     shop = await createShop(server)
@@ -673,13 +808,15 @@ describe('GET /v1/transactions', () => {
       expect(answer.status).toBe(201)
       made.push(await transaction(answer.body.transactionId))
     }
-    expect(made.map((t) => t.outcome)).toEqual(['approved', 'approved', 'approved', 'declined'])
+    const outcomes = made.map((t) => t.outcome)
+    expect(outcomes).toEqual(['approved', 'approved', 'approved', 'declined'])
   })
 
   it('filters by terminal and by merchant', async () => {
-    expect(ids(await find(`terminalId=${shop.id}`))).toEqual(idsOf(0, 1, 2, 3))
-    expect(ids(await find(`merchantId=${shop.merchantId}`))).toEqual(idsOf(0, 1, 2, 3))
-    expect((await find(`terminalId=${DEMO_TERMINALS.fuel.id}&merchantId=${shop.merchantId}`)).items).toEqual([])
+    expect(ids(await find(`terminalId=${shop.id}`))).toEqual(idsOf(...ALL))
+    expect(ids(await find(`merchantId=${shop.merchantId}`))).toEqual(idsOf(...ALL))
+    const other = DEMO_TERMINALS.fuel.id
+    expect((await find(`terminalId=${other}&merchantId=${shop.merchantId}`)).items).toEqual([])
   })
 
   it('filters by outcome and reason', async () => {
@@ -695,7 +832,7 @@ describe('GET /v1/transactions', () => {
     const last4 = card.pan.slice(-4)
     const byCard = await find(`cardLast4=${last4}&limit=500`)
     expect(byCard.items.every((t) => t.card?.last4 === last4)).toBe(true)
-    expect(byCard.items.map((t) => t.id)).toEqual(expect.arrayContaining(idsOf(0, 1, 2, 3)))
+    expect(byCard.items.map((t) => t.id)).toEqual(expect.arrayContaining(idsOf(...ALL)))
     expect(ids(await find(`terminalId=${shop.id}&amount=12.34`))).toEqual(idsOf(0))
     expect(ids(await find(`stan=${made[1]!.stan}`))).toEqual(idsOf(1))
     expect(ids(await find(`rrn=${made[2]!.rrn}`))).toEqual(idsOf(2))
@@ -703,9 +840,9 @@ describe('GET /v1/transactions', () => {
 
   it('filters by time: from is inclusive, to is exclusive', async () => {
     const first = made[0]!.createdAt!
-    const lastMs = Date.parse(made[3]!.createdAt!)
-    const after = new Date(lastMs + 1).toISOString()
-    expect(ids(await find(`terminalId=${shop.id}&from=${first}&to=${after}`))).toEqual(idsOf(0, 1, 2, 3))
+    const after = new Date(Date.parse(made[3]!.createdAt!) + 1).toISOString()
+    const within = await find(`terminalId=${shop.id}&from=${first}&to=${after}`)
+    expect(ids(within)).toEqual(idsOf(...ALL))
     expect((await find(`terminalId=${shop.id}&from=${after}`)).items).toEqual([])
     expect((await find(`terminalId=${shop.id}&to=${first}`)).items).toEqual([])
   })
@@ -714,19 +851,22 @@ describe('GET /v1/transactions', () => {
     const first = await find(`terminalId=${shop.id}&limit=3`)
     expect(first.items).toHaveLength(3)
     expect(first.nextCursor).toEqual(expect.any(String))
-    const second = await find(`terminalId=${shop.id}&limit=3&cursor=${encodeURIComponent(first.nextCursor!)}`)
+    const cursor = encodeURIComponent(first.nextCursor!)
+    const second = await find(`terminalId=${shop.id}&limit=3&cursor=${cursor}`)
     expect(second.items).toHaveLength(1)
     expect(second.nextCursor).toBeNull()
-    expect([...ids(first), ...ids(second)].sort()).toEqual(idsOf(0, 1, 2, 3))
+    expect([...ids(first), ...ids(second)].sort()).toEqual(idsOf(...ALL))
   })
 
   it('explains a stored transaction in Chinese', async () => {
-    const answer = await client.get<StoredExplanation>(`/v1/transactions/${made[3]!.id}/explanation?lang=zh-CN`)
+    const id = made[3]!.id
+    const path = `/v1/transactions/${id}/explanation?lang=zh-CN`
+    const answer = await client.get<StoredExplanation>(path)
     expect(answer.status).toBe(200)
     expect(answer.body.title).toBe('余额不足')
     expect(answer.body.summary).toBe(REASON_CATALOGUE.insufficient_funds.explanation['zh-CN'])
     expect(answer.body.summary).toMatch(/[\u4e00-\u9fff]/)
-    expect(answer.body.transaction.id).toBe(made[3]!.id)
+    expect(answer.body.transaction.id).toBe(id)
     expect(answer.text).not.toContain(card.pan)
   })
 })
@@ -735,18 +875,35 @@ describe('GET /v1/transactions', () => {
 // Catalogue, documents, operations and authentication
 // ---------------------------------------------------------------------------------------------
 
+interface ReasonList {
+  readonly lang: string
+  readonly items: { readonly code: string; readonly isoCode: string; readonly title: string }[]
+}
+
+interface OpenApi {
+  readonly openapi: string
+  readonly info: { readonly title: string; readonly version: string }
+  readonly paths: Record<string, Record<string, unknown>>
+}
+
+interface LedgerCheck {
+  readonly balanced: boolean
+  readonly accountsOutOfBound: string[]
+}
+
 describe('catalogue, documents and operations', () => {
   it('lists every reason in GET /v1/reasons, in the asked language', async () => {
-    const answer = await client.get<{ lang: string; items: { code: string; isoCode: string; title: string }[] }>('/v1/reasons?lang=zh-CN')
+    const answer = await client.get<ReasonList>('/v1/reasons?lang=zh-CN')
     expect(answer.status).toBe(200)
     expect(answer.body.lang).toBe('zh-CN')
     expect(answer.body.items.length).toBeGreaterThanOrEqual(30)
     expect(answer.body.items.map((item) => item.code)).toEqual([...REASON_CODES])
-    expect(answer.body.items.find((item) => item.code === 'insufficient_funds')).toMatchObject({ isoCode: '51', title: '余额不足' })
+    const funds = answer.body.items.find((item) => item.code === 'insufficient_funds')
+    expect(funds).toMatchObject({ isoCode: '51', title: '余额不足' })
   })
 
   it('serves an OpenAPI 3.1 document with the authorization path', async () => {
-    const answer = await client.get<{ openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, unknown>> }>('/openapi.json')
+    const answer = await client.get<OpenApi>('/openapi.json')
     expect(answer.status).toBe(200)
     expect(answer.body.openapi).toMatch(/^3\.1\.\d+$/)
     expect(answer.body.info.version).toEqual(expect.any(String))
@@ -756,7 +913,7 @@ describe('catalogue, documents and operations', () => {
 
   it('answers /healthz and /readyz', async () => {
     expect((await client.get('/healthz')).body).toEqual({ status: 'ok' })
-    const ready = await client.get<{ status: string; queueDepth: number }>('/readyz')
+    const ready = await client.get<{ status: string }>('/readyz')
     expect(ready.status).toBe(200)
     expect(ready.body.status).toBe('ready')
   })
@@ -771,14 +928,18 @@ describe('catalogue, documents and operations', () => {
   })
 
   it('refuses administrative routes without the administrator token', async () => {
-    const routes: [string, string, unknown?][] = [
-      ['GET', '/v1/cards'], ['GET', '/v1/merchants'], ['GET', '/v1/ledger/check'], ['GET', '/v1/audit'],
-      ['POST', '/v1/limits', { scope: 'card', dailyCountMax: 1 }], ['POST', '/v1/lists', { kind: 'bin', value: '621226', note: 'x' }],
+    const routes: readonly [string, string, object?][] = [
+      ['GET', '/v1/cards'],
+      ['GET', '/v1/merchants'],
+      ['GET', '/v1/ledger/check'],
+      ['GET', '/v1/audit'],
+      ['POST', '/v1/limits', { scope: 'card', dailyCountMax: 1 }],
+      ['POST', '/v1/lists', { kind: 'bin', value: '621226', note: 'x' }],
     ]
     const before = snapshotDatabase(server.dataDir)
     for (const [method, path, body] of routes) {
-      for (const token of [undefined, 'wrong-token-0123456789']) {
-        const answer = await call<ProblemBody>(server.url, method, path, body, token === undefined ? {} : { token })
+      for (const options of [{}, { token: 'wrong-token-0123456789' }]) {
+        const answer = await call<ProblemBody>(server.url, method, path, body, options)
         expect(answer.status, `${method} ${path}`).toBe(401)
         expect(answer.headers.get('www-authenticate')).toBe('Bearer')
         expect(answer.body.code).toBe('unauthorized')
@@ -786,11 +947,11 @@ describe('catalogue, documents and operations', () => {
     }
     expect(snapshotDatabase(server.dataDir)).toEqual(before)
     const lists = await admin.get<{ items: { value: string }[] }>('/v1/lists?limit=500')
-    expect(lists.body.items.map((e) => e.value)).not.toContain('621226')
+    expect(lists.body.items.map((entry) => entry.value)).not.toContain('621226')
   })
 
   it('keeps the ledger balanced after everything above', async () => {
-    const answer = await admin.get<{ balanced: boolean; accountsOutOfBound: string[] }>('/v1/ledger/check')
+    const answer = await admin.get<LedgerCheck>('/v1/ledger/check')
     expect(answer.status).toBe(200)
     expect(answer.body).toMatchObject({ balanced: true, accountsOutOfBound: [] })
   })
@@ -799,12 +960,13 @@ describe('catalogue, documents and operations', () => {
   // host or a full queue (timing), void_window_closed needs the business day to change, and
   // risk scoring, PINs and MACs are not on the HTTP path. The core tests cover them.
   const NOT_REACHABLE_OVER_HTTP: readonly ReasonCode[] = [
-    'system_busy', 'issuer_unavailable', 'issuer_timeout', 'issuer_maintenance', 'no_route_to_issuer',
-    'cutoff_in_progress', 'transaction_kind_not_supported', 'void_window_closed', 'suspected_fraud',
-    'incorrect_pin', 'pin_tries_exceeded', 'mac_verification_failed', 'system_error',
+    'system_busy', 'issuer_unavailable', 'issuer_timeout', 'issuer_maintenance',
+    'no_route_to_issuer', 'cutoff_in_progress', 'transaction_kind_not_supported',
+    'void_window_closed', 'suspected_fraud', 'incorrect_pin', 'pin_tries_exceeded',
+    'mac_verification_failed', 'system_error',
   ]
 
-  // Runs last, over what the tests above recorded: run the whole file, not one test.
+  // Runs last, over what the tests above recorded: run the whole file, not one test of it.
   it('covered every reason reachable over HTTP', () => {
     const expected = REASON_CODES.filter((code) => !NOT_REACHABLE_OVER_HTTP.includes(code))
     expect([...seen].sort()).toEqual([...expected].sort())

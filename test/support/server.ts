@@ -61,7 +61,7 @@ export async function startTestServer(overrides: Record<string, string> = {}): P
 /** The JSON views the server sends, as the client sees them. */
 export type DecisionBody = ReturnType<typeof decisionView>
 export type TransactionBody = ReturnType<typeof transactionView>
-export type ProblemBody = Problem & { readonly explanation?: Explanation }
+export type ProblemBody = Problem
 export type { Explanation }
 
 export interface ApiResponse<T> {
@@ -154,10 +154,12 @@ export interface CardData {
   readonly expiry: string
 }
 
+export type TerminalRef = { readonly id: string; readonly merchantId: string }
+
 export interface AuthorizeOptions {
   readonly kind?: 'purchase' | 'preauthorization' | 'balance_inquiry'
-  /** A demo terminal, or a terminal id. */
-  readonly terminal?: keyof typeof DEMO_TERMINALS | { readonly id: string; readonly merchantId: string }
+  /** A demo terminal by name, or any terminal with the merchant it is bound to. */
+  readonly terminal?: keyof typeof DEMO_TERMINALS | TerminalRef
   /** Overrides the terminal's own merchant. */
   readonly merchantId?: string
   readonly card?: keyof typeof DEMO_CARDS | CardData
@@ -170,18 +172,24 @@ export interface AuthorizeOptions {
   readonly expiry?: string
 }
 
-/** An authorization body from demo constants: by default a 10.00 CNY purchase on the debit card. */
+/**
+ * An authorization body from demo constants; by default a 10.00 CNY purchase at the noodle
+ * house on the demo debit card, with a fresh STAN.
+ */
 export function authorizeBody(options: AuthorizeOptions = {}): Record<string, unknown> {
   const kind = options.kind ?? 'purchase'
-  const terminal = typeof options.terminal === 'object' ? options.terminal : DEMO_TERMINALS[options.terminal ?? 'noodles']
+  const terminal = typeof options.terminal === 'object'
+    ? options.terminal
+    : DEMO_TERMINALS[options.terminal ?? 'noodles']
   const card = typeof options.card === 'object' ? options.card : DEMO_CARDS[options.card ?? 'debit']
   const amount = options.amount ?? (kind === 'balance_inquiry' ? undefined : '10.00')
+  const time = options.transmissionTime
   return {
     kind,
     terminalId: terminal.id,
     merchantId: options.merchantId ?? terminal.merchantId,
     stan: options.stan ?? freshStan(),
-    ...(options.transmissionTime === undefined ? {} : { transmissionTime: options.transmissionTime }),
+    ...(time === undefined ? {} : { transmissionTime: time }),
     card: { pan: card.pan, expiry: options.expiry ?? card.expiry },
     ...(amount === undefined ? {} : { amount }),
     currency: options.currency ?? 'CNY',
@@ -200,40 +208,39 @@ export function freshPan(): string {
   return body + luhnCheckDigit(body)
 }
 
-let idCounter = 0
+let shopCounter = 0
 
-/** A fresh 15-character merchant id and 8-character terminal id. */
-export function freshMerchantAndTerminalIds(): { merchantId: string; terminalId: string } {
-  idCounter += 1
-  const n = String(idCounter).padStart(5, '0')
-  return { merchantId: `8989900000${n}`, terminalId: `T${n}00` }
-}
-
-export interface Shop {
-  readonly id: string
-  readonly merchantId: string
-}
-
-/** Creates an approved merchant (MCC 5411) with one active terminal through the admin API. */
-export async function createShop(server: TestServer, mcc = '5411'): Promise<Shop> {
+/** Creates an approved merchant with one active terminal bound to it, via the admin API. */
+export async function createShop(server: TestServer, mcc = '5411'): Promise<TerminalRef> {
   const admin = api(server.url, server.adminToken)
-  const { merchantId, terminalId } = freshMerchantAndTerminalIds()
-  const merchant = await admin.post('/v1/merchants', { id: merchantId, name: `Test shop ${merchantId}`, mcc, status: 'approved' })
-  if (merchant.status !== 201) throw new Error(`createShop: merchant ${merchant.status} ${merchant.text}`)
-  const terminal = await admin.post('/v1/terminals', { id: terminalId, merchantId, status: 'active' })
-  if (terminal.status !== 201) throw new Error(`createShop: terminal ${terminal.status} ${terminal.text}`)
-  return { id: terminalId, merchantId }
+  shopCounter += 1
+  const n = String(shopCounter).padStart(5, '0')
+  const merchantId = `8989900000${n}`
+  const id = `T${n}00`
+  const merchant = await admin.post('/v1/merchants', {
+    id: merchantId, name: `Test shop ${merchantId}`, mcc, status: 'approved',
+  })
+  if (merchant.status !== 201) throw new Error(`createShop: ${merchant.status} ${merchant.text}`)
+  const terminal = await admin.post('/v1/terminals', { id, merchantId, status: 'active' })
+  if (terminal.status !== 201) throw new Error(`createShop: ${terminal.status} ${terminal.text}`)
+  return { id, merchantId }
 }
 
 export interface TestCard extends CardData {
   readonly token: string
 }
 
-/** Issues a card through the admin API: a debit card with a balance or a credit card with a limit. */
-export async function createCard(server: TestServer, type: 'debit' | 'credit', amount: string, expiry = '3012'): Promise<TestCard> {
+/** Issues a card via the admin API: debit with a balance, or credit with a credit limit. */
+export async function createCard(
+  server: TestServer,
+  type: 'debit' | 'credit',
+  amount: string,
+  expiry = '3012',
+): Promise<TestCard> {
   const pan = freshPan()
-  const body = { pan, expiry, type, ...(type === 'debit' ? { balance: amount } : { creditLimit: amount }) }
-  const created = await api(server.url, server.adminToken).post<{ token: string }>('/v1/cards', body)
+  const funds = type === 'debit' ? { balance: amount } : { creditLimit: amount }
+  const admin = api(server.url, server.adminToken)
+  const created = await admin.post<{ token: string }>('/v1/cards', { pan, expiry, type, ...funds })
   if (created.status !== 201) throw new Error(`createCard: ${created.status} ${created.text}`)
   return { pan, expiry, token: created.body.token }
 }
@@ -249,10 +256,14 @@ export interface CardAccountView {
 
 /** The token of a card on file, found by its masked number among the listed cards. */
 export async function cardTokenOf(server: TestServer, pan: string): Promise<string> {
-  const listed = await api(server.url, server.adminToken).get<{ items: CardAccountView[] }>('/v1/cards?limit=500')
+  const admin = api(server.url, server.adminToken)
+  const listed = await admin.get<{ items: CardAccountView[] }>('/v1/cards?limit=500')
   const found = listed.body.items.filter((card) => card.masked === maskPan(pan))
-  if (found.length !== 1 || found[0] === undefined) throw new Error(`cardTokenOf: ${found.length} cards match ${maskPan(pan)}`)
-  return found[0].token
+  const only = found[0]
+  if (found.length !== 1 || only === undefined) {
+    throw new Error(`cardTokenOf: ${found.length} cards match ${maskPan(pan)}`)
+  }
+  return only.token
 }
 
 /** A card's account as GET /v1/cards/:token shows it. */
@@ -279,34 +290,56 @@ export interface RowCounts {
   readonly accounts: number
 }
 
+interface AccountRow {
+  readonly id: string
+  readonly debits_pending_minor: number
+  readonly debits_posted_minor: number
+  readonly credits_pending_minor: number
+  readonly credits_posted_minor: number
+}
+
 export interface ReadOnlyDatabase {
   counts(): RowCounts
-  /** Sum of posted minus pending debits, per account, for "balances unchanged" checks. */
+  /** Every account's four totals (pending and posted debits and credits), by account id. */
   accountTotals(): Record<string, string>
   all<T>(sql: string, ...params: unknown[]): T[]
   close(): void
 }
 
+const ACCOUNT_TOTALS_SQL = `SELECT id, debits_pending_minor, debits_posted_minor,
+  credits_pending_minor, credits_posted_minor FROM accounts ORDER BY id`
+
 /** Opens the server's SQLite file read-only, to see what was (not) persisted. */
 export function openDatabaseReadOnly(dataDir: string): ReadOnlyDatabase {
   const db = new Database(join(dataDir, 'tollgate.db'), { readonly: true, fileMustExist: true })
-  const count = (table: 'transactions' | 'transfers' | 'accounts'): number =>
+  const count = (table: keyof RowCounts): number =>
     (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+  const totals = (row: AccountRow): string => [
+    row.debits_pending_minor, row.debits_posted_minor,
+    row.credits_pending_minor, row.credits_posted_minor,
+  ].join('/')
   return {
-    counts: () => ({ transactions: count('transactions'), transfers: count('transfers'), accounts: count('accounts') }),
+    counts: () => ({
+      transactions: count('transactions'),
+      transfers: count('transfers'),
+      accounts: count('accounts'),
+    }),
     accountTotals: () => {
-      const rows = db.prepare(
-        'SELECT id, debits_pending_minor, debits_posted_minor, credits_pending_minor, credits_posted_minor FROM accounts ORDER BY id',
-      ).all() as { id: string; debits_pending_minor: number; debits_posted_minor: number; credits_pending_minor: number; credits_posted_minor: number }[]
-      return Object.fromEntries(rows.map((r) => [r.id, `${r.debits_pending_minor}/${r.debits_posted_minor}/${r.credits_pending_minor}/${r.credits_posted_minor}`]))
+      const rows = db.prepare(ACCOUNT_TOTALS_SQL).all() as AccountRow[]
+      return Object.fromEntries(rows.map((row) => [row.id, totals(row)]))
     },
     all: <T>(sql: string, ...params: unknown[]) => db.prepare(sql).all(...params) as T[],
     close: () => db.close(),
   }
 }
 
+export interface DatabaseSnapshot {
+  readonly counts: RowCounts
+  readonly totals: Record<string, string>
+}
+
 /** Row counts and account totals in one read; closes the file before returning. */
-export function snapshotDatabase(dataDir: string): { counts: RowCounts; totals: Record<string, string> } {
+export function snapshotDatabase(dataDir: string): DatabaseSnapshot {
   const db = openDatabaseReadOnly(dataDir)
   try {
     return { counts: db.counts(), totals: db.accountTotals() }

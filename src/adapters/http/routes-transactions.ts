@@ -16,10 +16,17 @@ import { decisionView, rejectionExplanation, transactionView } from './views.js'
 
 const ID_PARAMS = z.strictObject({ id: z.string().regex(/^tx_[0-9A-Z]{26}$/, 'expected a transaction id such as tx_01J...') })
 
-/** Statuses for requests the core rejected: they were not stored. */
+/**
+ * Statuses for requests the core rejected (they were not stored): a malformed field is 400 like
+ * any schema error; a well-formed request naming what we do not know is 422.
+ */
 const REJECTION_STATUS: Partial<Record<ReasonCode, number>> = {
   original_not_found: 404,
   duplicate_mismatch: 409,
+  format_error: 400,
+  invalid_amount: 400,
+  invalid_card_number: 400,
+  unsupported_currency: 400,
 }
 
 const FOLLOW_UPS: readonly { readonly path: string; readonly kind: FollowUpKind; readonly summary: string }[] = [

@@ -62,7 +62,10 @@ export function decideNew(request: NewTransactionRequest, working: Working, ctx:
     const reason: ReasonCode = terminal === undefined ? 'unknown_terminal' : 'unknown_merchant'
     const evidence: Evidence = terminal === undefined ? { terminalId: request.terminalId } : { merchantId: request.merchantId }
     checks.push({ stage: 'acceptance', name: terminal === undefined ? 'terminal_registered' : 'merchant_registered', status: 'fail', reason, evidence })
-    return rejected(reason, checks, evidence)
+    const error = terminal === undefined
+      ? { field: 'terminalId', code: 'unknown_terminal', reason, expected: 'a terminal registered with Tollgate' }
+      : { field: 'merchantId', code: 'unknown_merchant', reason, expected: 'a merchant registered with Tollgate' }
+    return rejected(reason, checks, evidence, [error])
   }
 
   const card = working.cards.get(request.cardToken)
