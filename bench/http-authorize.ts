@@ -152,7 +152,13 @@ class UsageError extends Error {}
 
 type OptionValues = Readonly<Record<string, string | boolean | undefined>>
 
-function integerOption(values: OptionValues, name: string, fallback: number, max: number, min = 1): number {
+function integerOption(
+  values: OptionValues,
+  name: string,
+  fallback: number,
+  max: number,
+  min = 1,
+): number {
   const raw = values[name]
   if (raw === undefined) return fallback
   const value = Number(raw)
@@ -165,22 +171,30 @@ function integerOption(values: OptionValues, name: string, fallback: number, max
 function parseOptions(argv: readonly string[]): Options {
   const text = { type: 'string' } as const
   const flag = { type: 'boolean' } as const
-  const { values } = parseArgs({
-    args: [...argv],
-    strict: true,
-    options: {
-      concurrency: text, duration: text, warmup: text, 'debit-cards': text, 'credit-cards': text,
-      'low-balance-cards': text, terminals: text, seed: text, json: flag, profile: flag, help: flag,
-    },
-  })
-  if (values.help === true) throw new UsageError(USAGE)
+  const options = {
+    concurrency: text, duration: text, warmup: text, 'debit-cards': text, 'credit-cards': text,
+    'low-balance-cards': text, terminals: text, seed: text, json: flag, profile: flag, help: flag,
+  }
+  let values: OptionValues
+  try {
+    values = parseArgs({ args: [...argv], strict: true, options }).values
+  } catch (cause) {
+    const message = cause instanceof Error ? cause.message : String(cause)
+    throw new UsageError(`${message}\n\n${USAGE}`, { cause })
+  }
+  if (values.help === true) {
+    process.stdout.write(USAGE)
+    process.exit(0)
+  }
   return {
     concurrency: integerOption(values, 'concurrency', CONCURRENCY_DEFAULT, CONCURRENCY_MAX),
     durationS: integerOption(values, 'duration', DURATION_S_DEFAULT, DURATION_S_MAX),
     warmupS: integerOption(values, 'warmup', WARMUP_S_DEFAULT, WARMUP_S_MAX, 0),
     debitCards: integerOption(values, 'debit-cards', DEBIT_CARDS_DEFAULT, CARDS_MAX),
     creditCards: integerOption(values, 'credit-cards', CREDIT_CARDS_DEFAULT, CARDS_MAX),
-    lowBalanceCards: integerOption(values, 'low-balance-cards', LOW_BALANCE_CARDS_DEFAULT, CARDS_MAX),
+    lowBalanceCards: integerOption(
+      values, 'low-balance-cards', LOW_BALANCE_CARDS_DEFAULT, CARDS_MAX,
+    ),
     terminals: integerOption(values, 'terminals', TERMINALS_DEFAULT, TERMINALS_MAX),
     seed: integerOption(values, 'seed', 1, 2 ** 31 - 1, 0),
     json: values.json === true,
@@ -252,7 +266,9 @@ async function startServer(options: Options): Promise<ServerChild> {
   const output: string[] = []
   child.stdout?.on('data', (chunk: Buffer) => keepLines(output, chunk))
   child.stderr?.on('data', (chunk: Buffer) => keepLines(output, chunk))
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code))
+  })
   return { child, origin: `http://127.0.0.1:${port}`, dataDir, adminToken, output, exited }
 }
 
@@ -264,10 +280,12 @@ async function waitReady(server: ServerChild): Promise<void> {
   })
   while (Date.now() < deadline) {
     if (exitCode !== undefined) {
-      throw new Error(`server exited with ${String(exitCode)} before it was ready:\n${server.output.join('\n')}`)
+      const lines = server.output.join('\n')
+      throw new Error(`server exited with ${String(exitCode)} before it was ready:\n${lines}`)
     }
     try {
-      const response = await fetch(`${server.origin}/readyz`, { signal: AbortSignal.timeout(1_000) })
+      const signal = AbortSignal.timeout(1_000)
+      const response = await fetch(`${server.origin}/readyz`, { signal })
       if (response.status === 200) return
     } catch {
       // Not listening yet: try again shortly.
@@ -279,14 +297,16 @@ async function waitReady(server: ServerChild): Promise<void> {
 
 /** SIGTERM (the server drains and exits), then SIGKILL after a bound. Unref'd timers. */
 async function stopServer(server: ServerChild): Promise<number | null> {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return server.child.exitCode
-  server.child.kill('SIGTERM')
+  const { child } = server
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+  child.kill('SIGTERM')
   const timeout = 'timeout' as const
-  const graceful = await Promise.race([server.exited, sleep(STOP_GRACE_MS, timeout, { ref: false })])
+  const unref = { ref: false }
+  const graceful = await Promise.race([server.exited, sleep(STOP_GRACE_MS, timeout, unref)])
   if (graceful !== timeout) return graceful
   progress(`server did not stop within ${STOP_GRACE_MS} ms: SIGKILL`)
-  server.child.kill('SIGKILL')
-  const killed = await Promise.race([server.exited, sleep(KILL_WAIT_MS, timeout, { ref: false })])
+  child.kill('SIGKILL')
+  const killed = await Promise.race([server.exited, sleep(KILL_WAIT_MS, timeout, unref)])
   return killed === timeout ? null : killed
 }
 
@@ -304,6 +324,19 @@ function processCpuSeconds(pid: number | undefined): number | null {
   }
 }
 
+/** CPU seconds all processes on the machine spent busy (not idle or waiting), from /proc/stat. */
+function machineBusyCpuSeconds(): number | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number)
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = ticks
+    const busy = user + nice + system + irq + softirq + steal
+    return Number.isFinite(busy) && line.startsWith('cpu ') ? busy / CLOCK_TICKS_PER_SECOND : null
+  } catch {
+    return null
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP helpers and provisioning
 
@@ -312,7 +345,13 @@ interface Answer {
   readonly body: unknown
 }
 
-async function call(pool: Pool, method: 'GET' | 'POST', path: string, token: string | null, body?: unknown): Promise<Answer> {
+async function call(
+  pool: Pool,
+  method: 'GET' | 'POST',
+  path: string,
+  token: string | null,
+  body?: unknown,
+): Promise<Answer> {
   const headers: Record<string, string> = {}
   if (token !== null) headers.authorization = `Bearer ${token}`
   if (body !== undefined) headers['content-type'] = 'application/json'
@@ -326,7 +365,13 @@ async function call(pool: Pool, method: 'GET' | 'POST', path: string, token: str
   return { status: response.statusCode, body: isJson ? (JSON.parse(text) as unknown) : text }
 }
 
-async function expectCreated(pool: Pool, token: string, path: string, body: unknown, what: string): Promise<void> {
+async function expectCreated(
+  pool: Pool,
+  token: string,
+  path: string,
+  body: unknown,
+  what: string,
+): Promise<void> {
   const answer = await call(pool, 'POST', path, token, body)
   if (answer.status !== 201) {
     throw new Error(`creating ${what}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`)
@@ -334,7 +379,11 @@ async function expectCreated(pool: Pool, token: string, path: string, body: unkn
 }
 
 /** Runs `work` over `items` with at most `limit` at a time. */
-async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+async function forEachBounded<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < items.length) {
@@ -389,11 +438,15 @@ async function provision(pool: Pool, token: string, options: Options): Promise<F
   const bins = loadReferenceData(REFERENCE_DIR_DEFAULT).bins
   const reserved = new Set([...Object.values(DEMO_CARDS).map((c) => c.pan), DEMO_UNKNOWN_PAN])
   const debit = { specs: DEBIT_BINS, type: 'debit' } as const
-  const debitPans = generatePans(bins, { ...debit, roleDigit: '7', count: options.debitCards }, reserved)
-  const lowBalancePans = generatePans(bins, { ...debit, roleDigit: '8', count: options.lowBalanceCards }, reserved)
-  const creditPlan = { specs: CREDIT_BINS, type: 'credit', roleDigit: '7', count: options.creditCards } as const
-  const creditPans = generatePans(bins, creditPlan, reserved)
-  const terminalIds = Array.from({ length: options.terminals }, (_, i) => `2${String(i + 1).padStart(7, '0')}`)
+  const credit = { specs: CREDIT_BINS, type: 'credit' } as const
+  const { debitCards, lowBalanceCards, creditCards } = options
+  const debitPans = generatePans(bins, { ...debit, roleDigit: '7', count: debitCards }, reserved)
+  const lowPlan = { ...debit, roleDigit: '8', count: lowBalanceCards }
+  const lowBalancePans = generatePans(bins, lowPlan, reserved)
+  const creditPans = generatePans(bins, { ...credit, roleDigit: '7', count: creditCards }, reserved)
+  // Terminal ids 2xxxxxxx: apart from the demo terminals (1000000x).
+  const terminalIds = Array.from({ length: options.terminals }, (_, i) =>
+    `2${String(i + 1).padStart(7, '0')}`)
 
   await expectCreated(pool, token, '/v1/merchants', BENCH_MERCHANT, 'the bench merchant')
   await forEachBounded(terminalIds, PROVISION_CONCURRENCY, (id) => {
@@ -405,8 +458,10 @@ async function provision(pool: Pool, token: string, options: Options): Promise<F
     ...lowBalancePans.map((pan) => ({ pan, expiry: EXPIRY, type: 'debit', balance: '0.50' })),
     ...creditPans.map((pan) => ({ pan, expiry: EXPIRY, type: 'credit', creditLimit: '50000.00' })),
   ]
-  await forEachBounded(cards, PROVISION_CONCURRENCY, (card) =>
-    expectCreated(pool, token, '/v1/cards', card, `a ${card.type} card of BIN ${card.pan.slice(0, 6)}`))
+  await forEachBounded(cards, PROVISION_CONCURRENCY, (card) => {
+    const what = `a ${card.type} card of BIN ${card.pan.slice(0, 6)}`
+    return expectCreated(pool, token, '/v1/cards', card, what)
+  })
   return { terminalIds, debitPans, creditPans, lowBalancePans }
 }
 
@@ -437,9 +492,12 @@ interface Planned {
   readonly body: string
 }
 
-interface Purchase {
+interface Where {
   readonly terminalId: string
   readonly merchantId: string
+}
+
+interface Purchase extends Where {
   readonly pan: string
   readonly expiry: string
   readonly amountMinor: number
@@ -476,7 +534,8 @@ class Traffic {
         const pans = this.fleet.lowBalancePans
         const pan = pans[this.lowSent++ % pans.length]
         assert(pan !== undefined, 'a low-balance card')
-        return this.build(category, { ...bench, pan, expiry: EXPIRY, amountMinor: this.everydayAmount() })
+        const amountMinor = this.everydayAmount()
+        return this.build(category, { ...bench, pan, expiry: EXPIRY, amountMinor })
       }
       case 'blocked_card': {
         const { pan, expiry } = DEMO_CARDS.listed
@@ -487,7 +546,9 @@ class Traffic {
         return this.withDebitCard(category, fuel, this.everydayAmount())
       }
       case 'amount_limit': {
-        const noodles = { terminalId: DEMO_TERMINALS.noodles.id, merchantId: DEMO_MERCHANTS.noodles.id }
+        const noodles = {
+          terminalId: DEMO_TERMINALS.noodles.id, merchantId: DEMO_MERCHANTS.noodles.id,
+        }
         const amountMinor = OVER_LIMIT_MINOR_MIN + Math.floor(this.random() * OVER_LIMIT_MINOR_SPAN)
         return this.withDebitCard(category, noodles, amountMinor)
       }
@@ -513,7 +574,7 @@ class Traffic {
     return id
   }
 
-  private withDebitCard(category: Category, where: { terminalId: string; merchantId: string }, amountMinor: number): Planned | null {
+  private withDebitCard(category: Category, where: Where, amountMinor: number): Planned | null {
     const pans = this.fleet.debitPans
     if (this.debitSent >= pans.length * DEBIT_PAYMENTS_PER_CARD_MAX) return null
     const pan = pans[this.debitSent++ % pans.length]
@@ -521,7 +582,7 @@ class Traffic {
     return this.build(category, { ...where, pan, expiry: EXPIRY, amountMinor })
   }
 
-  private withCreditCard(where: { terminalId: string; merchantId: string }): Planned | null {
+  private withCreditCard(where: Where): Planned | null {
     const pans = this.fleet.creditPans
     if (this.creditSent >= pans.length * CREDIT_PAYMENTS_PER_CARD_MAX) {
       this.creditFallbacks += 1
@@ -529,12 +590,15 @@ class Traffic {
     }
     const pan = pans[this.creditSent++ % pans.length]
     assert(pan !== undefined, 'a credit card')
-    return this.build('credit_purchase', { ...where, pan, expiry: EXPIRY, amountMinor: this.everydayAmount() })
+    const amountMinor = this.everydayAmount()
+    return this.build('credit_purchase', { ...where, pan, expiry: EXPIRY, amountMinor })
   }
 
   private build(category: Category, purchase: Purchase): Planned {
     const stan = (this.stans.get(purchase.terminalId) ?? 0) + 1
-    if (stan > STAN_MAX) throw new Error(`terminal ${purchase.terminalId} used all STANs of the day`)
+    if (stan > STAN_MAX) {
+      throw new Error(`terminal ${purchase.terminalId} has used all STANs of the day`)
+    }
     this.stans.set(purchase.terminalId, stan)
     const body = {
       kind: 'purchase', terminalId: purchase.terminalId, merchantId: purchase.merchantId,
@@ -571,8 +635,8 @@ function outcomeOf(status: number, text: string): string {
 }
 
 function errorCode(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') {
-    return error.code
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    if (typeof error.code === 'string') return error.code
   }
   return error instanceof Error ? error.name : 'unknown'
 }
@@ -630,7 +694,9 @@ class Recorder {
   }
 }
 
-async function sendOne(pool: Pool, planned: Planned): Promise<Omit<Outcome, 'latencyMs' | 'category'>> {
+type Sent = Omit<Outcome, 'latencyMs' | 'category'>
+
+async function sendOne(pool: Pool, planned: Planned): Promise<Sent> {
   try {
     const response = await pool.request({
       method: 'POST', path: '/v1/authorizations', body: planned.body,
@@ -646,7 +712,12 @@ async function sendOne(pool: Pool, planned: Planned): Promise<Omit<Outcome, 'lat
 }
 
 /** One client: a request at a time, until the window ends. */
-async function worker(pool: Pool, traffic: Traffic, window: MeasureWindow, recorder: Recorder): Promise<void> {
+async function worker(
+  pool: Pool,
+  traffic: Traffic,
+  window: MeasureWindow,
+  recorder: Recorder,
+): Promise<void> {
   while (process.hrtime.bigint() < window.endNs) {
     const planned = traffic.next()
     if (planned === null) return
@@ -655,7 +726,8 @@ async function worker(pool: Pool, traffic: Traffic, window: MeasureWindow, recor
     const doneNs = process.hrtime.bigint()
     recorder.completed(doneNs)
     if (startNs < window.measureStartNs) continue
-    recorder.answered({ ...answer, category: planned.category, latencyMs: Number(doneNs - startNs) / 1e6 })
+    const latencyMs = Number(doneNs - startNs) / 1e6
+    recorder.answered({ ...answer, category: planned.category, latencyMs })
   }
 }
 
@@ -691,7 +763,8 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 const round = (value: number, digits = 2): number => Number(value.toFixed(digits))
-const ratio = (part: number, whole: number, digits = 1): number => (whole === 0 ? 0 : round(part / whole, digits))
+const ratio = (part: number, whole: number, digits = 1): number =>
+  whole === 0 ? 0 : round(part / whole, digits)
 
 function sortedEntries(map: ReadonlyMap<string, number>): Record<string, number> {
   return Object.fromEntries([...map].sort((a, b) => b[1] - a[1]))
@@ -709,6 +782,8 @@ interface RunResult {
   readonly creditFallbacks: number
   readonly provisionS: number
   readonly serverCpuS: number | null
+  /** CPU seconds of every other process on the machine in the window: noise, if any. */
+  readonly otherCpuS: number | null
   readonly clientCpuS: number
   readonly metricsStart: BatchMetrics
   readonly metricsEnd: BatchMetrics
@@ -725,7 +800,8 @@ function serverFigures(run: RunResult) {
     batchesWindow: batches,
     meanBatchMsWindow: ratio(1000 * (end.batchSecondsSum - start.batchSecondsSum), batches, 2),
     busyRefusals: end.busy,
-    cpuPercentWindow: run.serverCpuS === null ? null : round((100 * run.serverCpuS) / run.options.durationS, 0),
+    cpuPercentWindow:
+      run.serverCpuS === null ? null : ratio(100 * run.serverCpuS, run.options.durationS, 0),
   }
 }
 
@@ -751,6 +827,7 @@ function summarise(run: RunResult) {
     throughputPerS: round(recorder.completedInWindow / options.durationS, 0),
     perSecondMin: Math.min(...perSecond),
     perSecondMax: Math.max(...perSecond),
+    perSecond,
     requestsMeasured: count,
     latencyMs: {
       p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)),
@@ -767,6 +844,8 @@ function summarise(run: RunResult) {
     creditFallbacks: run.creditFallbacks,
     server: serverFigures(run),
     client: { cpuPercentWindow: round((100 * run.clientCpuS) / options.durationS, 0) },
+    otherProcessesCpuPercentWindow:
+      run.otherCpuS === null ? null : Math.max(0, ratio(100 * run.otherCpuS, options.durationS, 0)),
     samplesDropped: recorder.samplesDropped,
     ledgerBalanced: run.ledgerBalanced,
   }
@@ -775,28 +854,37 @@ function summarise(run: RunResult) {
 type Summary = ReturnType<typeof summarise>
 
 function printTable(summary: Summary): void {
-  const row = (label: string, value: string | number): string => `  ${label.padEnd(38)} ${String(value)}`
-  const { machine, settings, latencyMs: l, server } = summary
+  const row = (label: string, value: string | number): string =>
+    `  ${label.padEnd(38)} ${String(value)}`
+  const slash = (...values: readonly (string | number | null)[]): string =>
+    values.map((v) => String(v ?? '?')).join(' / ')
+  const { machine, settings: set, latencyMs: l, server, client } = summary
   const lines = [
     '',
     'Tollgate HTTP authorization benchmark (durable SQLite store)',
     row('date', summary.date),
     row('machine', `${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}`),
-    row('load average (1 min) before / after', `${machine.loadAverage1mBefore} / ${machine.loadAverage1mAfter}`),
-    row('settings', `concurrency ${settings.concurrency}, ${settings.durationS} s after ${settings.warmupS} s warm-up`),
-    row('terminals / debit / credit / low-balance', `${settings.terminals} / ${settings.debitCards} / ${settings.creditCards} / ${settings.lowBalanceCards}`),
+    row('load average 1 min: before / after',
+      slash(machine.loadAverage1mBefore, machine.loadAverage1mAfter)),
+    row('concurrency / warm-up s / measured s', slash(set.concurrency, set.warmupS, set.durationS)),
+    row('terminals / debit / credit / low cards',
+      slash(set.terminals, set.debitCards, set.creditCards, set.lowBalanceCards)),
     row('provisioning', `${summary.provisionS} s`),
     '',
     row('throughput (authorizations/s)', summary.throughputPerS),
-    row('  per second: min / max', `${summary.perSecondMin} / ${summary.perSecondMax}`),
-    row('latency ms: p50 / p90 / p99 / max', `${l.p50} / ${l.p90} / ${l.p99} / ${l.max}`),
+    row('  per second: min / max', slash(summary.perSecondMin, summary.perSecondMax)),
+    row('latency ms: p50 / p90 / p99 / max', slash(l.p50, l.p90, l.p99, l.max)),
     row('requests measured', summary.requestsMeasured),
-    row('approved / declined', `${summary.approved} / ${summary.declined} (${summary.declinedPercent}% declined)`),
+    row('approved / declined', slash(summary.approved, summary.declined)),
+    row('declined %', summary.declinedPercent),
     row('errors (no HTTP answer)', summary.errors),
     row('mean response size (bytes)', summary.meanResponseBytes),
-    row('mean batch size (window / whole run)', `${server.meanBatchSizeWindow} / ${server.meanBatchSizeOverall}`),
-    row('batches in window / mean batch time', `${server.batchesWindow} / ${server.meanBatchMsWindow} ms`),
-    row('CPU in window: server / bench client', `${server.cpuPercentWindow ?? '?'}% / ${summary.client.cpuPercentWindow}% of one core`),
+    row('mean batch size: window / whole run',
+      slash(server.meanBatchSizeWindow, server.meanBatchSizeOverall)),
+    row('batches in window / mean batch ms', slash(server.batchesWindow, server.meanBatchMsWindow)),
+    row('CPU % of one core: server / bench',
+      slash(server.cpuPercentWindow, client.cpuPercentWindow)),
+    row('CPU % of one core: other processes', summary.otherProcessesCpuPercentWindow ?? '?'),
     row('busy refusals (queue full)', server.busyRefusals),
     row('ledger balanced', summary.ledgerBalanced ? 'yes' : 'NO'),
     '',
@@ -806,9 +894,15 @@ function printTable(summary: Summary): void {
     ...Object.entries(summary.byOutcome).map(([k, v]) => row(`    ${k}`, v)),
   ]
   const unexpected = Object.entries(summary.unexpected)
-  lines.push(unexpected.length === 0 ? '  every answer was the one the mix intended' : '  UNEXPECTED answers:')
-  for (const [category, outcomes] of unexpected) lines.push(row(`    ${category}`, JSON.stringify(outcomes)))
-  if (summary.creditFallbacks > 0) lines.push(row('credit requests sent with debit cards', summary.creditFallbacks))
+  const verdict =
+    unexpected.length === 0 ? 'every answer was the one the mix intended' : 'UNEXPECTED:'
+  lines.push(`  ${verdict}`)
+  for (const [category, outcomes] of unexpected) {
+    lines.push(row(`    ${category}`, JSON.stringify(outcomes)))
+  }
+  if (summary.creditFallbacks > 0) {
+    lines.push(row('credit requests sent with debit cards', summary.creditFallbacks))
+  }
   if (summary.samplesDropped > 0) lines.push(row('latency samples dropped', summary.samplesDropped))
   process.stdout.write(lines.join('\n') + '\n')
 }
@@ -833,7 +927,9 @@ interface CpuProfile {
 function areaOf(frame: CallFrame): string {
   const packaged = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(frame.url)
   if (packaged?.[1] !== undefined) return packaged[1]
-  const own = /\/dist\/src\/([^/]+\/[^/]+)\//.exec(frame.url) ?? /\/dist\/src\/([^/]+)\//.exec(frame.url)
+  // dist/src/core/pipeline/x.js: "tollgate core/pipeline"; dist/src/core/x.js: "tollgate core".
+  const own = /\/dist\/src\/([^/]+\/[^/.]+)\//.exec(frame.url)
+    ?? /\/dist\/src\/([^/]+)\//.exec(frame.url)
   if (own?.[1] !== undefined) return `tollgate ${own[1]}`
   if (frame.url.startsWith('node:')) return frame.url.split('/')[0] ?? frame.url
   if (frame.url === '') return frame.functionName.startsWith('(') ? frame.functionName : 'native'
@@ -890,17 +986,25 @@ async function runLoad(pool: Pool, traffic: Traffic, options: Options, server: S
     endNs: startNs + BigInt(options.warmupS + options.durationS) * 1_000_000_000n,
   }
   const recorder = new Recorder(window, options.durationS)
-  const workers = Array.from({ length: options.concurrency }, () => worker(pool, traffic, window, recorder))
+  const workers = Array.from({ length: options.concurrency }, () =>
+    worker(pool, traffic, window, recorder))
   await sleep(options.warmupS * 1_000)
   const metricsStart = await sampleMetrics(pool)
   const serverCpuStart = processCpuSeconds(server.child.pid)
+  const machineCpuStart = machineBusyCpuSeconds()
   const clientCpuStart = process.cpuUsage()
   await sleep(Math.max(0, Number((window.endNs - process.hrtime.bigint()) / 1_000_000n)))
   const serverCpuEnd = processCpuSeconds(server.child.pid)
+  const machineCpuEnd = machineBusyCpuSeconds()
   const clientCpu = process.cpuUsage(clientCpuStart)
   await Promise.all(workers)
-  const serverCpuS = serverCpuStart === null || serverCpuEnd === null ? null : serverCpuEnd - serverCpuStart
-  return { recorder, window, metricsStart, serverCpuS, clientCpuS: (clientCpu.user + clientCpu.system) / 1e6 }
+  const serverCpuS =
+    serverCpuStart === null || serverCpuEnd === null ? null : serverCpuEnd - serverCpuStart
+  const clientCpuS = (clientCpu.user + clientCpu.system) / 1e6
+  const otherCpuS = serverCpuS === null || machineCpuStart === null || machineCpuEnd === null
+    ? null
+    : machineCpuEnd - machineCpuStart - serverCpuS - clientCpuS
+  return { recorder, window, metricsStart, serverCpuS, clientCpuS, otherCpuS }
 }
 
 interface Report {
@@ -908,13 +1012,19 @@ interface Report {
   readonly profile: string[] | null
 }
 
-async function measure(server: ServerChild, pool: Pool, options: Options, loadBefore: number): Promise<Report> {
+async function measure(
+  server: ServerChild,
+  pool: Pool,
+  options: Options,
+  loadBefore: number,
+): Promise<Report> {
   await waitReady(server)
   const provisionStartMs = Date.now()
   const fleet = await provision(pool, server.adminToken, options)
   const provisionS = (Date.now() - provisionStartMs) / 1000
   const cards = fleet.debitPans.length + fleet.creditPans.length + fleet.lowBalancePans.length
-  progress(`provisioned ${fleet.terminalIds.length} terminals and ${cards} cards in ${provisionS.toFixed(1)} s; load running`)
+  const terminals = fleet.terminalIds.length
+  progress(`${terminals} terminals and ${cards} cards in ${provisionS.toFixed(1)} s; load running`)
   const traffic = new Traffic(fleet, options.seed)
   const load = await runLoad(pool, traffic, options, server)
   progress('load done; reading metrics and checking the ledger')
@@ -924,20 +1034,23 @@ async function measure(server: ServerChild, pool: Pool, options: Options, loadBe
   const ledgerBody = ledger.body as { balanced?: unknown } | null
   const summary = summarise({
     options, recorder: load.recorder, creditFallbacks: traffic.creditFallbacks, provisionS,
-    serverCpuS: load.serverCpuS, clientCpuS: load.clientCpuS, metricsStart: load.metricsStart,
+    serverCpuS: load.serverCpuS, clientCpuS: load.clientCpuS, otherCpuS: load.otherCpuS,
+    metricsStart: load.metricsStart,
     metricsEnd, ledgerBalanced: ledgerBody?.balanced === true, loadBefore,
   })
   await pool.close()
   progress('stopping the server')
   const exitCode = await stopServer(server)
   if (exitCode !== 0) progress(`server exited with ${String(exitCode)}`)
-  return { summary, profile: options.profile ? summariseProfile(server.dataDir, load.window) : null }
+  const profile = options.profile ? summariseProfile(server.dataDir, load.window) : null
+  return { summary, profile }
 }
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2))
   const loadBefore = loadavg()[0] ?? 0
-  progress(`starting the server (concurrency ${options.concurrency}, ${options.warmupS} s warm-up + ${options.durationS} s)`)
+  const { concurrency, warmupS, durationS } = options
+  progress(`starting the server; concurrency ${concurrency}, ${warmupS} s warm-up + ${durationS} s`)
   const server = await startServer(options)
   const pool = new Pool(server.origin, {
     connections: options.concurrency, pipelining: 1, connectTimeout: REQUEST_TIMEOUT_MS,
@@ -960,7 +1073,8 @@ async function main(): Promise<void> {
     rmSync(server.dataDir, { recursive: true, force: true })
   }
   if (options.json) {
-    process.stdout.write(JSON.stringify({ ...report.summary, profile: report.profile }, null, 2) + '\n')
+    const json = { ...report.summary, profile: report.profile }
+    process.stdout.write(JSON.stringify(json, null, 2) + '\n')
   } else {
     printTable(report.summary)
     if (report.profile !== null) process.stdout.write(`\n${report.profile.join('\n')}\n`)
@@ -971,8 +1085,9 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   if (error instanceof UsageError) {
     process.stderr.write(`${error.message}\n`)
-    process.exit(error.message === USAGE ? 0 : 2)
+    process.exit(2)
   }
-  process.stderr.write(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
+  process.stderr.write(`benchmark failed: ${text}\n`)
   process.exit(1)
 })

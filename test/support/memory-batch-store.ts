@@ -38,11 +38,19 @@ export class MemoryBatchStore {
   private readonly byIdempotencyKey = new Map<string, string>()
   /** Original id → follow-up ids, oldest first (creation order, as the SQL orders them). */
   private readonly byOriginalId = new Map<string, string[]>()
+  /** Transaction id → ids of the transfers it made. */
+  private readonly transfersByTransaction = new Map<string, string[]>()
+  /** Ids written since the last `takeWritten`, so a test can check just what changed. */
+  private written = emptyWritten()
 
   constructor() {
     // Every currency has its clearing and funding account, as the SQLite store ensures.
     for (const currency of CURRENCIES) {
-      for (const [id, kind] of [[clearingAccountId(currency.alpha), 'clearing'], [fundingAccountId(currency.alpha), 'funding']] as const) {
+      const systemAccounts = [
+        [clearingAccountId(currency.alpha), 'clearing'],
+        [fundingAccountId(currency.alpha), 'funding'],
+      ] as const
+      for (const [id, kind] of systemAccounts) {
         this.accounts.set(id, {
           id, kind, currency: currency.alpha, creditLimitMinor: 0, debitsPendingMinor: 0,
           debitsPostedMinor: 0, creditsPendingMinor: 0, creditsPostedMinor: 0,
@@ -68,41 +76,63 @@ export class MemoryBatchStore {
   }
 
   /** A new card with its empty account; a positive opening balance is posted from funding. */
-  createCard(card: Card, account: Account, openingBalanceMinor: number, transferId: string, nowMs: number): void {
-    assert(!this.cards.has(card.token) && !this.accounts.has(account.id), `card ${card.token} is new`)
-    assert(card.accountId === account.id && account.kind === 'cardholder', 'a card names its cardholder account')
+  createCard(
+    card: Card,
+    account: Account,
+    openingBalanceMinor: number,
+    transferId: string,
+    nowMs: number,
+  ): void {
+    assert(!this.cards.has(card.token), `card ${card.token} is new`)
+    assert(!this.accounts.has(account.id), `account ${account.id} is new`)
+    assert(card.accountId === account.id, 'a card names its account')
+    assert(account.kind === 'cardholder', 'a card account is a cardholder account')
     this.accounts.set(account.id, account)
     this.cards.set(card.token, card)
-    if (openingBalanceMinor > 0) this.deposit(account.id, openingBalanceMinor, transferId, `open:${card.token}`, nowMs)
+    if (openingBalanceMinor > 0) {
+      this.deposit(account.id, openingBalanceMinor, transferId, `open:${card.token}`, nowMs)
+    }
   }
 
   /** Posts money from the currency's funding account to a cardholder (an opening or top-up). */
-  deposit(accountId: string, amountMinor: number, transferId: string, reference: string, nowMs: number): void {
+  deposit(
+    accountId: string,
+    amountMinor: number,
+    transferId: string,
+    reference: string,
+    nowMs: number,
+  ): void {
     const account = this.accounts.get(accountId)
     assert(account !== undefined, `account ${accountId} exists`)
     const funding = this.accounts.get(fundingAccountId(account.currency))
     assert(funding !== undefined, `funding account for ${account.currency}`)
-    const moved = post({ id: transferId, transactionId: reference, debit: funding, credit: account, amountMinor: toAmountMinor(amountMinor), nowMs })
+    const moved = post({
+      id: transferId, transactionId: reference, debit: funding, credit: account,
+      amountMinor: toAmountMinor(amountMinor), nowMs,
+    })
     assert(!('code' in moved), 'funding never refuses')
-    assertConservation(new Map([[funding.id, funding], [account.id, account]]), new Map(moved.accounts.map((a) => [a.id, a])))
+    assertConservation(byId([funding, account]), byId(moved.accounts))
     for (const changed of moved.accounts) this.accounts.set(changed.id, changed)
     assert(!this.transfers.has(transferId), `transfer ${transferId} is new`)
-    this.transfers.set(transferId, moved.transfer)
+    this.putTransfer(moved.transfer)
+  }
+
+  /** The ids of the rows written since the last call. */
+  takeWritten(): Written {
+    const written = this.written
+    this.written = emptyWritten()
+    return written
+  }
+
+  transfersOf(transactionId: string): readonly Transfer[] {
+    const ids = this.transfersByTransaction.get(transactionId) ?? []
+    return ids.map((id) => this.mustGet(this.transfers, id))
   }
 
   /** Follow-ups of a transaction, oldest first. */
   followUpsOf(originalId: string): readonly TransactionRecord[] {
-    return (this.byOriginalId.get(originalId) ?? []).map((id) => this.mustGet(this.transactions, id))
-  }
-
-  transactionByDedupKey(key: string): TransactionRecord | undefined {
-    const id = this.byDedupKey.get(key)
-    return id === undefined ? undefined : this.transactions.get(id)
-  }
-
-  transactionByIdempotencyKey(key: string): TransactionRecord | undefined {
-    const id = this.byIdempotencyKey.get(key)
-    return id === undefined ? undefined : this.transactions.get(id)
+    const ids = this.byOriginalId.get(originalId) ?? []
+    return ids.map((id) => this.mustGet(this.transactions, id))
   }
 
   /** Loads, decides and writes one batch, as Store.runBatch does inside one transaction. */
@@ -119,8 +149,8 @@ export class MemoryBatchStore {
       .sort((a, b) => (a.expiresAtMs ?? 0) - (b.expiresAtMs ?? 0) || compare(a.id, b.id))
       .flatMap((h) => {
         const t = this.transactions.get(h.transactionId)
-        const open = t !== undefined && t.holdTransferId === h.id && t.kind === 'preauthorization' &&
-          t.lifecycle === 'held' && t.outcome === 'approved'
+        const open = t !== undefined && t.holdTransferId === h.id &&
+          t.kind === 'preauthorization' && t.lifecycle === 'held' && t.outcome === 'approved'
         return open ? [t] : []
       })
       .slice(0, max)
@@ -190,33 +220,40 @@ export class MemoryBatchStore {
   /** Checks every change against the store first (as SQL constraints would), then writes. */
   private write(changes: Changes): void {
     for (const a of changes.accounts) assert(this.accounts.has(a.id), `account ${a.id} exists`)
-    for (const t of changes.insertedTransfers) assert(!this.transfers.has(t.id), `transfer ${t.id} is new`)
+    for (const t of changes.insertedTransfers) {
+      assert(!this.transfers.has(t.id), `transfer ${t.id} is new`)
+    }
     for (const t of changes.updatedTransfers) {
-      assert(this.mustGet(this.transfers, t.id).amountMinor === t.amountMinor, `transfer ${t.id} keeps its amount`)
+      const previous = this.mustGet(this.transfers, t.id)
+      assert(previous.amountMinor === t.amountMinor, `transfer ${t.id} keeps its amount`)
     }
     const newDedupKeys = new Set<string>()
     const newIdempotencyKeys = new Set<string>()
     for (const r of changes.insertedTransactions) {
       assert(!this.transactions.has(r.id), `transaction ${r.id} is new`)
       if (r.dedupKey !== null) {
-        assert(!this.byDedupKey.has(r.dedupKey) && !newDedupKeys.has(r.dedupKey), `dedup key ${r.dedupKey} is unique`)
+        const taken = this.byDedupKey.has(r.dedupKey) || newDedupKeys.has(r.dedupKey)
+        assert(!taken, `dedup key ${r.dedupKey} is unique`)
         newDedupKeys.add(r.dedupKey)
       }
       if (r.idempotencyKey !== null) {
         const key = r.idempotencyKey
-        assert(!this.byIdempotencyKey.has(key) && !newIdempotencyKeys.has(key), `idempotency key ${key} is unique`)
+        const taken = this.byIdempotencyKey.has(key) || newIdempotencyKeys.has(key)
+        assert(!taken, `idempotency key ${key} is unique`)
         newIdempotencyKeys.add(key)
       }
     }
     for (const r of changes.updatedTransactions) {
       const previous = this.mustGet(this.transactions, r.id)
-      assert(previous.kind === r.kind && previous.amountMinor === r.amountMinor, `transaction ${r.id} keeps kind and amount`)
+      const same = previous.kind === r.kind && previous.amountMinor === r.amountMinor
+      assert(same, `transaction ${r.id} keeps its kind and amount`)
     }
 
     for (const a of changes.accounts) this.accounts.set(a.id, Object.freeze(a))
-    for (const t of [...changes.insertedTransfers, ...changes.updatedTransfers]) this.transfers.set(t.id, Object.freeze(t))
+    for (const t of [...changes.insertedTransfers, ...changes.updatedTransfers]) this.putTransfer(t)
     for (const r of changes.insertedTransactions) {
       this.transactions.set(r.id, Object.freeze(r))
+      this.written.transactions.add(r.id)
       if (r.dedupKey !== null) this.byDedupKey.set(r.dedupKey, r.id)
       if (r.idempotencyKey !== null) this.byIdempotencyKey.set(r.idempotencyKey, r.id)
       if (r.originalId !== null) {
@@ -225,8 +262,24 @@ export class MemoryBatchStore {
         this.byOriginalId.set(r.originalId, list)
       }
     }
-    for (const r of changes.updatedTransactions) this.transactions.set(r.id, Object.freeze(r))
-    for (const c of changes.counters) this.counters.set(c.key, Object.freeze(c))
+    for (const r of changes.updatedTransactions) {
+      this.transactions.set(r.id, Object.freeze(r))
+      this.written.transactions.add(r.id)
+    }
+    for (const c of changes.counters) {
+      this.counters.set(c.key, Object.freeze(c))
+      this.written.counters.add(c.key)
+    }
+  }
+
+  private putTransfer(transfer: Transfer): void {
+    if (!this.transfers.has(transfer.id)) {
+      const list = this.transfersByTransaction.get(transfer.transactionId) ?? []
+      list.push(transfer.id)
+      this.transfersByTransaction.set(transfer.transactionId, list)
+    }
+    this.transfers.set(transfer.id, Object.freeze(transfer))
+    this.written.transfers.add(transfer.id)
   }
 
   private mustGet<T>(map: ReadonlyMap<string, T>, id: string): T {
@@ -234,6 +287,20 @@ export class MemoryBatchStore {
     assert(value !== undefined, `row ${id} exists`)
     return value
   }
+}
+
+export interface Written {
+  readonly transactions: Set<string>
+  readonly transfers: Set<string>
+  readonly counters: Set<string>
+}
+
+function emptyWritten(): Written {
+  return { transactions: new Set(), transfers: new Set(), counters: new Set() }
+}
+
+function byId(accounts: readonly Account[]): Map<string, Account> {
+  return new Map(accounts.map((account) => [account.id, account]))
 }
 
 function pickAll<T>(map: ReadonlyMap<string, T>, ids: Iterable<string>): Map<string, T> {
