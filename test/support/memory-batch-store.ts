@@ -188,7 +188,7 @@ export class MemoryBatchStore {
     // The originals of the originals: undoing a refund gives the refunded sale its room back.
     for (const original of originals.values()) load(original.originalId ?? undefined)
 
-    const keys = work.keys(originals)
+    const keys = work.keys(transactions)
     for (const key of keys.dedupKeys) load(this.byDedupKey.get(key))
     for (const key of keys.idempotencyKeys) load(this.byIdempotencyKey.get(key))
     const cards = pickAll(this.cards, keys.cardTokens)

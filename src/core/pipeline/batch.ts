@@ -19,6 +19,7 @@ export const BATCH_SIZE_MAX = 1_000
  */
 export interface BatchWork {
   readonly originalIds: readonly string[]
+  /** Keys to load, given the originals the follow-ups name and, where loaded, their originals. */
   keys(originals: ReadonlyMap<string, TransactionRecord>): SnapshotKeys
   decide(snapshot: Snapshot): { readonly changes: Changes; readonly results: readonly RequestResult[] }
 }
@@ -78,6 +79,11 @@ export function collectKeys(
     }
     const original = originals.get(request.originalId)
     if (original === undefined) continue
+    // A completion's preauthorization (or a refund's sale): undoing gives its day's usage back.
+    const parent = original.originalId === null ? undefined : originals.get(original.originalId)
+    if (parent !== undefined && parent.cardToken !== null) {
+      addCounters(parent.cardToken, parent.merchantId, parent.terminalId, parent.localDate, parent.currency)
+    }
     keys.merchantIds.add(original.merchantId)
     keys.terminalIds.add(original.terminalId)
     keys.accountIds.add(clearingAccountId(original.currency))

@@ -22,6 +22,8 @@ const ELIGIBLE: Readonly<Record<FollowUpKind, Readonly<Partial<Record<Transactio
 }
 
 const UNDONE: Readonly<Record<'void' | 'reversal', Lifecycle>> = { void: 'voided', reversal: 'reversed' }
+/** Lifecycles in which an original's money is already back: a reversal has nothing to do. */
+const NOTHING_TO_UNDO: readonly Lifecycle[] = ['voided', 'reversed', 'expired']
 
 export function fingerprintFollowUp(request: FollowUpRequest): string {
   return [request.kind, request.originalId, request.amountMinor ?? 'full'].join('|')
@@ -95,15 +97,28 @@ export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: 
     originalState: original.lifecycle, originalAmount: money(original.amountMinor),
   }
 
-  if (request.kind === 'reversal' && original.outcome === 'declined') {
+  // A reversal asks "make sure this did not happen". When the original moved no money, or its
+  // money is already back (voided, expired), there is nothing to undo: acknowledge, so that a
+  // terminal retrying a reversal always gets a final answer.
+  if (request.kind === 'reversal' && (original.outcome === 'declined' || NOTHING_TO_UNDO.includes(original.lifecycle))) {
     const evidence: Evidence = { ...originalEvidence, moneyMoved: false }
     checks.push({ stage: 'issuer', name: 'nothing_to_undo', status: 'pass', evidence })
     skipRest(checks, 'issuer', STAGES)
     return approve({ ...base, amountMinor: 0 }, id, 'none', checks, evidence)
   }
+  if (original.kind === 'preauthorization' && original.lifecycle === 'held' && request.kind === 'completion') {
+    const expired = expireIfDue(original, working, ctx.nowMs)
+    if (expired !== null) {
+      const evidence: Evidence = { ...originalEvidence, originalState: 'expired', expiresAtMs: expired }
+      checks.push({ stage: 'validation', name: 'original_state', status: 'fail', reason: 'original_not_eligible', evidence })
+      return decline('original_not_eligible', 'validation', evidence)
+    }
+  }
   const lifecycles = ELIGIBLE[request.kind][original.kind]
+  const undoingRefunded = (request.kind === 'void' || request.kind === 'reversal') && original.refundedAmountMinor > 0
+  const fullyRefunded = request.kind === 'refund' && wholeRemaining === 0
   if (original.outcome !== 'approved' || lifecycles === undefined || !lifecycles.includes(original.lifecycle) ||
-      (original.kind === 'purchase' && (request.kind === 'void' || request.kind === 'reversal') && original.refundedAmountMinor > 0)) {
+      undoingRefunded || fullyRefunded) {
     checks.push({ stage: 'validation', name: 'original_state', status: 'fail', reason: 'original_not_eligible', evidence: originalEvidence })
     return decline('original_not_eligible', 'validation', originalEvidence)
   }
@@ -156,6 +171,24 @@ export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: 
   }
 }
 
+/**
+ * A hold past its expiry is expired now, whether or not the sweep has run yet, so the answer to
+ * a completion never depends on when the sweep ran. Returns the expiry instant, or null.
+ */
+function expireIfDue(original: TransactionRecord, working: Working, nowMs: number): number | null {
+  const held = original.holdTransferId === null ? undefined : working.transfer(original.holdTransferId)
+  assert(held !== undefined && held.state === 'pending', `hold of ${original.id} is pending`)
+  if (held.expiresAtMs === null || held.expiresAtMs > nowMs) return null
+  const debit = working.account(held.debitAccountId)
+  const credit = working.account(held.creditAccountId)
+  assert(debit !== undefined && credit !== undefined, 'accounts of a due hold are loaded')
+  const result = releaseHold({ holdTransfer: held, debit, credit, state: 'expired', nowMs })
+  working.putAccounts(result.accounts)
+  working.updateTransfer(result.hold)
+  working.updateTransaction({ ...original, lifecycle: 'expired', updatedAtMs: nowMs })
+  return held.expiresAtMs
+}
+
 function followUpAcceptance(working: Working, original: TransactionRecord): ReasonCode | null {
   const merchant = working.merchants.get(original.merchantId)
   const terminal = working.terminals.get(original.terminalId)
@@ -205,9 +238,23 @@ function moveMoney(
   return null
 }
 
+/**
+ * Daily limit usage counts what stands of a sale on the day it was made: a purchase or
+ * preauthorization counts in full; a completion gives the released rest of its hold back; undoing
+ * a sale (or a completion) gives back what it had counted.
+ */
+function releaseUsage(working: Working, sale: TransactionRecord, amountMinor: number, count: number): void {
+  if (sale.cardToken === null) return
+  for (const [scope, entity] of [['card', sale.cardToken], ['merchant', sale.merchantId], ['terminal', sale.terminalId]] as const) {
+    const counter = working.counter(counterKey(scope, entity, sale.localDate, sale.currency))
+    working.putCounter({ ...counter, count: Math.max(0, counter.count - count), amountMinor: Math.max(0, counter.amountMinor - amountMinor) })
+  }
+}
+
 function updateOriginal(kind: FollowUpKind, original: TransactionRecord, amountMinor: number, working: Working, nowMs: number): void {
   if (kind === 'completion') {
     working.updateTransaction({ ...original, lifecycle: 'completed', completedAmountMinor: amountMinor, updatedAtMs: nowMs })
+    releaseUsage(working, original, original.amountMinor - amountMinor, 0)
     return
   }
   if (kind === 'refund') {
@@ -220,11 +267,11 @@ function updateOriginal(kind: FollowUpKind, original: TransactionRecord, amountM
     assert(sale !== undefined && sale.refundedAmountMinor >= original.amountMinor, 'the refunded sale is loaded')
     working.updateTransaction({ ...sale, refundedAmountMinor: sale.refundedAmountMinor - original.amountMinor, updatedAtMs: nowMs })
   }
-  if ((original.kind === 'purchase' || original.kind === 'preauthorization') && original.cardToken !== null) {
-    // Undoing a sale gives its room back to today's limits (of the day it counted on).
-    for (const [scope, entity] of [['card', original.cardToken], ['merchant', original.merchantId], ['terminal', original.terminalId]] as const) {
-      const counter = working.counter(counterKey(scope, entity, original.localDate, original.currency))
-      working.putCounter({ ...counter, count: Math.max(0, counter.count - 1), amountMinor: Math.max(0, counter.amountMinor - original.amountMinor) })
-    }
+  if (original.kind === 'purchase' || original.kind === 'preauthorization') releaseUsage(working, original, original.amountMinor, 1)
+  if (original.kind === 'completion' && original.originalId !== null) {
+    // Undoing a completion undoes the sale: the preauthorization no longer stands either.
+    const preauthorization = working.transaction(original.originalId)
+    assert(preauthorization !== undefined && preauthorization.lifecycle === 'completed', 'the completed preauthorization is loaded')
+    releaseUsage(working, preauthorization, original.amountMinor, 1)
   }
 }

@@ -509,7 +509,7 @@ export class SqliteStore implements Store {
     }
     addAll(s.transactionsByIds.all(jsonArray(parents)))
 
-    const keys = work.keys(originals)
+    const keys = work.keys(transactions)
     addAll(s.transactionsByDedupKeys.all(jsonArray(keys.dedupKeys)))
     addAll(s.transactionsByIdempotencyKeys.all(jsonArray(keys.idempotencyKeys)))
     const cards = new Map(
