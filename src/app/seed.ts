@@ -1,6 +1,6 @@
-import { maskPan, panLast4 } from '../core/card.js'
+import { maskPan } from '../core/card.js'
+import { issueCard } from '../core/issue-card.js'
 import { parseAmount } from '../core/money.js'
-import type { Account, Card } from '../core/model.js'
 import type { BinTable } from '../core/reference/bin-table.js'
 import type { IdSource } from '../ports/id-source.js'
 import type { AuditEntry, Store, WriteResult } from '../ports/store.js'
@@ -31,17 +31,11 @@ export async function seedDemoData(
     if ((await store.getCard(token)) !== null) continue
     const parsed = parseAmount(demo.amount, 2)
     if (!parsed.ok) throw new Error(`demo amount ${demo.amount} is invalid`)
-    const bin = deps.bins.lookup(demo.pan)
-    const accountId = deps.ids.entityId('ac')
-    const card: Card = {
-      token, masked: maskPan(demo.pan), bin: bin?.bin ?? demo.pan.slice(0, 6), last4: panLast4(demo.pan), expiry: demo.expiry,
-      type: demo.type, status: demo.status, accountId, issuerBank: bin?.bankName ?? null, createdAtMs: nowMs, updatedAtMs: nowMs,
-    }
-    const account: Account = {
-      id: accountId, kind: 'cardholder', currency: 'CNY', creditLimitMinor: demo.type === 'credit' ? parsed.value : 0,
-      debitsPendingMinor: 0, debitsPostedMinor: 0, creditsPendingMinor: 0, creditsPostedMinor: 0,
-    }
-    must(await store.createCard({ card, account, openingBalanceMinor: demo.type === 'debit' ? parsed.value : 0, openingTransferId: deps.ids.transferId(), nowMs }, audit('card.create', token)), card.masked)
+    const { card, account, openingBalanceMinor } = issueCard({
+      pan: demo.pan, expiry: demo.expiry, type: demo.type, status: demo.status, amountMinor: parsed.value,
+      currency: 'CNY', token, accountId: deps.ids.entityId('ac'), bin: deps.bins.lookup(demo.pan), nowMs,
+    })
+    must(await store.createCard({ card, account, openingBalanceMinor, openingTransferId: deps.ids.transferId(), nowMs }, audit('card.create', token)), card.masked)
   }
   for (const limit of DEMO_LIMITS) {
     const { entity, ...rule } = limit

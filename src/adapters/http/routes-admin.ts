@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { maskPan, panLast4 } from '../../core/card.js'
+import { maskPan } from '../../core/card.js'
+import { issueCard } from '../../core/issue-card.js'
 import { availableMinor, ledgerBalanceMinor } from '../../core/ledger/ledger.js'
 import type { Account, Card, LimitRule, ListEntry, Merchant, Terminal } from '../../core/model.js'
 import { fundingAccountId } from '../../core/pipeline/keys.js'
@@ -101,19 +102,12 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
     const body = parseWith(schemas.cardCreate, request.body, 'body')
     const token = deps.tokenize(body.pan)
     const now = deps.clock.nowMs()
-    const bin = deps.bins.lookup(body.pan)
-    const accountId = deps.ids.entityId('ac')
-    const card: Card = {
-      token, masked: maskPan(body.pan), bin: bin?.bin ?? body.pan.slice(0, 6), last4: panLast4(body.pan), expiry: body.expiry,
-      type: body.type, status: body.status, accountId, issuerBank: bin?.bankName ?? null, createdAtMs: now, updatedAtMs: now,
-    }
-    const account: Account = {
-      id: accountId, kind: 'cardholder', currency: body.currency.alpha,
-      creditLimitMinor: body.type === 'credit' ? body.amountMinor : 0,
-      debitsPendingMinor: 0, debitsPostedMinor: 0, creditsPendingMinor: 0, creditsPostedMinor: 0,
-    }
+    const { card, account, openingBalanceMinor } = issueCard({
+      pan: body.pan, expiry: body.expiry, type: body.type, status: body.status, amountMinor: body.amountMinor,
+      currency: body.currency.alpha, token, accountId: deps.ids.entityId('ac'), bin: deps.bins.lookup(body.pan), nowMs: now,
+    })
     const result = await deps.store.createCard(
-      { card, account, openingBalanceMinor: body.type === 'debit' ? body.amountMinor : 0, openingTransferId: deps.ids.transferId(), nowMs: now },
+      { card, account, openingBalanceMinor, openingTransferId: deps.ids.transferId(), nowMs: now },
       audit('card.create', token, { masked: card.masked, type: card.type, currency: account.currency, funding: fundingAccountId(account.currency) }),
     )
     ensureWritten(result, 'card')

@@ -5,8 +5,9 @@ import { STAGES, type Account, type Check, type Evidence, type FollowUpKind, typ
 import type { ReasonCode } from '../reasons/codes.js'
 import type { CoreContext } from './context.js'
 import { replayOrMismatch } from './decide-new.js'
+import { expireIfDue } from './expiry.js'
 import { clearingAccountId, counterKey, dedupKey } from './keys.js'
-import { approvedRecord, declinedRecord, skipRest, type RecordBase } from './record.js'
+import { approvedRecord, declineWith, skipRest, type RecordBase } from './record.js'
 import type { FollowUpRequest } from './requests.js'
 import { rejected, type FieldError, type RequestResult } from './result.js'
 import type { Working } from './snapshot.js'
@@ -85,12 +86,7 @@ export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: 
     cardType: original.cardType, amountMinor, currency: original.currency, originalId: original.id, localDate,
   }
   const id = ctx.newTransactionId()
-  const decline = (reason: ReasonCode, stage: Check['stage'], evidence: Evidence): RequestResult => {
-    skipRest(checks, stage, STAGES)
-    const record = declinedRecord(ctx, id, base, reason, checks, evidence)
-    working.insertTransaction(record)
-    return { type: 'decided', transaction: record, replayed: false }
-  }
+  const decline = declineWith(ctx, working, id, base, checks)
   const money = (value: number) => ({ amountMinor: value, currency: original.currency })
   const originalEvidence: Evidence = {
     originalId: original.id, originalKind: original.kind, originalOutcome: original.outcome,
@@ -169,24 +165,6 @@ export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: 
     working.insertTransaction(record)
     return { type: 'decided', transaction: record, replayed: false }
   }
-}
-
-/**
- * A hold past its expiry is expired now, whether or not the sweep has run yet, so the answer to
- * a completion never depends on when the sweep ran. Returns the expiry instant, or null.
- */
-function expireIfDue(original: TransactionRecord, working: Working, nowMs: number): number | null {
-  const held = original.holdTransferId === null ? undefined : working.transfer(original.holdTransferId)
-  assert(held !== undefined && held.state === 'pending', `hold of ${original.id} is pending`)
-  if (held.expiresAtMs === null || held.expiresAtMs > nowMs) return null
-  const debit = working.account(held.debitAccountId)
-  const credit = working.account(held.creditAccountId)
-  assert(debit !== undefined && credit !== undefined, 'accounts of a due hold are loaded')
-  const result = releaseHold({ holdTransfer: held, debit, credit, state: 'expired', nowMs })
-  working.putAccounts(result.accounts)
-  working.updateTransfer(result.hold)
-  working.updateTransaction({ ...original, lifecycle: 'expired', updatedAtMs: nowMs })
-  return held.expiresAtMs
 }
 
 function followUpAcceptance(working: Working, original: TransactionRecord): ReasonCode | null {

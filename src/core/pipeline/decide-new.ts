@@ -3,7 +3,7 @@ import type { LocalDate } from '../calendar.js'
 import { maskPan, panLast4 } from '../card.js'
 import { hold, post, availableMinor, ledgerBalanceMinor } from '../ledger/ledger.js'
 import { toAmountMinor } from '../money.js'
-import { STAGES, type Check, type Evidence, type TransactionRecord } from '../model.js'
+import type { Check, Evidence, TransactionRecord } from '../model.js'
 import type { ReasonCode } from '../reasons/codes.js'
 import { checkAcceptance } from './acceptance.js'
 import type { CoreContext } from './context.js'
@@ -11,7 +11,7 @@ import { checkCard, fundsEvidence, fundsReason } from './issuer.js'
 import { clearingAccountId, counterKey, dedupKey } from './keys.js'
 import { checkLimits } from './limits.js'
 import { checkLists } from './lists.js'
-import { approvedRecord, declinedRecord, skipRest, type RecordBase } from './record.js'
+import { approvedRecord, declineWith, type RecordBase } from './record.js'
 import type { NewTransactionRequest } from './requests.js'
 import { rejected, type RequestResult } from './result.js'
 import type { Working } from './snapshot.js'
@@ -90,12 +90,7 @@ export function decideNew(request: NewTransactionRequest, working: Working, ctx:
     localDate,
   }
   const id = ctx.newTransactionId()
-  const decline = (reason: ReasonCode, stage: Check['stage'], evidence: Evidence): RequestResult => {
-    skipRest(checks, stage, STAGES)
-    const record = declinedRecord(ctx, id, base, reason, checks, evidence)
-    working.insertTransaction(record)
-    return { type: 'decided', transaction: record, replayed: false }
-  }
+  const decline = declineWith(ctx, working, id, base, checks)
   const failedEvidence = (list: readonly Check[]): Evidence => list.find((c) => c.status === 'fail')?.evidence ?? {}
 
   if (validation.expired) return decline('expired_card', 'validation', failedEvidence(checks))

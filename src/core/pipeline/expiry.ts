@@ -22,18 +22,29 @@ export function expireDueHolds(
     limits: [], listEntries: [],
   })
   for (const transaction of due.transactions) {
-    assert(transaction.kind === 'preauthorization' && transaction.lifecycle === 'held', `${transaction.id} is an open hold`)
-    assert(transaction.holdTransferId !== null, `${transaction.id} has a hold transfer`)
-    const held = working.transfer(transaction.holdTransferId)
-    assert(held !== undefined && held.state === 'pending', `hold of ${transaction.id} is pending`)
-    assert(held.expiresAtMs !== null && held.expiresAtMs <= nowMs, `hold of ${transaction.id} is due`)
-    const debit = working.account(held.debitAccountId)
-    const credit = working.account(held.creditAccountId)
-    assert(debit !== undefined && credit !== undefined, 'accounts of a due hold are loaded')
-    const result = releaseHold({ holdTransfer: held, debit, credit, state: 'expired', nowMs })
-    working.putAccounts(result.accounts)
-    working.updateTransfer(result.hold)
-    working.updateTransaction({ ...transaction, lifecycle: 'expired', updatedAtMs: nowMs })
+    const expiredAtMs = expireIfDue(transaction, working, nowMs)
+    assert(expiredAtMs !== null, `hold of ${transaction.id} is due`)
   }
   return working.changes()
+}
+
+/**
+ * Expires a preauthorization's hold if it is due at `nowMs`: releases it, marks the
+ * preauthorization expired, and returns the instant it was due; null when not yet due. The
+ * sweep uses it, and so does a completion that arrives after the due instant but before the
+ * sweep ran, so the answer never depends on the sweep's timing.
+ */
+export function expireIfDue(transaction: TransactionRecord, working: Working, nowMs: number): number | null {
+  assert(transaction.kind === 'preauthorization' && transaction.lifecycle === 'held', `${transaction.id} is an open hold`)
+  const held = transaction.holdTransferId === null ? undefined : working.transfer(transaction.holdTransferId)
+  assert(held !== undefined && held.state === 'pending', `hold of ${transaction.id} is pending`)
+  if (held.expiresAtMs === null || held.expiresAtMs > nowMs) return null
+  const debit = working.account(held.debitAccountId)
+  const credit = working.account(held.creditAccountId)
+  assert(debit !== undefined && credit !== undefined, 'accounts of a due hold are loaded')
+  const result = releaseHold({ holdTransfer: held, debit, credit, state: 'expired', nowMs })
+  working.putAccounts(result.accounts)
+  working.updateTransfer(result.hold)
+  working.updateTransaction({ ...transaction, lifecycle: 'expired', updatedAtMs: nowMs })
+  return held.expiresAtMs
 }

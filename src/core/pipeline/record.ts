@@ -1,8 +1,11 @@
 import { assert } from '../assert.js'
+import { STAGES } from '../model.js'
 import type { Check, Evidence, Lifecycle, TransactionRecord } from '../model.js'
 import type { ReasonCode } from '../reasons/codes.js'
 import { reasonEntry } from '../reasons/catalogue.js'
 import type { CoreContext } from './context.js'
+import type { RequestResult } from './result.js'
+import type { Working } from './snapshot.js'
 
 /** The fields every stored transaction shares, gathered while the pipeline runs. */
 export type RecordBase = Omit<
@@ -79,5 +82,24 @@ export function skipRest(checks: Check[], after: Check['stage'], stages: readonl
   const index = stages.indexOf(after)
   for (const stage of stages.slice(index + 1)) {
     if (!checks.some((check) => check.stage === stage)) checks.push({ stage, name: stage, status: 'skip' })
+  }
+}
+
+/**
+ * A decline for one request: skips the stages after the failing one, stores the record, and
+ * answers. Both new transactions and follow-ups decline this way.
+ */
+export function declineWith(
+  ctx: CoreContext,
+  working: Working,
+  id: string,
+  base: RecordBase,
+  checks: Check[],
+): (reason: ReasonCode, stage: Check['stage'], evidence: Evidence) => RequestResult {
+  return (reason, stage, evidence) => {
+    skipRest(checks, stage, STAGES)
+    const record = declinedRecord(ctx, id, base, reason, checks, evidence)
+    working.insertTransaction(record)
+    return { type: 'decided', transaction: record, replayed: false }
   }
 }
