@@ -950,8 +950,16 @@ function functionOf(frame: CallFrame): string {
  * monotonic clock as process.hrtime on Linux, so the window can be cut out of the profile.
  */
 function summariseProfile(dataDir: string, window: MeasureWindow): string[] {
-  const file = readdirSync(dataDir).find((name) => name.endsWith('.cpuprofile'))
-  if (file === undefined) return ['(no .cpuprofile was written)']
+  // One profile per thread: the main thread (HTTP) and the batch worker.
+  const files = readdirSync(dataDir).filter((name) => name.endsWith('.cpuprofile')).sort()
+  if (files.length === 0) return ['(no .cpuprofile was written)']
+  return files.flatMap((file, index) => [
+    `thread ${index + 1} of ${files.length} (${file}):`,
+    ...summariseOneProfile(dataDir, file, window),
+  ])
+}
+
+function summariseOneProfile(dataDir: string, file: string, window: MeasureWindow): string[] {
   const profile = JSON.parse(readFileSync(join(dataDir, file), 'utf8')) as CpuProfile
   const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]))
   const startUs = Number(window.measureStartNs / 1_000n)

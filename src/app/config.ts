@@ -25,6 +25,8 @@ export const CONFIG_SCHEMA = z.strictObject({
   httpRequestTimeoutMs: integer(100, 600_000).default(10_000),
   httpConnectionsMax: integer(1, 100_000).default(10_000),
   expirySweepIntervalMs: integer(1_000, 86_400_000).default(60_000),
+  /** Decide and commit batches on a worker thread (its own SQLite connection), or inline. */
+  batchWorker: z.enum(['on', 'off']).default('on'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seed demo merchants, terminals and cards into a new, empty database. */
   demoData: z.enum(['auto', 'on', 'off']).default('auto'),
@@ -46,6 +48,7 @@ const ENV_KEYS: Readonly<Record<keyof z.infer<typeof CONFIG_SCHEMA>, string>> = 
   httpRequestTimeoutMs: 'TOLLGATE_HTTP_REQUEST_TIMEOUT_MS',
   httpConnectionsMax: 'TOLLGATE_HTTP_CONNECTIONS_MAX',
   expirySweepIntervalMs: 'TOLLGATE_EXPIRY_SWEEP_INTERVAL_MS',
+  batchWorker: 'TOLLGATE_BATCH_WORKER',
   logLevel: 'TOLLGATE_LOG_LEVEL',
   demoData: 'TOLLGATE_DEMO_DATA',
 }

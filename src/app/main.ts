@@ -8,13 +8,16 @@ import { createRandomIds } from '../adapters/ids/random-ids.js'
 import { createTollgateMetrics } from '../adapters/metrics/registry.js'
 import { loadReferenceData, REFERENCE_DIR_DEFAULT } from '../adapters/reference/load-reference.js'
 import { openSqliteStore } from '../adapters/store/sqlite/sqlite-store.js'
-import { expireDueHolds } from '../core/pipeline/expiry.js'
 import type { CoreContext } from '../core/pipeline/context.js'
 import type { Clock } from '../ports/clock.js'
 import type { Config } from './config.js'
 import { seedDemoData } from './seed.js'
 import { loadAdminToken, loadCardTokenKey } from './secrets.js'
+import { inProcessExecutor, workerExecutor } from './executors.js'
 import { Processor } from './processor.js'
+
+/** Due holds expired per sweep transaction. */
+const EXPIRY_BATCH_MAX = 500
 
 /** Log redaction: no card number, track data, PIN block, CVV or bearer token ever reaches a log. */
 export const LOG_REDACT_PATHS = [
@@ -60,11 +63,15 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   })
   let ready = false
   let closing: Promise<void> | null = null
-  const processor = new Processor(store, clock, makeContext, { depthMax: config.queueDepthMax, batchSizeMax: config.batchSizeMax }, metrics, (error) => {
-    logger.fatal({ err: error }, 'invariant broken: stopping to protect the ledger')
+  const onFatal = (error: unknown): void => {
+    logger.fatal({ err: error }, 'invariant broken or batch worker lost: stopping to protect the ledger')
     process.exitCode = 70
     void close()
-  })
+  }
+  const executor = config.batchWorker === 'on'
+    ? await workerExecutor({ databasePath, referenceDir: REFERENCE_DIR_DEFAULT, settings }, onFatal)
+    : inProcessExecutor(store, makeContext)
+  const processor = new Processor(executor, clock, { depthMax: config.queueDepthMax, batchSizeMax: config.batchSizeMax }, metrics, onFatal)
 
   const http = buildHttpServer({
     store, authorizer: processor, tokenize, bins: reference.bins, mccs: reference.mccs, clock, ids,
@@ -80,7 +87,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const sweep = async (): Promise<void> => {
     try {
       const nowMs = clock.nowMs()
-      const expired = await store.expireHolds(nowMs, 500, (due) => expireDueHolds(due, nowMs))
+      const expired = await executor.expireHolds(nowMs, EXPIRY_BATCH_MAX)
       if (expired > 0) {
         metrics.holdsExpired.inc({}, expired)
         logger.info({ expired }, 'preauthorization holds expired')
@@ -101,6 +108,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
       const httpClosed = http.close()
       await processor.close()
       await httpClosed
+      await executor.close()
       await store.close()
     })()
     return closing

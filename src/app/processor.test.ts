@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest'
 import { manualClock } from '../adapters/clock/system-clock.js'
 import { createTollgateMetrics } from '../adapters/metrics/registry.js'
 import { loadReferenceData, REFERENCE_DIR_DEFAULT } from '../adapters/reference/load-reference.js'
-import type { BatchWork } from '../core/pipeline/batch.js'
+import { planBatch, type BatchWork } from '../core/pipeline/batch.js'
 import type { CoreContext } from '../core/pipeline/context.js'
 import type { CoreRequest } from '../core/pipeline/requests.js'
 import type { RequestResult } from '../core/pipeline/result.js'
 import type { Snapshot } from '../core/pipeline/snapshot.js'
-import type { Store } from '../ports/store.js'
+import type { BatchExecutor } from '../ports/batch-executor.js'
 import { Processor, StoreFailure } from './processor.js'
 
 const reference = loadReferenceData(REFERENCE_DIR_DEFAULT)
@@ -17,15 +17,18 @@ const EMPTY: Snapshot = {
   limits: [], listEntries: [],
 }
 
-/** Fault injection: a store whose batches commit only when the test says so, or fail. */
+/** Fault injection: an executor whose batches commit only when the test says so, or fail. */
 function gatedStore() {
   const gates: { work: BatchWork; release: () => void; fail: (error: unknown) => void }[] = []
-  const store = {
-    runBatch: (work: BatchWork) =>
+  const store: BatchExecutor = {
+    execute: (requests, nowMs) =>
       new Promise<readonly RequestResult[]>((resolve, reject) => {
+        const work = planBatch(requests, context(nowMs))
         gates.push({ work, release: () => resolve(work.decide(EMPTY).results), fail: reject })
       }),
-  } as unknown as Store
+    expireHolds: () => Promise.resolve(0),
+    close: () => Promise.resolve(),
+  }
   return { store, gates }
 }
 
@@ -49,8 +52,8 @@ function badRequest(stan: string): CoreRequest {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
-function processor(store: Store, depthMax: number, onFatal: (e: unknown) => void = () => undefined) {
-  return new Processor(store, manualClock(1_790_000_000_000), context, { depthMax, batchSizeMax: 10 }, createTollgateMetrics(), onFatal)
+function processor(store: BatchExecutor, depthMax: number, onFatal: (e: unknown) => void = () => undefined) {
+  return new Processor(store, manualClock(1_790_000_000_000), { depthMax, batchSizeMax: 10 }, createTollgateMetrics(), onFatal)
 }
 
 describe('processor: bounded queue and group commit', () => {

@@ -1,12 +1,11 @@
 import { AssertionFailure } from '../core/assert.js'
-import { BATCH_SIZE_MAX, planBatch } from '../core/pipeline/batch.js'
-import type { CoreContext } from '../core/pipeline/context.js'
+import { BATCH_SIZE_MAX } from '../core/pipeline/batch.js'
 import type { CoreRequest } from '../core/pipeline/requests.js'
 import type { RequestResult } from '../core/pipeline/result.js'
 import type { TollgateMetrics } from '../adapters/metrics/registry.js'
 import type { Clock } from '../ports/clock.js'
 import type { Authorizer, SubmitOutcome } from '../ports/authorizer.js'
-import type { Store } from '../ports/store.js'
+import type { BatchExecutor } from '../ports/batch-executor.js'
 
 interface Pending {
   readonly request: CoreRequest
@@ -28,14 +27,15 @@ export class StoreFailure extends Error {
  */
 export class Processor implements Authorizer {
   private readonly queue: Pending[] = []
+  /** True while a batch is with the executor. One at a time: batches commit in order. */
   private running = false
+  private scheduled = false
   private closing = false
   private idleWaiters: (() => void)[] = []
 
   constructor(
-    private readonly store: Store,
+    private readonly executor: BatchExecutor,
     private readonly clock: Clock,
-    private readonly makeContext: (nowMs: number) => CoreContext,
     private readonly limits: { readonly depthMax: number; readonly batchSizeMax: number },
     private readonly metrics: TollgateMetrics,
     private readonly onFatal: (error: unknown) => void,
@@ -59,10 +59,7 @@ export class Processor implements Authorizer {
     const result = new Promise<RequestResult>((resolve, reject) => {
       this.queue.push({ request, resolve, reject })
     })
-    if (!this.running) {
-      this.running = true
-      setImmediate(() => void this.drain())
-    }
+    this.schedule()
     return { type: 'accepted', result }
   }
 
@@ -73,18 +70,29 @@ export class Processor implements Authorizer {
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
   }
 
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.limits.batchSizeMax)
-        await this.runBatch(batch)
-      }
-    } finally {
-      this.running = false
+  /**
+   * Starts the next batch once the event loop has read what arrived: everything queued by then
+   * goes into one batch (group commit).
+   */
+  private schedule(): void {
+    if (this.running || this.scheduled || this.queue.length === 0) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      this.dispatch()
+    })
+  }
+
+  private dispatch(): void {
+    if (this.running) return
+    if (this.queue.length === 0) {
       const waiters = this.idleWaiters
       this.idleWaiters = []
       for (const wake of waiters) wake()
+      return
     }
+    this.running = true
+    void this.runBatch(this.queue.splice(0, this.limits.batchSizeMax))
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
@@ -92,15 +100,21 @@ export class Processor implements Authorizer {
     const nowMs = this.clock.nowMs()
     let results: readonly RequestResult[]
     try {
-      results = await this.store.runBatch(planBatch(batch.map((p) => p.request), this.makeContext(nowMs)))
+      results = await this.executor.execute(batch.map((p) => p.request), nowMs)
     } catch (error) {
+      this.running = false
       this.metrics.storeErrors.inc()
       const failure = error instanceof AssertionFailure ? error : new StoreFailure('the batch could not be committed', { cause: error })
       for (const pending of batch) pending.reject(failure)
       // A broken invariant is a bug: stop rather than move more money on it.
       if (error instanceof AssertionFailure) this.onFatal(error)
+      this.dispatch()
       return
     }
+    // Hand the executor the next batch before answering this one: answering (rendering and
+    // writing responses) then overlaps with the next commit on a worker thread.
+    this.running = false
+    this.dispatch()
     const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9
     this.metrics.batches.inc()
     this.metrics.batchSize.observe(batch.length)

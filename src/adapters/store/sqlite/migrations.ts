@@ -97,7 +97,7 @@ CREATE TABLE transactions (
   transmission_time TEXT,
   rrn TEXT NOT NULL,
   dedup_key TEXT UNIQUE,
-  idempotency_key TEXT UNIQUE,
+  idempotency_key TEXT,
   fingerprint TEXT NOT NULL,
   card_token TEXT,
   card_masked TEXT,
@@ -122,8 +122,9 @@ CREATE TABLE transactions (
 CREATE INDEX transactions_terminal_time ON transactions (terminal_id, created_at_ms, id);
 CREATE INDEX transactions_merchant_time ON transactions (merchant_id, created_at_ms, id);
 CREATE INDEX transactions_time ON transactions (created_at_ms, id);
-CREATE INDEX transactions_card_last4 ON transactions (card_last4, created_at_ms, id);
-CREATE INDEX transactions_original ON transactions (original_id);
+CREATE UNIQUE INDEX transactions_idempotency_key ON transactions (idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE INDEX transactions_original ON transactions (original_id) WHERE original_id IS NOT NULL;
 CREATE INDEX transactions_rrn ON transactions (rrn);
 CREATE INDEX transactions_open_holds ON transactions (hold_transfer_id)
   WHERE kind = 'preauthorization' AND lifecycle = 'held';

@@ -1,0 +1,25 @@
+import type { PipelineSettings } from '../core/pipeline/context.js'
+import type { CoreRequest } from '../core/pipeline/requests.js'
+
+/** What the main thread tells the batch worker at start. */
+export interface WorkerInit {
+  readonly databasePath: string
+  readonly referenceDir: string
+  readonly settings: PipelineSettings
+}
+
+export type WorkerRequest =
+  | { readonly type: 'batch'; readonly sequence: number; readonly nowMs: number; readonly requests: readonly CoreRequest[] }
+  | { readonly type: 'expire'; readonly sequence: number; readonly nowMs: number; readonly max: number }
+  | { readonly type: 'close'; readonly sequence: number }
+
+export type WorkerReply =
+  | { readonly type: 'ready' }
+  | { readonly type: 'init_failed'; readonly message: string }
+  | { readonly type: 'result'; readonly sequence: number; readonly ok: true; readonly value: unknown }
+  | {
+      readonly type: 'result'
+      readonly sequence: number
+      readonly ok: false
+      readonly error: { readonly message: string; readonly assertion: boolean }
+    }

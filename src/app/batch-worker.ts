@@ -1,0 +1,59 @@
+import { parentPort, workerData } from 'node:worker_threads'
+import { createRandomIds } from '../adapters/ids/random-ids.js'
+import { loadReferenceData } from '../adapters/reference/load-reference.js'
+import { openSqliteStore } from '../adapters/store/sqlite/sqlite-store.js'
+import { AssertionFailure } from '../core/assert.js'
+import type { CoreContext } from '../core/pipeline/context.js'
+import type { WorkerInit, WorkerReply, WorkerRequest } from './batch-worker-protocol.js'
+import { inProcessExecutor } from './executors.js'
+
+/**
+ * The batch worker: its own SQLite connection, the reference tables and the pure core. It
+ * receives batches of requests from the main thread and answers with their results after the
+ * commit. One message at a time, in order.
+ */
+const port = parentPort
+if (port === null) throw new Error('batch-worker.js runs as a worker thread')
+
+function reply(message: WorkerReply): void {
+  port?.postMessage(message)
+}
+
+const init = workerData as WorkerInit
+try {
+  const reference = loadReferenceData(init.referenceDir)
+  const store = openSqliteStore({ path: init.databasePath })
+  const clock = { nowMs: () => Date.now() }
+  const ids = createRandomIds(clock)
+  const makeContext = (nowMs: number): CoreContext => ({
+    nowMs, settings: init.settings, bins: reference.bins, mccs: reference.mccs,
+    newTransactionId: ids.transactionId, newTransferId: ids.transferId,
+    newAuthorizationCode: ids.authorizationCode, newRrn: () => ids.rrn(nowMs),
+  })
+  const executor = inProcessExecutor(store, makeContext)
+  port.on('message', (request: WorkerRequest) => {
+    const answer = (work: Promise<unknown>): void => {
+      work.then(
+        (value) => reply({ type: 'result', sequence: request.sequence, ok: true, value }),
+        (error: unknown) => reply({
+          type: 'result', sequence: request.sequence, ok: false,
+          error: { message: error instanceof Error ? error.message : String(error), assertion: error instanceof AssertionFailure },
+        }),
+      )
+    }
+    switch (request.type) {
+      case 'batch':
+        answer(executor.execute(request.requests, request.nowMs))
+        return
+      case 'expire':
+        answer(executor.expireHolds(request.nowMs, request.max))
+        return
+      case 'close':
+        answer(store.close().then(() => null))
+        return
+    }
+  })
+  reply({ type: 'ready' })
+} catch (error) {
+  reply({ type: 'init_failed', message: error instanceof Error ? error.message : String(error) })
+}

@@ -1,0 +1,128 @@
+import { Worker } from 'node:worker_threads'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { findPackageRoot } from '../adapters/reference/load-reference.js'
+import { AssertionFailure } from '../core/assert.js'
+import { planBatch } from '../core/pipeline/batch.js'
+import type { CoreContext } from '../core/pipeline/context.js'
+import { expireDueHolds } from '../core/pipeline/expiry.js'
+import type { CoreRequest } from '../core/pipeline/requests.js'
+import type { RequestResult } from '../core/pipeline/result.js'
+import type { BatchExecutor } from '../ports/batch-executor.js'
+import type { Store } from '../ports/store.js'
+import type { WorkerInit, WorkerReply, WorkerRequest } from './batch-worker-protocol.js'
+
+/**
+ * Runs batches on the calling thread, through the given store. A batch starts on the next turn
+ * of the event loop, so that answers of the previous batch go out first.
+ */
+export function inProcessExecutor(store: Store, makeContext: (nowMs: number) => CoreContext): BatchExecutor {
+  return {
+    execute: (requests, nowMs) =>
+      new Promise<readonly RequestResult[]>((resolve, reject) => {
+        setImmediate(() => {
+          store.runBatch(planBatch(requests, makeContext(nowMs))).then(resolve, reject)
+        })
+      }),
+    expireHolds: (nowMs, max) => store.expireHolds(nowMs, max, (due) => expireDueHolds(due, nowMs)),
+    close: () => Promise.resolve(),
+  }
+}
+
+export class ExecutorFailure extends Error {
+  override readonly name = 'ExecutorFailure'
+  readonly code = 'executor_failure'
+}
+
+/** The most batches in flight to the worker: the processor sends one at a time; this is a guard. */
+const WORKER_IN_FLIGHT_MAX = 64
+const WORKER_START_TIMEOUT_MS = 30_000
+
+/** The compiled worker script. Tests run TypeScript sources, so they use the built one in dist/. */
+function workerScript(): string {
+  const here = fileURLToPath(new URL('./batch-worker.js', import.meta.url))
+  if (existsSync(here)) return here
+  const root = findPackageRoot(fileURLToPath(new URL('.', import.meta.url)))
+  const built = root === null ? null : join(root, 'dist', 'src', 'app', 'batch-worker.js')
+  if (built === null || !existsSync(built)) {
+    throw new ExecutorFailure(`the batch worker is not built (${here}): run \`npm run build\``)
+  }
+  return built
+}
+
+/**
+ * Runs batches on a worker thread with its own SQLite connection, so that deciding and
+ * committing (including the fsync) overlap with HTTP parsing and answering on the main thread.
+ * The worker is the only writer of authorization batches; a crash of the worker is fatal.
+ */
+export async function workerExecutor(init: WorkerInit, onFatal: (error: unknown) => void): Promise<BatchExecutor> {
+  const worker = new Worker(workerScript(), { workerData: init })
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>()
+  let sequence = 0
+  let failed: Error | null = null
+
+  const failAll = (error: Error): void => {
+    failed ??= error
+    for (const entry of pending.values()) entry.reject(error)
+    pending.clear()
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ExecutorFailure('the batch worker did not start in time')), WORKER_START_TIMEOUT_MS)
+    worker.once('message', (message: WorkerReply) => {
+      clearTimeout(timer)
+      if (message.type === 'ready') resolve()
+      else reject(new ExecutorFailure(`the batch worker failed to start: ${message.type === 'init_failed' ? message.message : message.type}`))
+    })
+    worker.once('error', (error) => {
+      clearTimeout(timer)
+      reject(new ExecutorFailure('the batch worker failed to start', { cause: error }))
+    })
+  })
+
+  worker.on('message', (message: WorkerReply) => {
+    if (message.type !== 'result') return
+    const entry = pending.get(message.sequence)
+    if (entry === undefined) return
+    pending.delete(message.sequence)
+    if (message.ok) {
+      entry.resolve(message.value)
+      return
+    }
+    const error = message.error.assertion ? new AssertionFailure(message.error.message) : new ExecutorFailure(message.error.message)
+    // The processor stops the process on an assertion failure; a crash is reported below.
+    entry.reject(error)
+  })
+  worker.on('error', (error) => {
+    const failure = new ExecutorFailure('the batch worker crashed', { cause: error })
+    failAll(failure)
+    onFatal(failure)
+  })
+  worker.on('exit', (code) => {
+    failAll(new ExecutorFailure(`the batch worker exited (code ${code})`))
+  })
+
+  const send = <T>(request: WorkerRequest): Promise<T> => {
+    if (failed !== null) return Promise.reject(failed)
+    if (pending.size >= WORKER_IN_FLIGHT_MAX) return Promise.reject(new ExecutorFailure('too many batches in flight to the worker'))
+    return new Promise<T>((resolve, reject) => {
+      pending.set(request.sequence, { resolve: resolve as (value: unknown) => void, reject })
+      worker.postMessage(request)
+    })
+  }
+
+  let closing: Promise<void> | null = null
+  return {
+    execute: (requests: readonly CoreRequest[], nowMs: number) =>
+      send<readonly RequestResult[]>({ type: 'batch', sequence: ++sequence, nowMs, requests }),
+    expireHolds: (nowMs: number, max: number) => send<number>({ type: 'expire', sequence: ++sequence, nowMs, max }),
+    close: () => {
+      closing ??= (async () => {
+        if (failed === null) await send<null>({ type: 'close', sequence: ++sequence })
+        await worker.terminate()
+      })()
+      return closing
+    },
+  }
+}
