@@ -954,6 +954,11 @@ describe('catalogue, documents and operations', () => {
     const answer = await admin.get<LedgerCheck>('/v1/ledger/check')
     expect(answer.status).toBe(200)
     expect(answer.body).toMatchObject({ balanced: true, accountsOutOfBound: [] })
+    // Amounts in the API are decimal strings in major units, here as everywhere.
+    const cny = (answer.body as unknown as { currencies: { currency: string; debitsPosted: unknown; creditsPosted: unknown }[] })
+      .currencies.find((c) => c.currency === 'CNY')
+    expect(cny?.debitsPosted).toMatch(/^\d+\.\d{2}$/)
+    expect(cny?.debitsPosted).toBe(cny?.creditsPosted)
   })
 
   // Reasons no HTTP request can produce on a demo server: the network family needs an issuer

@@ -10,7 +10,7 @@ import { problem } from './problem.js'
 import type { Schemas } from './schemas.js'
 import { MERCHANT_ID, TERMINAL_ID } from './schemas.js'
 import { HttpProblem, parseWith, type Router } from './server.js'
-import { cardView, limitView, listEntryView, merchantView, terminalView } from './views.js'
+import { cardView, limitView, listEntryView, merchantView, money, terminalView } from './views.js'
 
 const ADMIN_ACTOR = 'admin'
 
@@ -189,7 +189,21 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
     const result = await deps.store.listAudit(page(request.query))
     return { items: result.items.map((e) => ({ ...e, at: new Date(e.atMs).toISOString() })), nextCursor: result.nextCursor }
   })
-  router.add({ method: 'GET', url: '/v1/ledger/check', tag: 'operations', admin: true, summary: 'Check the ledger: debits equal credits per currency; no account beyond its bound.', responses: R }, async () => deps.store.checkLedger())
+  router.add({ method: 'GET', url: '/v1/ledger/check', tag: 'operations', admin: true, summary: 'Check the ledger: debits equal credits per currency; no account beyond its bound.', responses: R }, async () => {
+    const check = await deps.store.checkLedger()
+    return {
+      balanced: check.balanced,
+      accounts: check.accounts,
+      accountsOutOfBound: check.accountsOutOfBound,
+      currencies: check.currencies.map((c) => ({
+        currency: c.currency,
+        debitsPending: money(c.debitsPendingMinor, c.currency),
+        creditsPending: money(c.creditsPendingMinor, c.currency),
+        debitsPosted: money(c.debitsPostedMinor, c.currency),
+        creditsPosted: money(c.creditsPostedMinor, c.currency),
+      })),
+    }
+  })
 }
 
 function accountSummary(account: Account) {

@@ -96,7 +96,7 @@ export function limitView(l: LimitRule) {
 
 export function listEntryView(e: ListEntry) {
   return {
-    id: e.id, list: e.list, kind: e.kind, value: e.kind === 'card' ? e.value : e.value, display: e.display,
+    id: e.id, list: e.list, kind: e.kind, value: e.value, display: e.display,
     note: e.note, expiresAt: iso(e.expiresAtMs), createdBy: e.createdBy, createdAt: iso(e.createdAtMs),
   }
 }
