@@ -72,7 +72,7 @@ export const KIND_LABELS: Readonly<Record<TransactionKind, Localized>> = {
 
 const EVIDENCE_LABELS: Readonly<Record<string, Localized>> = {
   amount: L('交易金额', 'amount'),
-  available: L('可用额度', 'available'),
+  available: L('可用金额', 'available'),
   balance: L('账户余额', 'balance'),
   holds: L('冻结金额', 'held'),
   creditLimit: L('信用额度', 'credit limit'),
@@ -174,6 +174,10 @@ const RETRY_TEXT: Readonly<Record<RetryAdvice['kind'], Localized>> = {
 
 const MS_PER_DAY = 86_400_000
 
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}
+
 /** `2026-11-26 14:03:05 UTC+08:00`, computed without a Date object. */
 export function formatInstant(ms: number, offsetMinutes: number): string {
   assert(Number.isSafeInteger(ms), 'instant is an integer of milliseconds')
@@ -264,7 +268,7 @@ export function explainTransaction(record: TransactionRecord, lang: Lang, offset
   return {
     lang,
     outcome: 'approved',
-    title: lang === 'zh-CN' ? `${KIND_LABELS[record.kind][lang]}成功` : `${KIND_LABELS[record.kind][lang]} approved`,
+    title: lang === 'zh-CN' ? `${KIND_LABELS[record.kind][lang]}成功` : capitalize(`${KIND_LABELS[record.kind][lang]} approved`),
     summary: APPROVAL_SUMMARY[record.kind][lang],
     responseCode: record.responseCode,
     reason: null,

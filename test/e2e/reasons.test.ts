@@ -190,7 +190,7 @@ describe('approvals', () => {
     const answer = await authorize({ terminal: 'noodles', card, amount: '88.00' })
     expectApproved(answer, 'purchase', '88.00')
     expect(answer.body.rrn).toMatch(/^[0-9A-Za-z]{12}$/)
-    expect(answer.body.explanation.title).toBe('purchase approved')
+    expect(answer.body.explanation.title).toBe('Purchase approved')
     expect(evidenceOf(answer.body.explanation)).toMatchObject({
       amount: '88.00 CNY', available: '500.00 CNY',
     })
@@ -213,7 +213,7 @@ describe('approvals', () => {
     const byHeader = await authorize({ card, amount: '1.00' }, zh)
     expect(byHeader.body.explanation).toMatchObject({ lang: 'zh-CN', title: '消费成功' })
     const english = await authorize({ card, amount: '1.00' }, { 'accept-language': 'en-US' })
-    expect(english.body.explanation).toMatchObject({ lang: 'en', title: 'purchase approved' })
+    expect(english.body.explanation).toMatchObject({ lang: 'en', title: 'Purchase approved' })
   })
 
   it('approves a preauthorization as a hold on the credit line', async () => {
@@ -515,7 +515,7 @@ describe('declines from the demo data', () => {
     const stored = await client.get<StoredExplanation>(path, { headers })
     expect(stored.body.title).toBe(REASON_CATALOGUE.insufficient_funds.title['zh-CN'])
     expect(stored.body.evidence).toContainEqual({
-      key: 'available', label: '可用额度', value: '30.00 CNY',
+      key: 'available', label: '可用金额', value: '30.00 CNY',
     })
   })
 })
