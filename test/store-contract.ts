@@ -750,6 +750,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       type Decided = ReturnType<BatchWork['decide']>
       const failing = (work: BatchWork, fail: (result: Decided) => Decided): BatchWork => ({
         originalIds: work.originalIds,
+        originalDedupKeys: work.originalDedupKeys,
         keys: (originals) => work.keys(originals),
         decide: (snapshot) => fail(work.decide(snapshot)),
       })

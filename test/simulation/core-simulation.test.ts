@@ -36,6 +36,7 @@ import { clearingAccountId, counterKey } from '../../src/core/pipeline/keys.js'
 import { mccPermitted } from '../../src/core/pipeline/mcc-rules.js'
 import type {
   CoreRequest,
+  FollowUpFields,
   FollowUpRequest,
   NewTransactionRequest,
 } from '../../src/core/pipeline/requests.js'
@@ -411,7 +412,7 @@ class Sim {
   followUp(
     kind: FollowUpKind,
     originalId: string,
-    fields: Partial<FollowUpRequest> = {},
+    fields: Partial<FollowUpFields> = {},
   ): FollowUpRequest {
     const original = this.store.transactions.get(originalId)
     return {
@@ -567,7 +568,7 @@ function retransmission(sim: Sim, changed: boolean): Planned | null {
     const cardToken = `${request.cardToken}x`
     return { request: { ...request, cardToken }, expect: { type: 'mismatch' } }
   }
-  const other: Partial<FollowUpRequest> = request.kind === 'void' ? { kind: 'reversal' }
+  const other: Partial<FollowUpFields> = request.kind === 'void' ? { kind: 'reversal' }
     : request.kind === 'reversal' ? { kind: 'void' }
     : { amountMinor: (request.amountMinor ?? 0) + 1 }
   return { request: { ...request, ...other }, expect: { type: 'mismatch' } }
@@ -594,7 +595,7 @@ function inBatchCopy(sim: Sim, requests: readonly CoreRequest[]): Planned | null
   }
   // Without a STAN or an idempotency key a follow-up is not a retransmission but a second
   // request (though a repeated void or reversal still finds the first answer).
-  const original = sim.store.transactions.get(request.originalId)
+  const original = sim.store.transactions.get(request.originalId ?? '')
   if (original !== undefined && knownBug(original, request.kind, request.amountMinor, requests)) {
     return null
   }

@@ -179,6 +179,10 @@ export class MemoryBatchStore {
       const record = load(id)
       if (record !== undefined) originals.set(id, record)
     }
+    for (const key of new Set(work.originalDedupKeys)) {
+      const record = load(this.byDedupKey.get(key))
+      if (record !== undefined) originals.set(record.id, record)
+    }
     const followUps = new Map<string, string[]>()
     for (const id of originals.keys()) {
       const ids = this.byOriginalId.get(id) ?? []

@@ -5,7 +5,7 @@ import type { TransactionRecord } from '../model.js'
 import type { CoreContext } from './context.js'
 import { decideFollowUp } from './decide-follow-up.js'
 import { decideNew } from './decide-new.js'
-import { binPrefixes, clearingAccountId, counterKey, dedupKey } from './keys.js'
+import { binPrefixes, clearingAccountId, counterKey, dedupKey, traceKey } from './keys.js'
 import type { CoreRequest } from './requests.js'
 import type { RequestResult } from './result.js'
 import { Working, type Changes, type Snapshot, type SnapshotKeys } from './snapshot.js'
@@ -19,6 +19,8 @@ export const BATCH_SIZE_MAX = 1_000
  */
 export interface BatchWork {
   readonly originalIds: readonly string[]
+  /** Originals named by their trace: the dedup keys to load them by. */
+  readonly originalDedupKeys: readonly string[]
   /** Keys to load, given the originals the follow-ups name and, where loaded, their originals. */
   keys(originals: ReadonlyMap<string, TransactionRecord>): SnapshotKeys
   decide(snapshot: Snapshot): { readonly changes: Changes; readonly results: readonly RequestResult[] }
@@ -28,9 +30,13 @@ export function planBatch(requests: readonly CoreRequest[], ctx: CoreContext): B
   assert(requests.length > 0 && requests.length <= BATCH_SIZE_MAX, `batch of ${requests.length} within 1..${BATCH_SIZE_MAX}`)
   const today = localDateOf(ctx.nowMs, ctx.settings.utcOffsetMinutes)
   const localDate = formatLocalDate(today)
-  const originalIds = requests.flatMap((r) => (r.type === 'follow_up' ? [r.originalId] : []))
+  const originalIds = requests.flatMap((r) => (r.type === 'follow_up' && r.originalId !== undefined ? [r.originalId] : []))
+  const originalDedupKeys = requests.flatMap((r) =>
+    r.type === 'follow_up' && r.originalTrace !== undefined ? [traceKey(r.originalTrace, localDate)] : [],
+  )
   return {
     originalIds,
+    originalDedupKeys,
     keys: (originals) => collectKeys(requests, originals, localDate),
     decide: (snapshot) => {
       const working = new Working(snapshot)
@@ -61,6 +67,8 @@ export function collectKeys(
     keys.counterKeys.add(counterKey('merchant', merchantId, day, currency))
     keys.counterKeys.add(counterKey('terminal', terminalId, day, currency))
   }
+  const byDedupKey = new Map<string, TransactionRecord>()
+  for (const record of originals.values()) if (record.dedupKey !== null) byDedupKey.set(record.dedupKey, record)
   for (const request of requests) {
     if (request.idempotencyKey !== null) keys.idempotencyKeys.add(request.idempotencyKey)
     if (request.type === 'new') {
@@ -77,7 +85,9 @@ export function collectKeys(
       for (const prefix of binPrefixes(request.card.pan)) keys.listValues.add(prefix)
       continue
     }
-    const original = originals.get(request.originalId)
+    const original = request.originalId !== undefined
+      ? originals.get(request.originalId)
+      : byDedupKey.get(traceKey(request.originalTrace, localDate))
     if (original === undefined) continue
     // A completion's preauthorization (or a refund's sale): undoing gives its day's usage back.
     const parent = original.originalId === null ? undefined : originals.get(original.originalId)

@@ -6,7 +6,7 @@ import type { ReasonCode } from '../reasons/codes.js'
 import type { CoreContext } from './context.js'
 import { replayOrMismatch } from './decide-new.js'
 import { expireIfDue } from './expiry.js'
-import { clearingAccountId, counterKey, dedupKey } from './keys.js'
+import { clearingAccountId, counterKey, dedupKey, traceKey } from './keys.js'
 import { approvedRecord, declineWith, skipRest, type RecordBase } from './record.js'
 import type { FollowUpRequest } from './requests.js'
 import { rejected, type FieldError, type RequestResult } from './result.js'
@@ -26,8 +26,9 @@ const UNDONE: Readonly<Record<'void' | 'reversal', Lifecycle>> = { void: 'voided
 /** Lifecycles in which an original's money is already back: a reversal has nothing to do. */
 const NOTHING_TO_UNDO: readonly Lifecycle[] = ['voided', 'reversed', 'expired']
 
-export function fingerprintFollowUp(request: FollowUpRequest): string {
-  return [request.kind, request.originalId, request.amountMinor ?? 'full'].join('|')
+export function fingerprintFollowUp(request: FollowUpRequest, localDate: string): string {
+  const original = request.originalId ?? traceKey(request.originalTrace, localDate)
+  return [request.kind, original, request.amountMinor ?? 'full'].join('|')
 }
 
 function validateFollowUp(request: FollowUpRequest): FieldError[] {
@@ -59,13 +60,17 @@ export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: 
     ...(errors.length > 0 ? { reason: errors[0]?.reason ?? 'format_error' } : {}),
   })
   if (errors.length > 0) return rejected(errors[0]?.reason ?? 'format_error', checks, {}, errors)
-  const original = working.transaction(request.originalId)
+  const original = request.originalId !== undefined
+    ? working.transaction(request.originalId)
+    : working.byDedupKey(traceKey(request.originalTrace, localDate))
   if (original === undefined) {
-    const evidence: Evidence = { originalId: request.originalId }
+    const evidence: Evidence = request.originalId !== undefined
+      ? { originalId: request.originalId }
+      : { terminalId: request.originalTrace.terminalId, originalStan: request.originalTrace.stan, originalTransmissionTime: request.originalTrace.transmissionTime }
     checks.push({ stage: 'validation', name: 'original', status: 'fail', reason: 'original_not_found', evidence })
     return rejected('original_not_found', checks, evidence)
   }
-  const fingerprint = fingerprintFollowUp(request)
+  const fingerprint = fingerprintFollowUp(request, localDate)
   const key = request.stan === null ? null : dedupKey(original.terminalId, request.stan, null, localDate)
   const previous =
     (request.idempotencyKey === null ? undefined : working.byIdempotencyKey(request.idempotencyKey)) ??

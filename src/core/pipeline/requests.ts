@@ -27,15 +27,33 @@ export interface NewTransactionRequest {
   readonly idempotencyKey: string | null
 }
 
-export interface FollowUpRequest {
+/** How a terminal names an original it cannot know the id of: its own trace of it. */
+export interface OriginalTrace {
+  readonly terminalId: string
+  readonly stan: string
+  /** MMDDhhmmss of the original, or null when the channel carries none (then: today). */
+  readonly transmissionTime: string | null
+}
+
+export interface FollowUpFields {
   readonly type: 'follow_up'
   readonly kind: FollowUpKind
   readonly channel: Channel
-  readonly originalId: string
   readonly stan: string | null
   /** Minor units for a completion or refund; null means the whole remaining amount. */
   readonly amountMinor: number | null
   readonly idempotencyKey: string | null
 }
+
+/**
+ * A completion, void, reversal or refund. It names its original by id (HTTP), or by the
+ * original's terminal, STAN and transmission time (ISO 8583 reversals and advices). Resolving a
+ * trace happens inside the batch, so an original queued just before its reversal is found.
+ */
+export type FollowUpRequest = FollowUpFields &
+  (
+    | { readonly originalId: string; readonly originalTrace?: undefined }
+    | { readonly originalId?: undefined; readonly originalTrace: OriginalTrace }
+  )
 
 export type CoreRequest = NewTransactionRequest | FollowUpRequest

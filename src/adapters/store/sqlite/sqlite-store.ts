@@ -497,6 +497,10 @@ export class SqliteStore implements Store {
     for (const record of addAll(s.transactionsByIds.all(jsonArray(new Set(work.originalIds))))) {
       originals.set(record.id, record)
     }
+    // Originals a terminal names by its own trace (terminal, STAN, transmission time).
+    for (const record of addAll(s.transactionsByDedupKeys.all(jsonArray(new Set(work.originalDedupKeys))))) {
+      originals.set(record.id, record)
+    }
     const followUps = new Map<string, string[]>()
     for (const record of addAll(s.followUpsOfMany.all(jsonArray(originals.keys())))) {
       assert(record.originalId !== null, 'a follow-up names its original')

@@ -1,0 +1,90 @@
+import { beforeAll, describe, expect, it } from 'vitest'
+import { loadReferenceData, REFERENCE_DIR_DEFAULT, type ReferenceData } from '../../src/adapters/reference/load-reference.js'
+import { luhnCheckDigit } from '../../src/core/card.js'
+import { issueCard } from '../../src/core/issue-card.js'
+import { availableMinor } from '../../src/core/ledger/ledger.js'
+import { planBatch } from '../../src/core/pipeline/batch.js'
+import type { CoreContext } from '../../src/core/pipeline/context.js'
+import type { CoreRequest, NewTransactionRequest } from '../../src/core/pipeline/requests.js'
+import type { RequestResult } from '../../src/core/pipeline/result.js'
+import { MemoryBatchStore } from '../support/memory-batch-store.js'
+
+/**
+ * A terminal names the original of a reversal by its own trace: terminal, STAN and
+ * transmission time (ISO 8583 0400). The core resolves it inside the batch, so a reversal
+ * queued right behind its original still finds it.
+ */
+const NOW = Date.UTC(2026, 10, 26, 4, 0, 0)
+const PARTIAL = '621226020000777701'
+const PAN = PARTIAL.slice(0, 18) + luhnCheckDigit(PARTIAL.slice(0, 18))
+let reference: ReferenceData
+let sequence = 0
+
+function context(): CoreContext {
+  return {
+    nowMs: NOW, settings: { utcOffsetMinutes: 480, holdExpiryMs: 86_400_000 }, bins: reference.bins, mccs: reference.mccs,
+    newTransactionId: () => `tx_${String(++sequence).padStart(26, '0')}`, newTransferId: () => `tr_${++sequence}`,
+    newAuthorizationCode: () => 'A00001', newRrn: () => String(++sequence).padStart(12, '0'),
+  }
+}
+
+function world(): MemoryBatchStore {
+  const store = new MemoryBatchStore()
+  store.putMerchant({ id: '898310058120001', name: 'Noodles', mcc: '5812', status: 'approved', region: null, riskTier: 'low', createdAtMs: NOW, updatedAtMs: NOW })
+  store.putTerminal({ id: '10000001', merchantId: '898310058120001', status: 'active', region: null, createdAtMs: NOW, updatedAtMs: NOW })
+  const issued = issueCard({ pan: PAN, expiry: '3012', type: 'debit', status: 'active', amountMinor: 100_000, currency: 'CNY', token: 'tok_trace', accountId: 'ac_trace', bin: reference.bins.lookup(PAN), nowMs: NOW })
+  store.createCard(issued.card, issued.account, issued.openingBalanceMinor, 'tr_open', NOW)
+  return store
+}
+
+const purchase: NewTransactionRequest = {
+  type: 'new', kind: 'purchase', channel: 'iso8583', terminalId: '10000001', merchantId: '898310058120001',
+  stan: '000042', transmissionTime: '1126120000', card: { pan: PAN, expiry: '3012' }, cardToken: 'tok_trace',
+  amountMinor: 30_000, currency: 'CNY', idempotencyKey: null,
+}
+const reversal: CoreRequest = {
+  type: 'follow_up', kind: 'reversal', channel: 'iso8583', stan: '000043', amountMinor: null, idempotencyKey: null,
+  originalTrace: { terminalId: '10000001', stan: '000042', transmissionTime: '1126120000' },
+}
+
+function run(store: MemoryBatchStore, requests: readonly CoreRequest[]): readonly RequestResult[] {
+  return store.run(planBatch(requests, context()))
+}
+
+function available(store: MemoryBatchStore): number {
+  const account = store.accounts.get('ac_trace')
+  if (account === undefined) throw new Error('the card account exists')
+  return availableMinor(account)
+}
+
+describe('follow-ups that name their original by trace', () => {
+  beforeAll(() => {
+    reference = loadReferenceData(REFERENCE_DIR_DEFAULT)
+  })
+
+  it('reverses an original committed in an earlier batch, exactly once', () => {
+    const store = world()
+    expect(run(store, [purchase])[0]).toMatchObject({ type: 'decided', transaction: { outcome: 'approved' } })
+    expect(available(store)).toBe(70_000)
+    const [first] = run(store, [reversal])
+    expect(first).toMatchObject({ type: 'decided', replayed: false, transaction: { kind: 'reversal', outcome: 'approved', amountMinor: 30_000 } })
+    const [again] = run(store, [{ ...reversal, stan: '000044' }])
+    expect(again).toMatchObject({ type: 'decided', replayed: true })
+    expect(available(store)).toBe(100_000)
+  })
+
+  it('finds an original decided earlier in the same batch', () => {
+    const store = world()
+    const [sale, undo] = run(store, [purchase, reversal])
+    expect(sale).toMatchObject({ type: 'decided', transaction: { outcome: 'approved' } })
+    expect(undo).toMatchObject({ type: 'decided', transaction: { kind: 'reversal', outcome: 'approved' } })
+    expect(available(store)).toBe(100_000)
+  })
+
+  it('rejects a trace that names nothing, and stores nothing', () => {
+    const store = world()
+    const [result] = run(store, [reversal])
+    expect(result).toMatchObject({ type: 'rejected', reason: 'original_not_found', evidence: { originalStan: '000042' } })
+    expect(store.transactions.size).toBe(0)
+  })
+})
