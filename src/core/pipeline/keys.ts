@@ -6,8 +6,11 @@ export function dedupKey(terminalId: string, stan: string, transmissionTime: str
 }
 
 /** The dedup key of an original named by its trace (see OriginalTrace). */
-export function traceKey(trace: { readonly terminalId: string; readonly stan: string; readonly transmissionTime: string | null }, localDate: string): string {
-  return dedupKey(trace.terminalId, trace.stan, trace.transmissionTime, localDate)
+export function traceKey(
+  trace: { readonly terminalId: string; readonly stan: string; readonly transmissionTime: string | null; readonly localDate?: string | null },
+  localDate: string,
+): string {
+  return dedupKey(trace.terminalId, trace.stan, trace.transmissionTime, trace.localDate ?? localDate)
 }
 
 export function counterKey(scope: LimitScope, entityId: string, localDate: string, currency: string): string {

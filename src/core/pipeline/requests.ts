@@ -31,8 +31,10 @@ export interface NewTransactionRequest {
 export interface OriginalTrace {
   readonly terminalId: string
   readonly stan: string
-  /** MMDDhhmmss of the original, or null when the channel carries none (then: today). */
+  /** MMDDhhmmss of the original, or null when the channel carries none. */
   readonly transmissionTime: string | null
+  /** The original's business day (YYYY-MM-DD) when there is no transmission time; null: today. */
+  readonly localDate?: string | null
 }
 
 export interface FollowUpFields {
