@@ -258,6 +258,7 @@ async function startServer(options: Options): Promise<ServerChild> {
       TOLLGATE_DATA_DIR: dataDir,
       TOLLGATE_HTTP_HOST: '127.0.0.1',
       TOLLGATE_HTTP_PORT: String(port),
+      TOLLGATE_ISO_PORT: '0',
       TOLLGATE_ADMIN_TOKEN: adminToken,
       TOLLGATE_LOG_LEVEL: 'warn',
       TOLLGATE_DEMO_DATA: 'on',

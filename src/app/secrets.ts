@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { MacKey } from '../adapters/iso8583/mac.js'
 import type { Store } from '../ports/store.js'
 
 const SECRETS_FILE = 'secrets.json'
@@ -58,4 +59,31 @@ export async function loadAdminToken(store: Store, configured: string | undefine
     }
   }
   return { check: (token: string) => timingSafeEqual(sha256(token), hash), generated }
+}
+
+/**
+ * Terminal MAC keys from a JSON file `{ "<terminal id>": "<16 or 32 hex>" }`. A bad file stops
+ * the start with its name and the terminal; the keys themselves are never printed.
+ */
+export function loadMacKeys(path: string | undefined): ReadonlyMap<string, MacKey> {
+  const keys = new Map<string, MacKey>()
+  if (path === undefined) return keys
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (cause) {
+    throw new Error(`TOLLGATE_ISO_MAC_KEYS_FILE: cannot read ${path} as JSON`, { cause })
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`TOLLGATE_ISO_MAC_KEYS_FILE: ${path} must hold an object of terminal id → hex key`)
+  }
+  for (const [terminalId, hex] of Object.entries(parsed)) {
+    if (typeof hex !== 'string') throw new Error(`TOLLGATE_ISO_MAC_KEYS_FILE: ${path}: terminal ${terminalId}: expected a hex string`)
+    try {
+      keys.set(terminalId, MacKey.fromHex(hex))
+    } catch (cause) {
+      throw new Error(`TOLLGATE_ISO_MAC_KEYS_FILE: ${path}: terminal ${terminalId}: expected 16 or 32 hex characters`, { cause })
+    }
+  }
+  return keys
 }

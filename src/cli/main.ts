@@ -50,6 +50,7 @@ async function serve(): Promise<void> {
     'Tollgate — POS authorization switch',
     `  database   ${running.databasePath}${running.demoSeeded ? ' (new: demo data loaded)' : ''}`,
     `  HTTP API   ${running.httpUrl}   (OpenAPI: ${running.httpUrl}/openapi.json)`,
+    `  ISO 8583   ${running.isoAddress}   (dialect ${running.isoDialect}, framing ${running.isoFraming})`,
   ]
   if (running.generatedAdminToken !== null) {
     lines.push(`  admin token (shown once — keep it; or set TOLLGATE_ADMIN_TOKEN): ${running.generatedAdminToken}`)

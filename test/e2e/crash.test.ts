@@ -82,6 +82,7 @@ async function startChild(dataDir: string): Promise<Child> {
       TOLLGATE_DATA_DIR: dataDir,
       TOLLGATE_HTTP_HOST: '127.0.0.1',
       TOLLGATE_HTTP_PORT: String(port),
+      TOLLGATE_ISO_PORT: '0',
       TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN,
       TOLLGATE_LOG_LEVEL: 'warn',
     },

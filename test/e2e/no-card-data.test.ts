@@ -21,7 +21,7 @@ describe('no clear card number at rest or in logs', () => {
     const logger = pino({ level: 'trace', redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }, sink)
     const token = 'test-admin-token-0123456789'
     const running = await startTollgate(loadConfig({
-      TOLLGATE_DATA_DIR: dataDir, TOLLGATE_HTTP_PORT: '0', TOLLGATE_ADMIN_TOKEN: token, TOLLGATE_BATCH_WORKER: 'off',
+      TOLLGATE_DATA_DIR: dataDir, TOLLGATE_HTTP_PORT: '0', TOLLGATE_ISO_PORT: '0', TOLLGATE_ADMIN_TOKEN: token, TOLLGATE_BATCH_WORKER: 'off',
     }), { logger })
     const answers: string[] = []
     const newPan = freshPan()

@@ -32,6 +32,7 @@ export async function startTestServer(overrides: Record<string, string> = {}): P
     const running = await startTollgate(loadConfig({
       TOLLGATE_DATA_DIR: dataDir,
       TOLLGATE_HTTP_PORT: '0',
+      TOLLGATE_ISO_PORT: '0',
       TOLLGATE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
       TOLLGATE_LOG_LEVEL: 'silent',
       ...overrides,

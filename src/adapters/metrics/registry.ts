@@ -120,6 +120,9 @@ export function createTollgateMetrics(registry = new MetricsRegistry()) {
     httpRequests: registry.counter('tollgate_http_requests_total', 'HTTP requests by route and status.'),
     httpSeconds: registry.histogram('tollgate_http_request_seconds', 'HTTP request duration.', [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
     storeErrors: registry.counter('tollgate_store_errors_total', 'Batches that failed in the store.'),
+    isoMessages: registry.counter('tollgate_iso_messages_total', 'ISO 8583 answers by dialect, MTI and field 39.'),
+    isoDecodeErrors: registry.counter('tollgate_iso_decode_errors_total', 'ISO 8583 messages that could not be read, by dialect and error code.'),
+    isoEvents: registry.counter('tollgate_iso_connection_events_total', 'ISO 8583 connection events by type.'),
   }
 }
 
