@@ -227,7 +227,7 @@ describe('crash: SIGKILL during a burst of purchases', () => {
   let stored: TransactionBody[] = []
 
   const asServer = (child: Child): TestServer => ({
-    url: child.url, adminToken: ADMIN_TOKEN, dataDir: dataDir ?? '', close: () => Promise.resolve(),
+    url: child.url, isoPort: 0, adminToken: ADMIN_TOKEN, dataDir: dataDir ?? '', close: () => Promise.resolve(),
   })
 
   async function available(card: CardName): Promise<number> {

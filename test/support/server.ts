@@ -19,6 +19,8 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789'
 
 export interface TestServer {
   readonly url: string
+  /** The ISO 8583 listener's port on 127.0.0.1. */
+  readonly isoPort: number
   readonly adminToken: string
   readonly dataDir: string
   /** Stops the server (draining in-flight work) and removes its data directory. */
@@ -39,6 +41,7 @@ export async function startTestServer(overrides: Record<string, string> = {}): P
     }))
     return {
       url: running.httpUrl,
+      isoPort: running.isoPort,
       adminToken: overrides.TOLLGATE_ADMIN_TOKEN ?? TEST_ADMIN_TOKEN,
       dataDir,
       close: async () => {

@@ -5,7 +5,7 @@ import type { TransactionRecord } from '../model.js'
 import type { CoreContext } from './context.js'
 import { decideFollowUp } from './decide-follow-up.js'
 import { decideNew } from './decide-new.js'
-import { binPrefixes, clearingAccountId, counterKey, dedupKey, traceKey } from './keys.js'
+import { binPrefixes, clearingAccountId, counterKey, dedupKey, followUpDedupKey, traceKey } from './keys.js'
 import type { CoreRequest } from './requests.js'
 import type { RequestResult } from './result.js'
 import { Working, type Changes, type Snapshot, type SnapshotKeys } from './snapshot.js'
@@ -102,7 +102,7 @@ export function collectKeys(
       addCounters(original.cardToken, original.merchantId, original.terminalId, original.localDate, original.currency)
     }
     if (original.holdTransferId !== null) keys.transferIds.add(original.holdTransferId)
-    if (request.stan !== null) keys.dedupKeys.add(dedupKey(original.terminalId, request.stan, null, localDate))
+    if (request.stan !== null) keys.dedupKeys.add(followUpDedupKey(original.terminalId, request.stan, localDate, request.kind))
   }
   return keys
 }

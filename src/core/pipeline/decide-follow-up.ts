@@ -6,7 +6,7 @@ import type { ReasonCode } from '../reasons/codes.js'
 import type { CoreContext } from './context.js'
 import { replayOrMismatch } from './decide-new.js'
 import { expireIfDue } from './expiry.js'
-import { clearingAccountId, counterKey, dedupKey, traceKey } from './keys.js'
+import { clearingAccountId, counterKey, followUpDedupKey, traceKey } from './keys.js'
 import { approvedRecord, declineWith, skipRest, type RecordBase } from './record.js'
 import type { FollowUpRequest } from './requests.js'
 import { rejected, type FieldError, type RequestResult } from './result.js'
@@ -71,7 +71,7 @@ export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: 
     return rejected('original_not_found', checks, evidence)
   }
   const fingerprint = fingerprintFollowUp(request, localDate)
-  const key = request.stan === null ? null : dedupKey(original.terminalId, request.stan, null, localDate)
+  const key = request.stan === null ? null : followUpDedupKey(original.terminalId, request.stan, localDate, request.kind)
   const previous =
     (request.idempotencyKey === null ? undefined : working.byIdempotencyKey(request.idempotencyKey)) ??
     (key === null ? undefined : working.byDedupKey(key))

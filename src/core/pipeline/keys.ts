@@ -5,6 +5,14 @@ export function dedupKey(terminalId: string, stan: string, transmissionTime: str
   return `${terminalId}|${stan}|${transmissionTime ?? localDate}`
 }
 
+/**
+ * A follow-up's own retransmission key. It carries the kind: a UnionPay reversal repeats its
+ * original's STAN, and must not be taken for a retransmission of the original.
+ */
+export function followUpDedupKey(terminalId: string, stan: string, localDate: string, kind: string): string {
+  return `${dedupKey(terminalId, stan, null, localDate)}|${kind}`
+}
+
 /** The dedup key of an original named by its trace (see OriginalTrace). */
 export function traceKey(
   trace: { readonly terminalId: string; readonly stan: string; readonly transmissionTime: string | null; readonly localDate?: string | null },
