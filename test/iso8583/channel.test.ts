@@ -1,5 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { IsoMessage } from '../../src/adapters/iso8583/codec.js'
+import { encode, type IsoMessage } from '../../src/adapters/iso8583/codec.js'
+import { cupEcbMac, MacKey, verifyCupEcbMac } from '../../src/adapters/iso8583/mac.js'
 import { loadDialect, type Dialect } from '../../src/adapters/iso8583/spec.js'
 import { DEMO_CARDS, DEMO_MERCHANTS, DEMO_TERMINALS } from '../../src/app/demo-data.js'
 import { IsoTestClient } from '../support/iso-client.js'
@@ -180,5 +184,72 @@ describe.each<DialectName>(['iso87-ascii', 'iso87-binary', 'cup-pos'])('ISO 8583
   it('never echoes the card number into the HTTP API or stores it', async () => {
     const answer = await admin.get<unknown>('/v1/transactions?terminalId=10000001&limit=100')
     expect(answer.text).not.toContain(DEMO_CARDS.debit.pan)
+  })
+})
+
+describe('ISO 8583 channel: data family, unknown originals and MACs', () => {
+  let server: TestServer
+  let client: IsoTestClient
+  let dialect: Dialect
+  let keysDir: string
+  const MAC_KEY = '0123456789ABCDEF'
+
+  beforeAll(async () => {
+    keysDir = await mkdtemp(join(tmpdir(), 'tollgate-mac-'))
+    const keysFile = join(keysDir, 'mac-keys.json')
+    await writeFile(keysFile, JSON.stringify({ [DEMO_TERMINALS.hotel.id]: MAC_KEY }))
+    server = await startTestServer({ TOLLGATE_ISO_DIALECT: 'cup-pos', TOLLGATE_ISO_MAC_KEYS_FILE: keysFile })
+    dialect = loadDialect('cup-pos')
+    client = await IsoTestClient.open(server.isoPort, dialect)
+  })
+  afterAll(async () => {
+    client.close()
+    await server.close()
+    await rm(keysDir, { recursive: true, force: true })
+  })
+
+  it('answers a card number that fails Luhn with 14 (data family)', async () => {
+    const request = sale('cup-pos')
+    const fields = new Map(request.fields)
+    fields.set(2, `${DEMO_CARDS.debit.pan.slice(0, -1)}0`)
+    expect((await client.request({ ...request, fields })).fields.get(39)).toBe('14')
+  })
+
+  it('acknowledges a reversal whose original never arrived: nothing moved', async () => {
+    const answer = await client.request(reversalOf('cup-pos', sale('cup-pos', { stan: '777777' })))
+    expect(answer.mti).toBe('0410')
+    expect(answer.fields.get(39)).toBe('00')
+    expect(answer.fields.get(38)).toBeUndefined()
+  })
+
+  const withMac = (message: IsoMessage, key: string): IsoMessage => {
+    const fields = new Map(message.fields)
+    fields.set(64, '0000000000000000')
+    const encoded = encode(dialect, { ...message, fields })
+    if (!encoded.ok) throw new Error('encodes')
+    const bytes = Buffer.from(encoded.bytes)
+    const mac = cupEcbMac(MacKey.fromHex(key), bytes.subarray(11, bytes.length - 8))
+    fields.set(64, Buffer.from(mac).toString('hex').toUpperCase())
+    return { ...message, fields }
+  }
+
+  it('verifies field 64 for a terminal with a MAC key, and MACs the answer', async () => {
+    const request = withMac(sale('cup-pos', { terminal: 'hotel', amountMinor: 5_000 }), MAC_KEY)
+    const answer = await client.request(request)
+    expect(answer.fields.get(39)).toBe('00')
+    const mac = answer.fields.get(64)
+    expect(mac).toMatch(/^[0-9A-F]{16}$/)
+    const encoded = encode(dialect, answer)
+    if (!encoded.ok) throw new Error('the answer re-encodes')
+    const bytes = Buffer.from(encoded.bytes)
+    expect(verifyCupEcbMac(MacKey.fromHex(MAC_KEY), bytes.subarray(11, bytes.length - 8), Buffer.from(mac ?? '', 'hex'))).toBe(true)
+  })
+
+  it('answers a wrong MAC with A0 and moves no money', async () => {
+    const request = withMac(sale('cup-pos', { terminal: 'hotel', amountMinor: 5_000 }), 'FEDCBA9876543210')
+    const answer = await client.request(request)
+    expect(answer.fields.get(39)).toBe('A0')
+    const found = await api(server.url, server.adminToken).get<{ items: unknown[] }>(`/v1/transactions?terminalId=${DEMO_TERMINALS.hotel.id}&stan=${request.fields.get(11) ?? ''}`)
+    expect(found.body.items).toHaveLength(0)
   })
 })

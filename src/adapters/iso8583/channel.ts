@@ -107,6 +107,15 @@ export function createIsoHandler(deps: IsoChannelDeps): (frame: Buffer) => Promi
           return finish(message, answer, macKey)
         }
         const result = await submitted.result
+        if (meaning.request.kind === 'reversal' && result.type === 'rejected' && result.reason === 'original_not_found') {
+          // Nothing to reverse: the original never reached us (or was never decided), so no money
+          // moved. Acknowledge, so the terminal stops retrying (see docs/iso8583.md).
+          deps.metrics.messages.inc({ dialect: deps.dialectName, mti: message.mti, code: 'reversal_without_original' })
+          const answer = respond(message, result, deps.dialectName)
+          const fields = new Map(answer.fields)
+          fields.set(39, '00')
+          return finish(message, { mti: answer.mti, fields }, macKey)
+        }
         return finish(message, respond(message, result, deps.dialectName), macKey)
       }
     }
