@@ -253,3 +253,26 @@ describe('ISO 8583 channel: data family, unknown originals and MACs', () => {
     expect(found.body.items).toHaveLength(0)
   })
 })
+
+describe('ISO 8583 channel: network family', () => {
+  it('answers 96 (system busy) when the authorization queue is full, and decides the rest', async () => {
+    const server = await startTestServer({ TOLLGATE_ISO_DIALECT: 'iso87-ascii', TOLLGATE_QUEUE_DEPTH_MAX: '1', TOLLGATE_BATCH_SIZE_MAX: '1' })
+    const client = await IsoTestClient.open(server.isoPort, loadDialect('iso87-ascii'))
+    try {
+      const requests = Array.from({ length: 30 }, () => sale('iso87-ascii', { amountMinor: 100 }))
+      for (const request of requests) client.send(request)
+      const codes: string[] = []
+      for (let i = 0; i < requests.length; i++) {
+        const answer = await client.receive()
+        if (answer === null) break
+        codes.push(answer.fields.get(39) ?? '')
+      }
+      expect(codes).toHaveLength(requests.length)
+      expect(codes).toContain('96')
+      expect(codes.every((code) => code === '00' || code === '96')).toBe(true)
+    } finally {
+      client.close()
+      await server.close()
+    }
+  })
+})
