@@ -5,6 +5,7 @@ import { startTollgate } from '../app/main.js'
 import { runDemoTour } from './demo-tour.js'
 import { formatExplanation, type ExplanationLike } from './format.js'
 import { ApiClient } from './http-client.js'
+import { terminal } from './terminal/terminal.js'
 
 const HELP = `tollgate — POS card authorization switch that explains every block
 
@@ -13,6 +14,7 @@ Usage:
   tollgate authorize [options]        send one transaction to a running server and explain the answer
   tollgate explain <transaction-id>   explain a transaction (why it was approved or blocked)
   tollgate demo [--verbose]           guided tour: an approval and a block of every family
+  tollgate terminal [options]         POS terminal simulator over ISO 8583/TCP (--help for options)
   tollgate help
 
 Common options:
@@ -156,6 +158,8 @@ async function main(argv: string[]): Promise<void> {
       return explain(rest)
     case 'demo':
       return demo(rest)
+    case 'terminal':
+      return terminal(rest)
     case undefined:
     case 'help':
     case '--help':

@@ -81,6 +81,25 @@ describe('follow-ups that name their original by trace', () => {
     expect(available(store)).toBe(100_000)
   })
 
+  it('finds a completion by its own trace: its reversal gives the money back', () => {
+    const store = world()
+    const preauthorization: NewTransactionRequest = { ...purchase, kind: 'preauthorization', stan: '000050' }
+    expect(run(store, [preauthorization])[0]).toMatchObject({ type: 'decided', transaction: { outcome: 'approved' } })
+    const completion: CoreRequest = {
+      type: 'follow_up', kind: 'completion', channel: 'iso8583', stan: '000051', amountMinor: 20_000, idempotencyKey: null,
+      originalTrace: { terminalId: '10000001', stan: '000050', transmissionTime: '1126120000' },
+    }
+    expect(run(store, [completion])[0]).toMatchObject({ type: 'decided', transaction: { kind: 'completion', outcome: 'approved' } })
+    expect(available(store)).toBe(80_000)
+    // A UnionPay reversal names the completion by the completion's own STAN, with no time.
+    const undo: CoreRequest = {
+      type: 'follow_up', kind: 'reversal', channel: 'iso8583', stan: '000051', amountMinor: null, idempotencyKey: null,
+      originalTrace: { terminalId: '10000001', stan: '000051', transmissionTime: null },
+    }
+    expect(run(store, [undo])[0]).toMatchObject({ type: 'decided', transaction: { kind: 'reversal', outcome: 'approved', amountMinor: 20_000 } })
+    expect(available(store)).toBe(100_000)
+  })
+
   it('rejects a trace that names nothing, and stores nothing', () => {
     const store = world()
     const [result] = run(store, [reversal])

@@ -76,7 +76,9 @@ export function createIsoHandler(deps: IsoChannelDeps): (frame: Buffer) => Promi
     }
     const message = decoded.message
     const terminalId = message.fields.get(41)?.trim() ?? null
-    const macKey = terminalId === null ? null : deps.macKeyOf(terminalId)
+    // The MAC is a cup-pos feature (field 64 as 8 bytes at the end). Network management is
+    // exempt: signing on is how a terminal gets its working keys.
+    const macKey = terminalId === null || deps.dialectName !== 'cup-pos' || message.mti.startsWith('08') ? null : deps.macKeyOf(terminalId)
     if (macKey !== null) {
       const mac = message.fields.get(MAC_FIELD)
       const block = frame.subarray(headerBytes, frame.length - MAC_BYTES)

@@ -5,7 +5,7 @@ import type { TransactionRecord } from '../model.js'
 import type { CoreContext } from './context.js'
 import { decideFollowUp } from './decide-follow-up.js'
 import { decideNew } from './decide-new.js'
-import { binPrefixes, clearingAccountId, counterKey, dedupKey, followUpDedupKey, traceKey } from './keys.js'
+import { binPrefixes, clearingAccountId, counterKey, dedupKey, followUpDedupKey, traceKeys } from './keys.js'
 import type { CoreRequest } from './requests.js'
 import type { RequestResult } from './result.js'
 import { Working, type Changes, type Snapshot, type SnapshotKeys } from './snapshot.js'
@@ -32,7 +32,7 @@ export function planBatch(requests: readonly CoreRequest[], ctx: CoreContext): B
   const localDate = formatLocalDate(today)
   const originalIds = requests.flatMap((r) => (r.type === 'follow_up' && r.originalId !== undefined ? [r.originalId] : []))
   const originalDedupKeys = requests.flatMap((r) =>
-    r.type === 'follow_up' && r.originalTrace !== undefined ? [traceKey(r.originalTrace, localDate)] : [],
+    r.type === 'follow_up' && r.originalTrace !== undefined ? traceKeys(r.originalTrace, localDate) : [],
   )
   return {
     originalIds,
@@ -87,7 +87,7 @@ export function collectKeys(
     }
     const original = request.originalId !== undefined
       ? originals.get(request.originalId)
-      : byDedupKey.get(traceKey(request.originalTrace, localDate))
+      : traceKeys(request.originalTrace, localDate).map((key) => byDedupKey.get(key)).find((record) => record !== undefined)
     if (original === undefined) continue
     // A completion's preauthorization (or a refund's sale): undoing gives its day's usage back.
     const parent = original.originalId === null ? undefined : originals.get(original.originalId)

@@ -6,7 +6,7 @@ import type { ReasonCode } from '../reasons/codes.js'
 import type { CoreContext } from './context.js'
 import { replayOrMismatch } from './decide-new.js'
 import { expireIfDue } from './expiry.js'
-import { clearingAccountId, counterKey, followUpDedupKey, traceKey } from './keys.js'
+import { clearingAccountId, counterKey, followUpDedupKey, traceKey, traceKeys } from './keys.js'
 import { approvedRecord, declineWith, skipRest, type RecordBase } from './record.js'
 import type { FollowUpRequest } from './requests.js'
 import { rejected, type FieldError, type RequestResult } from './result.js'
@@ -62,7 +62,7 @@ export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: 
   if (errors.length > 0) return rejected(errors[0]?.reason ?? 'format_error', checks, {}, errors)
   const original = request.originalId !== undefined
     ? working.transaction(request.originalId)
-    : working.byDedupKey(traceKey(request.originalTrace, localDate))
+    : traceKeys(request.originalTrace, localDate).map((key) => working.byDedupKey(key)).find((record) => record !== undefined)
   if (original === undefined) {
     const evidence: Evidence = request.originalId !== undefined
       ? { originalId: request.originalId }

@@ -13,6 +13,22 @@ export function followUpDedupKey(terminalId: string, stan: string, localDate: st
   return `${dedupKey(terminalId, stan, null, localDate)}|${kind}`
 }
 
+/**
+ * Every key an original named by its trace may be stored under: a sale's (terminal, STAN and
+ * transmission time or day), or a completion's or refund's, whose keys carry their kind.
+ */
+export function traceKeys(
+  trace: { readonly terminalId: string; readonly stan: string; readonly transmissionTime: string | null; readonly localDate?: string | null },
+  localDate: string,
+): string[] {
+  const day = trace.localDate ?? localDate
+  return [
+    traceKey(trace, localDate),
+    followUpDedupKey(trace.terminalId, trace.stan, day, 'completion'),
+    followUpDedupKey(trace.terminalId, trace.stan, day, 'refund'),
+  ]
+}
+
 /** The dedup key of an original named by its trace (see OriginalTrace). */
 export function traceKey(
   trace: { readonly terminalId: string; readonly stan: string; readonly transmissionTime: string | null; readonly localDate?: string | null },
