@@ -51,7 +51,7 @@ export function declinedRecord(
 ): TransactionRecord {
   return record(base, {
     id, rrn: ctx.newRrn(), outcome: 'declined', lifecycle: 'none', reason,
-    responseCode: reasonEntry(reason).isoCode, authorizationCode: null, checks: [...checks], evidence,
+    responseCode: reasonEntry(reason).isoCode, authorizationCode: null, checks: storedChecks(checks), evidence,
     balanceMinor: null, holdTransferId: null, createdAtMs: ctx.nowMs,
   })
 }
@@ -72,9 +72,22 @@ export function approvedRecord(
   assert(/^[0-9A-Z]{6}$/.test(authorizationCode), 'authorization code is 6 characters')
   return record(base, {
     id: fields.id, rrn: ctx.newRrn(), outcome: 'approved', lifecycle: fields.lifecycle, reason: null,
-    responseCode: '00', authorizationCode, checks: [...fields.checks], evidence: fields.evidence,
+    responseCode: '00', authorizationCode, checks: storedChecks(fields.checks), evidence: fields.evidence,
     balanceMinor: fields.balanceMinor ?? null, holdTransferId: fields.holdTransferId ?? null, createdAtMs: ctx.nowMs,
   })
+}
+
+/**
+ * The checks as stored: every check with its status, and the evidence of failing ones. The
+ * evidence that decided an approval or a decline is kept apart (`evidence`); what passing
+ * checks compared is shown nowhere and would only make every row (and the log) larger.
+ */
+export function storedChecks(checks: readonly Check[]): Check[] {
+  return checks.map((check) =>
+    check.status === 'fail' || check.evidence === undefined
+      ? check
+      : { stage: check.stage, name: check.name, status: check.status },
+  )
 }
 
 /** Marks the stages after a decision as skipped, so an explanation shows the whole pipeline. */
