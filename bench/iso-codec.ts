@@ -12,11 +12,13 @@
  */
 import { Buffer } from 'node:buffer'
 import { createRequire } from 'node:module'
-import { cpus, loadavg } from 'node:os'
-import { parseArgs } from 'node:util'
 import { decode, encode, type IsoMessage } from '../src/adapters/iso8583/codec.js'
 import { DIALECT_NAMES, loadDialect, type DialectName } from '../src/adapters/iso8583/spec.js'
 import { DEMO_CARDS } from '../src/app/demo-data.js'
+import { exitOnFailure, readOptions, UsageError, type OptionValues } from './support/args.js'
+import { loadAverage1m, machineInfo } from './support/cpu.js'
+import { progressLog } from './support/report.js'
+import { round } from './support/stats.js'
 
 const DURATION_S_DEFAULT = 2
 const DURATION_S_MAX = 60
@@ -365,46 +367,29 @@ const USAGE = `npm run bench:codec -- [options]
   --json           print the result as JSON
 `
 
-class UsageError extends Error {}
-
-function secondsOption(raw: string | undefined, name: string, fallback: number, max: number) {
+function secondsOption(values: OptionValues, name: string, fallback: number, max: number) {
+  const raw = values[name]
   if (raw === undefined) return fallback
   const value = Number(raw)
   if (!Number.isFinite(value) || value < 0 || value > max || (name === 'duration' && value === 0)) {
     const range = name === 'duration' ? `above 0, at most ${max}` : `0 to ${max}`
-    throw new UsageError(`--${name}: expected seconds ${range}, got ${raw}\n\n${USAGE}`)
+    throw new UsageError(`--${name}: expected seconds ${range}, got ${String(raw)}\n\n${USAGE}`)
   }
   return value
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options = {
-    duration: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'boolean' },
-    help: { type: 'boolean' },
-  } as const
-  let values
-  try {
-    values = parseArgs({ args: [...argv], strict: true, options }).values
-  } catch (cause) {
-    const message = cause instanceof Error ? cause.message : String(cause)
-    throw new UsageError(`${message}\n\n${USAGE}`, { cause })
-  }
-  if (values.help === true) {
-    process.stdout.write(USAGE)
-    process.exit(0)
-  }
+  const text = { type: 'string' } as const
+  const flag = { type: 'boolean' } as const
+  const values = readOptions(argv, { duration: text, warmup: text, json: flag }, USAGE)
   return {
-    durationS: secondsOption(values.duration, 'duration', DURATION_S_DEFAULT, DURATION_S_MAX),
-    warmupS: secondsOption(values.warmup, 'warmup', WARMUP_S_DEFAULT, WARMUP_S_MAX),
+    durationS: secondsOption(values, 'duration', DURATION_S_DEFAULT, DURATION_S_MAX),
+    warmupS: secondsOption(values, 'warmup', WARMUP_S_DEFAULT, WARMUP_S_MAX),
     json: values.json === true,
   }
 }
 
-function progress(message: string): void {
-  process.stderr.write(`[bench:codec] ${message}\n`)
-}
-
-const round = (value: number, digits = 2): number => Number(value.toFixed(digits))
+const progress = progressLog('bench:codec', false)
 
 function ratios(cases: readonly Case[]) {
   const find = (codec: Case['codec'], mti: string): Case | undefined =>
@@ -424,10 +409,7 @@ function ratios(cases: readonly Case[]) {
 function summarise(cases: readonly Case[], notes: readonly string[], options: Options) {
   return {
     date: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version,
-      loadAverage1m: round(loadavg()[0] ?? 0),
-    },
+    machine: { ...machineInfo(), loadAverage1m: round(loadAverage1m()) },
     settings: { durationS: options.durationS, warmupS: options.warmupS },
     cases: cases.map((c) => ({
       codec: c.codec, dialect: c.dialect, mti: c.mti, bytes: c.bytes,
@@ -503,11 +485,5 @@ function main(): void {
 try {
   main()
 } catch (error) {
-  if (error instanceof UsageError) {
-    process.stderr.write(`${error.message}\n`)
-    process.exit(2)
-  }
-  const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
-  process.stderr.write(`benchmark failed: ${text}\n`)
-  process.exit(1)
+  exitOnFailure(error)
 }
