@@ -81,7 +81,7 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const executor = config.batchWorker === 'on'
     ? await workerExecutor({ databasePath, referenceDir: REFERENCE_DIR_DEFAULT, settings }, onFatal)
     : inProcessExecutor(store, makeContext)
-  const processor = new Processor(executor, clock, { depthMax: config.queueDepthMax, batchSizeMax: config.batchSizeMax }, metrics, onFatal)
+  const processor = new Processor(executor, clock, { depthMax: config.queueDepthMax, batchSizeMax: config.batchSizeMax, batchesInFlightMax: config.batchWorker === 'on' ? 2 : 1 }, metrics, onFatal)
 
   const http = buildHttpServer({
     store, authorizer: processor, tokenize, bins: reference.bins, mccs: reference.mccs, clock, ids,

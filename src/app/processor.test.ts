@@ -52,8 +52,8 @@ function badRequest(stan: string): CoreRequest {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
-function processor(store: BatchExecutor, depthMax: number, onFatal: (e: unknown) => void = () => undefined) {
-  return new Processor(store, manualClock(1_790_000_000_000), { depthMax, batchSizeMax: 10 }, createTollgateMetrics(), onFatal)
+function processor(store: BatchExecutor, depthMax: number, onFatal: (e: unknown) => void = () => undefined, batchesInFlightMax = 1) {
+  return new Processor(store, manualClock(1_790_000_000_000), { depthMax, batchSizeMax: 10, batchesInFlightMax }, createTollgateMetrics(), onFatal)
 }
 
 describe('processor: bounded queue and group commit', () => {
@@ -97,6 +97,26 @@ describe('processor: bounded queue and group commit', () => {
     gates[1]?.release()
     if (second.type !== 'accepted') throw new Error('accepted')
     await expect(second.result).resolves.toMatchObject({ type: 'rejected' })
+  })
+
+  it('keeps at most batchesInFlightMax batches with the executor, and hands over the next before answering', async () => {
+    const { store, gates } = gatedStore()
+    const p = processor(store, 100, () => undefined, 2)
+    const first = p.submit(badRequest('000001'))
+    await tick()
+    const second = p.submit(badRequest('000002'))
+    await tick()
+    const third = p.submit(badRequest('000003'))
+    await tick()
+    expect(gates).toHaveLength(2)
+    gates[0]?.release()
+    if (first.type !== 'accepted' || second.type !== 'accepted' || third.type !== 'accepted') throw new Error('accepted')
+    await first.result
+    await tick()
+    expect(gates).toHaveLength(3)
+    gates[1]?.release()
+    gates[2]?.release()
+    await expect(Promise.all([second.result, third.result])).resolves.toHaveLength(2)
   })
 
   it('close() waits for queued work, then refuses new work', async () => {

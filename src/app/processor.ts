@@ -27,8 +27,12 @@ export class StoreFailure extends Error {
  */
 export class Processor implements Authorizer {
   private readonly queue: Pending[] = []
-  /** True while a batch is with the executor. One at a time: batches commit in order. */
-  private running = false
+  /**
+   * Batches handed to the executor and not yet answered. The executor runs them one at a time,
+   * in order; with a worker thread, a second one waiting there keeps it busy while the main
+   * thread answers the first.
+   */
+  private inFlight = 0
   private scheduled = false
   private closing = false
   private idleWaiters: (() => void)[] = []
@@ -36,7 +40,7 @@ export class Processor implements Authorizer {
   constructor(
     private readonly executor: BatchExecutor,
     private readonly clock: Clock,
-    private readonly limits: { readonly depthMax: number; readonly batchSizeMax: number },
+    private readonly limits: { readonly depthMax: number; readonly batchSizeMax: number; readonly batchesInFlightMax: number },
     private readonly metrics: TollgateMetrics,
     private readonly onFatal: (error: unknown) => void,
   ) {
@@ -66,7 +70,7 @@ export class Processor implements Authorizer {
   /** Stops taking requests and resolves when everything queued has been answered. */
   async close(): Promise<void> {
     this.closing = true
-    if (!this.running && this.queue.length === 0) return
+    if (this.inFlight === 0 && this.queue.length === 0) return
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
   }
 
@@ -75,7 +79,7 @@ export class Processor implements Authorizer {
    * goes into one batch (group commit).
    */
   private schedule(): void {
-    if (this.running || this.scheduled || this.queue.length === 0) return
+    if (this.inFlight >= this.limits.batchesInFlightMax || this.scheduled || this.queue.length === 0) return
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
@@ -84,14 +88,15 @@ export class Processor implements Authorizer {
   }
 
   private dispatch(): void {
-    if (this.running) return
+    if (this.inFlight >= this.limits.batchesInFlightMax) return
     if (this.queue.length === 0) {
+      if (this.inFlight > 0) return
       const waiters = this.idleWaiters
       this.idleWaiters = []
       for (const wake of waiters) wake()
       return
     }
-    this.running = true
+    this.inFlight += 1
     void this.runBatch(this.queue.splice(0, this.limits.batchSizeMax))
   }
 
@@ -102,7 +107,7 @@ export class Processor implements Authorizer {
     try {
       results = await this.executor.execute(batch.map((p) => p.request), nowMs)
     } catch (error) {
-      this.running = false
+      this.inFlight -= 1
       this.metrics.storeErrors.inc()
       const failure = error instanceof AssertionFailure ? error : new StoreFailure('the batch could not be committed', { cause: error })
       for (const pending of batch) pending.reject(failure)
@@ -113,7 +118,7 @@ export class Processor implements Authorizer {
     }
     // Hand the executor the next batch before answering this one: answering (rendering and
     // writing responses) then overlaps with the next commit on a worker thread.
-    this.running = false
+    this.inFlight -= 1
     this.dispatch()
     const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9
     this.metrics.batches.inc()
