@@ -100,9 +100,22 @@ describe('follow-ups that name their original by trace', () => {
     expect(available(store)).toBe(100_000)
   })
 
-  it('rejects a trace that names nothing, and stores nothing', () => {
+  it('acknowledges a reversal of an original never seen, and refuses that original if it arrives late', () => {
     const store = world()
-    const [result] = run(store, [reversal])
+    const [tombstone] = run(store, [reversal])
+    expect(tombstone).toMatchObject({ type: 'decided', replayed: false, transaction: { kind: 'reversal', outcome: 'approved', amountMinor: 0, originalId: null } })
+    const [late] = run(store, [purchase])
+    expect(late).toMatchObject({ type: 'rejected', reason: 'duplicate_mismatch' })
+    expect(available(store)).toBe(100_000)
+    const [again] = run(store, [{ ...reversal, stan: '000099' }])
+    expect(again).toMatchObject({ type: 'decided', replayed: true })
+    expect(store.transactions.size).toBe(1)
+  })
+
+  it('rejects a trace from an unknown terminal, and stores nothing', () => {
+    const store = world()
+    const unknown: CoreRequest = { ...reversal, originalTrace: { terminalId: '99999999', stan: '000042', transmissionTime: '1126120000' } }
+    const [result] = run(store, [unknown])
     expect(result).toMatchObject({ type: 'rejected', reason: 'original_not_found', evidence: { originalStan: '000042' } })
     expect(store.transactions.size).toBe(0)
   })

@@ -225,11 +225,14 @@ describe('ISO 8583 channel: data family, unknown originals and MACs', () => {
     expect((await client.request({ ...request, fields })).fields.get(39)).toBe('14')
   })
 
-  it('acknowledges a reversal whose original never arrived: nothing moved', async () => {
-    const answer = await client.request(reversalOf('cup-pos', sale('cup-pos', { stan: '777777' })))
+  it('acknowledges a reversal whose original never arrived, and refuses that original if it comes late', async () => {
+    const original = sale('cup-pos', { stan: '777777', amountMinor: 3_300 })
+    const answer = await client.request(reversalOf('cup-pos', original))
     expect(answer.mti).toBe('0410')
     expect(answer.fields.get(39)).toBe('00')
-    expect(answer.fields.get(38)).toBeUndefined()
+    const late = await client.request(original)
+    expect(late.fields.get(39)).toBe('94')
+    expect(late.fields.get(38)).toBeUndefined()
   })
 
   const withMac = (message: IsoMessage, key: string): IsoMessage => {

@@ -85,6 +85,8 @@ export function collectKeys(
       for (const prefix of binPrefixes(request.card.pan)) keys.listValues.add(prefix)
       continue
     }
+    // A reversal of an original never seen leaves a tombstone under the trace's terminal.
+    if (request.originalTrace !== undefined) keys.terminalIds.add(request.originalTrace.terminalId)
     const original = request.originalId !== undefined
       ? originals.get(request.originalId)
       : traceKeys(request.originalTrace, localDate).map((key) => byDedupKey.get(key)).find((record) => record !== undefined)

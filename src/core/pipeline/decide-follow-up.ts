@@ -8,7 +8,7 @@ import { replayOrMismatch } from './decide-new.js'
 import { expireIfDue } from './expiry.js'
 import { clearingAccountId, counterKey, followUpDedupKey, traceKey, traceKeys } from './keys.js'
 import { approvedRecord, declineWith, skipRest, type RecordBase } from './record.js'
-import type { FollowUpRequest } from './requests.js'
+import type { FollowUpRequest, OriginalTrace } from './requests.js'
 import { rejected, type FieldError, type RequestResult } from './result.js'
 import type { Working } from './snapshot.js'
 
@@ -67,8 +67,16 @@ export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: 
     const evidence: Evidence = request.originalId !== undefined
       ? { originalId: request.originalId }
       : { terminalId: request.originalTrace.terminalId, originalStan: request.originalTrace.stan, originalTransmissionTime: request.originalTrace.transmissionTime }
+    if (request.kind === 'reversal' && request.originalTrace !== undefined) {
+      const tombstone = reverseUnseen(request, request.originalTrace, working, ctx, localDate, checks, evidence)
+      if (tombstone !== null) return tombstone
+    }
     checks.push({ stage: 'validation', name: 'original', status: 'fail', reason: 'original_not_found', evidence })
     return rejected('original_not_found', checks, evidence)
+  }
+  if (isTombstone(original)) {
+    // A repeated reversal of an original never seen: the first answer again.
+    return { type: 'decided', transaction: original, replayed: true }
   }
   const fingerprint = fingerprintFollowUp(request, localDate)
   const key = request.stan === null ? null : followUpDedupKey(original.terminalId, request.stan, localDate, request.kind)
@@ -170,6 +178,44 @@ export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: 
     working.insertTransaction(record)
     return { type: 'decided', transaction: record, replayed: false }
   }
+}
+
+/** A tombstone: the record of a reversal whose original was never seen (see reverseUnseen). */
+function isTombstone(record: TransactionRecord): boolean {
+  return record.kind === 'reversal' && record.originalId === null
+}
+
+/**
+ * A reversal whose original never reached us: nothing to undo, so it is acknowledged — and a
+ * tombstone is stored under the original's own retransmission key, so that if the original
+ * arrives late (a delayed packet), it is refused as a mismatched duplicate instead of charging a
+ * cardholder whose terminal believes the sale reversed. Needs a terminal we know.
+ */
+function reverseUnseen(
+  request: FollowUpRequest,
+  trace: OriginalTrace,
+  working: Working,
+  ctx: CoreContext,
+  localDate: string,
+  checks: Check[],
+  evidence: Evidence,
+): RequestResult | null {
+  const terminal = working.terminals.get(trace.terminalId)
+  if (terminal === undefined) return null
+  const key = traceKey(trace, localDate)
+  const base: RecordBase = {
+    kind: 'reversal', channel: request.channel, terminalId: terminal.id, merchantId: terminal.merchantId,
+    stan: request.stan, transmissionTime: trace.transmissionTime, dedupKey: key, idempotencyKey: request.idempotencyKey,
+    fingerprint: `tombstone|${key}`, cardToken: null, cardMasked: null, cardLast4: null, cardType: null,
+    amountMinor: 0, currency: 'CNY', originalId: null, localDate,
+  }
+  const tombstoneEvidence: Evidence = { ...evidence, moneyMoved: false, why: 'original never seen: a late original will be refused' }
+  checks.push({ stage: 'validation', name: 'original', status: 'skip', evidence: tombstoneEvidence })
+  checks.push({ stage: 'issuer', name: 'nothing_to_undo', status: 'pass', evidence: tombstoneEvidence })
+  skipRest(checks, 'issuer', STAGES)
+  const record = approvedRecord(ctx, base, { id: ctx.newTransactionId(), lifecycle: 'none', checks, evidence: tombstoneEvidence })
+  working.insertTransaction(record)
+  return { type: 'decided', transaction: record, replayed: false }
 }
 
 function followUpAcceptance(working: Working, original: TransactionRecord): ReasonCode | null {
