@@ -30,7 +30,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['node:*', 'fs', 'net', 'http', 'crypto'], message: 'core is pure: no I/O.' },
-            { group: ['**/adapters/**', '**/app/**', '**/cli/**', '**/ports/**'], message: 'core imports nothing outward.' },
+            {
+              group: ['**/adapters/**', '**/app/**', '**/cli/**', '**/ports/**'],
+              message: 'core imports nothing outward.',
+            },
           ],
         },
       ],
@@ -50,7 +53,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/adapters/**', '**/app/**', '**/cli/**'], message: 'ports point inward.' }] },
+        {
+          patterns: [
+            { group: ['**/adapters/**', '**/app/**', '**/cli/**'], message: 'ports point inward.' },
+          ],
+        },
       ],
     },
   },
@@ -59,7 +66,9 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/app/**', '**/cli/**'], message: 'adapters do not import app.' }] },
+        {
+          patterns: [{ group: ['**/app/**', '**/cli/**'], message: 'adapters do not import app.' }],
+        },
       ],
     },
   },

@@ -48,16 +48,20 @@ import { MIX, PurchaseStream, type Category, type Purchase } from './support/tra
 const CONCURRENCY_DEFAULT = 256
 const CONCURRENCY_MAX = 4_096
 const LOAD_DEFAULTS = {
-  durationS: 20, debitCards: 2_000, creditCards: 500, lowBalanceCards: 100, terminals: 50,
+  durationS: 20,
+  debitCards: 2_000,
+  creditCards: 500,
+  lowBalanceCards: 100,
+  terminals: 50,
 }
 const LATENCY_SAMPLES_MAX = 8_000_000
 const PROFILE_AREAS_SHOWN = 15
 const PROFILE_FUNCTIONS_SHOWN = 25
 
 /** What the server must answer in each category: "approved" or "declined:<reason>". */
-const EXPECTED = new Map(MIX.map((m) => [
-  m.category, m.reason === null ? 'approved' : `declined:${m.reason}`,
-]))
+const EXPECTED = new Map(
+  MIX.map((m) => [m.category, m.reason === null ? 'approved' : `declined:${m.reason}`]),
+)
 
 interface Options extends LoadOptions {
   readonly concurrency: number
@@ -76,9 +80,16 @@ ${loadUsage(LOAD_DEFAULTS).fleet}
 function parseOptions(argv: readonly string[]): Options {
   const text = { type: 'string' } as const
   const flag = { type: 'boolean' } as const
-  const values = readOptions(argv, {
-    ...LOAD_OPTION_SPEC, concurrency: text, json: flag, profile: flag,
-  }, USAGE)
+  const values = readOptions(
+    argv,
+    {
+      ...LOAD_OPTION_SPEC,
+      concurrency: text,
+      json: flag,
+      profile: flag,
+    },
+    USAGE,
+  )
   return {
     concurrency: integerOption(values, 'concurrency', CONCURRENCY_DEFAULT, CONCURRENCY_MAX),
     ...loadOptions(values, LOAD_DEFAULTS),
@@ -109,9 +120,13 @@ type Traffic = PurchaseStream<Planned>
 /** The purchase as a POST /v1/authorizations body. */
 function authorizationBody(purchase: Purchase): Planned {
   const body = {
-    kind: 'purchase', terminalId: purchase.terminalId, merchantId: purchase.merchantId,
-    stan: purchase.stan, card: { pan: purchase.pan, expiry: purchase.expiry },
-    amount: amountText(purchase.amountMinor), currency: 'CNY',
+    kind: 'purchase',
+    terminalId: purchase.terminalId,
+    merchantId: purchase.merchantId,
+    stan: purchase.stan,
+    card: { pan: purchase.pan, expiry: purchase.expiry },
+    amount: amountText(purchase.amountMinor),
+    currency: 'CNY',
   }
   return { category: purchase.category, body: JSON.stringify(body) }
 }
@@ -175,9 +190,12 @@ type Sent = Omit<Outcome, 'latencyMs' | 'category'>
 async function sendOne(pool: Pool, planned: Planned): Promise<Sent> {
   try {
     const response = await pool.request({
-      method: 'POST', path: '/v1/authorizations', body: planned.body,
+      method: 'POST',
+      path: '/v1/authorizations',
+      body: planned.body,
       headers: { 'content-type': 'application/json' },
-      headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: REQUEST_TIMEOUT_MS,
+      bodyTimeout: REQUEST_TIMEOUT_MS,
     })
     const text = await response.body.text()
     const outcome = outcomeOf(response.statusCode, text)
@@ -239,7 +257,6 @@ function serverFigures(run: RunResult) {
   }
 }
 
-
 function summarise(run: RunResult) {
   const { options, recorder } = run
   const sorted = recorder.sortedLatencies()
@@ -250,9 +267,14 @@ function summarise(run: RunResult) {
     date: new Date().toISOString(),
     machine: machineAround(run.loadBefore),
     settings: {
-      concurrency: options.concurrency, durationS: options.durationS, warmupS: options.warmupS,
-      debitCards: options.debitCards, creditCards: options.creditCards,
-      lowBalanceCards: options.lowBalanceCards, terminals: options.terminals, seed: options.seed,
+      concurrency: options.concurrency,
+      durationS: options.durationS,
+      warmupS: options.warmupS,
+      debitCards: options.debitCards,
+      creditCards: options.creditCards,
+      lowBalanceCards: options.lowBalanceCards,
+      terminals: options.terminals,
+      seed: options.seed,
       store: 'sqlite (WAL, synchronous=FULL)',
     },
     provisionS: round(run.provisionS, 1),
@@ -264,8 +286,10 @@ function summarise(run: RunResult) {
     perSecond,
     requestsMeasured: count,
     latencyMs: {
-      p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)),
-      p99: round(percentile(sorted, 99)), max: round(percentile(sorted, 100)),
+      p50: round(percentile(sorted, 50)),
+      p90: round(percentile(sorted, 90)),
+      p99: round(percentile(sorted, 99)),
+      max: round(percentile(sorted, 100)),
     },
     meanResponseBytes: round(ratio(recorder.responseChars, count), 0),
     approved: recorder.byOutcome.get('approved') ?? 0,
@@ -298,19 +322,25 @@ function printTable(summary: Summary): void {
     ...fleetRows(row, summary),
     '',
     row('throughput (authorizations/s)', summary.throughputPerS),
-    row('  per second: min / median / max',
-      slash(summary.perSecondMin, summary.perSecondMedian, summary.perSecondMax)),
+    row(
+      '  per second: min / median / max',
+      slash(summary.perSecondMin, summary.perSecondMedian, summary.perSecondMax),
+    ),
     row('latency ms: p50 / p90 / p99 / max', slash(l.p50, l.p90, l.p99, l.max)),
     row('requests measured', summary.requestsMeasured),
     row('approved / declined', slash(summary.approved, summary.declined)),
     row('declined %', summary.declinedPercent),
     row('errors (no HTTP answer)', summary.errors),
     row('mean response size (bytes)', summary.meanResponseBytes),
-    row('mean batch size: window / whole run',
-      slash(server.meanBatchSizeWindow, server.meanBatchSizeOverall)),
+    row(
+      'mean batch size: window / whole run',
+      slash(server.meanBatchSizeWindow, server.meanBatchSizeOverall),
+    ),
     row('batches in window / mean batch ms', slash(server.batchesWindow, server.meanBatchMsWindow)),
-    row('CPU % of one core: server / bench',
-      slash(server.cpuPercentWindow, client.cpuPercentWindow)),
+    row(
+      'CPU % of one core: server / bench',
+      slash(server.cpuPercentWindow, client.cpuPercentWindow),
+    ),
     row('CPU % of one core: other processes', summary.otherProcessesCpuPercentWindow ?? '?'),
     row('busy refusals (queue full)', server.busyRefusals),
     row('ledger balanced', summary.ledgerBalanced ? 'yes' : 'NO'),
@@ -346,8 +376,8 @@ function areaOf(frame: CallFrame): string {
   const packaged = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(frame.url)
   if (packaged?.[1] !== undefined) return packaged[1]
   // dist/src/core/pipeline/x.js: "tollgate core/pipeline"; dist/src/core/x.js: "tollgate core".
-  const own = /\/dist\/src\/([^/]+\/[^/.]+)\//.exec(frame.url)
-    ?? /\/dist\/src\/([^/]+)\//.exec(frame.url)
+  const own =
+    /\/dist\/src\/([^/]+\/[^/.]+)\//.exec(frame.url) ?? /\/dist\/src\/([^/]+)\//.exec(frame.url)
   if (own?.[1] !== undefined) return `tollgate ${own[1]}`
   if (frame.url.startsWith('node:')) return frame.url.split('/')[0] ?? frame.url
   if (frame.url === '') return frame.functionName.startsWith('(') ? frame.functionName : 'native'
@@ -366,7 +396,9 @@ function functionOf(frame: CallFrame): string {
  */
 function summariseProfile(dataDir: string, window: MeasureWindow): string[] {
   // One profile per thread: the main thread (HTTP) and the batch worker.
-  const files = readdirSync(dataDir).filter((name) => name.endsWith('.cpuprofile')).sort()
+  const files = readdirSync(dataDir)
+    .filter((name) => name.endsWith('.cpuprofile'))
+    .sort()
   if (files.length === 0) return ['(no .cpuprofile was written)']
   return files.flatMap((file, index) => [
     `thread ${index + 1} of ${files.length} (${file}):`,
@@ -394,11 +426,15 @@ function summariseOneProfile(dataDir: string, file: string, window: MeasureWindo
   })
   if (totalUs === 0) return [`(no samples inside the measured window in ${file})`]
   const top = (map: Map<string, number>, n: number): string[] =>
-    [...map].sort((a, b) => b[1] - a[1]).slice(0, n)
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
       .map(([key, us]) => `  ${((100 * us) / totalUs).toFixed(1).padStart(5)}%  ${key}`)
   return [
-    'server self time by area (measured window):', ...top(byArea, PROFILE_AREAS_SHOWN),
-    'top functions by self time:', ...top(byFunction, PROFILE_FUNCTIONS_SHOWN),
+    'server self time by area (measured window):',
+    ...top(byArea, PROFILE_AREAS_SHOWN),
+    'top functions by self time:',
+    ...top(byFunction, PROFILE_FUNCTIONS_SHOWN),
   ]
 }
 
@@ -409,7 +445,8 @@ async function runLoad(pool: Pool, traffic: Traffic, options: Options, server: S
   const window = measureWindow(options.warmupS, options.durationS)
   const recorder = new Recorder(window, options.durationS)
   const workers = Array.from({ length: options.concurrency }, () =>
-    worker(pool, traffic, window, recorder))
+    worker(pool, traffic, window, recorder),
+  )
   await sleep(options.warmupS * 1_000)
   const metricsStart = await sampleMetrics(pool)
   const endCpuWindow = startCpuWindow(server.child.pid)
@@ -445,10 +482,17 @@ async function measure(
   const metricsEnd = await sampleMetrics(pool)
   const balanced = await ledgerBalanced(pool, server.adminToken)
   const summary = summarise({
-    options, recorder: load.recorder, creditFallbacks: traffic.creditFallbacks, provisionS,
-    serverCpuS: load.serverCpuS, clientCpuS: load.clientCpuS, otherCpuS: load.otherCpuS,
+    options,
+    recorder: load.recorder,
+    creditFallbacks: traffic.creditFallbacks,
+    provisionS,
+    serverCpuS: load.serverCpuS,
+    clientCpuS: load.clientCpuS,
+    otherCpuS: load.otherCpuS,
     metricsStart: load.metricsStart,
-    metricsEnd, ledgerBalanced: balanced, loadBefore,
+    metricsEnd,
+    ledgerBalanced: balanced,
+    loadBefore,
   })
   await finishServer(server, pool, progress, 'server')
   const profile = options.profile ? summariseProfile(server.dataDir, load.window) : null
@@ -461,11 +505,18 @@ async function main(): Promise<void> {
   const { concurrency, warmupS, durationS } = options
   progress(`starting the server; concurrency ${concurrency}, ${warmupS} s warm-up + ${durationS} s`)
   const server = await startServer({
-    tempPrefix: 'tollgate-bench-', env: { TOLLGATE_ISO_PORT: '0' }, cpuProfile: options.profile,
+    tempPrefix: 'tollgate-bench-',
+    env: { TOLLGATE_ISO_PORT: '0' },
+    cpuProfile: options.profile,
   })
   const pool = openPool(server.origin, options.concurrency)
-  const report = await withServer(server, pool, progress,
-    () => measure(server, pool, options, loadBefore), 'server')
+  const report = await withServer(
+    server,
+    pool,
+    progress,
+    () => measure(server, pool, options, loadBefore),
+    'server',
+  )
   if (options.json) {
     const json = { ...report.summary, profile: report.profile }
     process.stdout.write(JSON.stringify(json, null, 2) + '\n')

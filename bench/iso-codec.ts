@@ -94,11 +94,23 @@ const CUP_ANSWER_HEADER = { tpdu: '6000000003', header: '603100000000' }
  */
 function iso87Messages(): { request: IsoMessage; answer: IsoMessage } {
   const common: [number, string][] = [
-    [2, PAN], [3, '000000'], [4, '000000012345'], [7, '1126083015'], [11, '000123'],
-    [12, '163015'], [13, '1126'], [14, '3012'], [18, '5411'], [22, '021'], [25, '00'],
+    [2, PAN],
+    [3, '000000'],
+    [4, '000000012345'],
+    [7, '1126083015'],
+    [11, '000123'],
+    [12, '163015'],
+    [13, '1126'],
+    [14, '3012'],
+    [18, '5411'],
+    [22, '021'],
+    [25, '00'],
     [32, '48020000'],
   ]
-  const where: [number, string][] = [[41, '20000001'], [42, '898310054119999']]
+  const where: [number, string][] = [
+    [41, '20000001'],
+    [42, '898310054119999'],
+  ]
   const request = new Map<number, string>([
     ...common,
     [35, `${PAN}=30121011234567890`],
@@ -110,9 +122,13 @@ function iso87Messages(): { request: IsoMessage; answer: IsoMessage } {
   ])
   const answer = new Map<number, string>([
     ...common,
-    [37, '633010000123'], [38, '4F2K9Q'], [39, '00'],
+    [37, '633010000123'],
+    [38, '4F2K9Q'],
+    [39, '00'],
     ...where,
-    [49, '156'], [54, '0002156C000000987655'], [100, '48021000'],
+    [49, '156'],
+    [54, '0002156C000000987655'],
+    [100, '48021000'],
   ])
   return { request: { mti: '0200', fields: request }, answer: { mti: '0210', fields: answer } }
 }
@@ -120,22 +136,44 @@ function iso87Messages(): { request: IsoMessage; answer: IsoMessage } {
 /** The UnionPay terminal profile: TPDU and header, PIN block, field 60 subfields and a MAC. */
 function cupMessages(): { request: IsoMessage; answer: IsoMessage } {
   const common: [number, string][] = [
-    [2, PAN], [3, '000000'], [4, '000000012345'], [11, '000123'],
+    [2, PAN],
+    [3, '000000'],
+    [4, '000000012345'],
+    [11, '000123'],
   ]
-  const where: [number, string][] = [[41, '20000001'], [42, '898310054119999']]
+  const where: [number, string][] = [
+    [41, '20000001'],
+    [42, '898310054119999'],
+  ]
   const request = new Map<number, string>([
     ...common,
-    [14, '3012'], [22, '021'], [25, '00'], [26, '12'], [35, `${PAN}=30121011234567890`],
+    [14, '3012'],
+    [22, '021'],
+    [25, '00'],
+    [26, '12'],
+    [35, `${PAN}=30121011234567890`],
     ...where,
-    [49, '156'], [52, '8A3C5E7F9B1D2C4E'], [53, '2600000000000000'], [60, '22000001000'],
+    [49, '156'],
+    [52, '8A3C5E7F9B1D2C4E'],
+    [53, '2600000000000000'],
+    [60, '22000001000'],
     [64, '1F2E3D4C5B6A7988'],
   ])
   const answer = new Map<number, string>([
     ...common,
-    [12, '163015'], [13, '1126'], [14, '3012'], [25, '00'], [32, '48020000'],
-    [37, '633010000123'], [38, '4F2K9Q'], [39, '00'],
+    [12, '163015'],
+    [13, '1126'],
+    [14, '3012'],
+    [25, '00'],
+    [32, '48020000'],
+    [37, '633010000123'],
+    [38, '4F2K9Q'],
+    [39, '00'],
     ...where,
-    [49, '156'], [54, '0002156C000000987655'], [60, '22000001000'], [64, '7A6B5C4D3E2F1A0B'],
+    [49, '156'],
+    [54, '0002156C000000987655'],
+    [60, '22000001000'],
+    [64, '7A6B5C4D3E2F1A0B'],
   ])
   return {
     request: { mti: '0200', fields: request, header: CUP_HEADER },
@@ -255,9 +293,10 @@ function primaryOnlyNotes(message: IsoMessage): string[] {
     decodedTheirs.ok && sameFields(fields, decodedTheirs.message.fields) === null
   const read = iso8583Read(ours)
   const iso8583Reads = typeof read !== 'string' && sameFields(fields, read.fields) === null
-  const misread = typeof read === 'string'
-    ? `no (${read})`
-    : `no (it reads ${read.fields.size} fields, wrongly, and reports no error)`
+  const misread =
+    typeof read === 'string'
+      ? `no (${read})`
+      : `no (it reads ${read.fields.size} fields, wrongly, and reports no error)`
   return [
     `${message.mti} without field 100: Tollgate writes ${ours.length} bytes ` +
       `(primary bitmap only), iso_8583 ${theirs.length} ` +
@@ -324,8 +363,12 @@ function tollgateCase(dialectName: DialectName, message: IsoMessage, options: Op
   const encodeRate = measure(encodeOne, options)
   const decodeRate = measure(decodeOne, options)
   return {
-    codec: 'tollgate', dialect: dialectName, mti: message.mti, bytes: bytes.length,
-    encode: encodeRate, decode: decodeRate,
+    codec: 'tollgate',
+    dialect: dialectName,
+    mti: message.mti,
+    bytes: bytes.length,
+    encode: encodeRate,
+    decode: decodeRate,
   }
 }
 
@@ -347,8 +390,12 @@ function iso8583Case(message: IsoMessage, options: Options): Case {
   const encodeRate = measure(encodeOne, options)
   const decodeRate = measure(decodeOne, options)
   return {
-    codec: 'iso_8583', dialect: 'iso87-ascii', mti: message.mti, bytes: bytes.length,
-    encode: encodeRate, decode: decodeRate,
+    codec: 'iso_8583',
+    dialect: 'iso87-ascii',
+    mti: message.mti,
+    bytes: bytes.length,
+    encode: encodeRate,
+    decode: decodeRate,
   }
 }
 
@@ -398,11 +445,13 @@ function ratios(cases: readonly Case[]) {
     const ours = find('tollgate', mti)
     const theirs = find('iso_8583', mti)
     if (ours === undefined || theirs === undefined) return []
-    return [{
-      mti,
-      encode: round(ours.encode.perS / theirs.encode.perS, 1),
-      decode: round(ours.decode.perS / theirs.decode.perS, 1),
-    }]
+    return [
+      {
+        mti,
+        encode: round(ours.encode.perS / theirs.encode.perS, 1),
+        decode: round(ours.decode.perS / theirs.decode.perS, 1),
+      },
+    ]
   })
 }
 
@@ -412,8 +461,12 @@ function summarise(cases: readonly Case[], notes: readonly string[], options: Op
     machine: { ...machineInfo(), loadAverage1m: round(loadAverage1m()) },
     settings: { durationS: options.durationS, warmupS: options.warmupS },
     cases: cases.map((c) => ({
-      codec: c.codec, dialect: c.dialect, mti: c.mti, bytes: c.bytes,
-      encodePerS: c.encode.perS, decodePerS: c.decode.perS,
+      codec: c.codec,
+      dialect: c.dialect,
+      mti: c.mti,
+      bytes: c.bytes,
+      encodePerS: c.encode.perS,
+      decodePerS: c.decode.perS,
       encodeUs: round(c.encode.nsPerMessage / 1_000, 2),
       decodeUs: round(c.decode.nsPerMessage / 1_000, 2),
     })),
@@ -431,10 +484,13 @@ function printTable(summary: Summary): void {
   const header = ['codec', 'dialect', 'MTI', 'bytes', 'encode/s', 'decode/s', 'enc µs', 'dec µs']
   const widths = [9, 13, 5, 6, 11, 11, 8, 8]
   const line = (cells: readonly (string | number)[]): string =>
-    '  ' + cells.map((cell, i) => {
-      const width = widths[i] ?? 8
-      return i < 3 ? String(cell).padEnd(width) : String(cell).padStart(width)
-    }).join(' ')
+    '  ' +
+    cells
+      .map((cell, i) => {
+        const width = widths[i] ?? 8
+        return i < 3 ? String(cell).padEnd(width) : String(cell).padStart(width)
+      })
+      .join(' ')
   const { machine } = summary
   const lines = [
     '',
@@ -445,14 +501,23 @@ function printTable(summary: Summary): void {
       'direction; one thread',
     '',
     line(header),
-    ...summary.cases.map((c) => line([
-      c.codec, c.dialect, c.mti, c.bytes, thousands(c.encodePerS), thousands(c.decodePerS),
-      c.encodeUs, c.decodeUs,
-    ])),
+    ...summary.cases.map((c) =>
+      line([
+        c.codec,
+        c.dialect,
+        c.mti,
+        c.bytes,
+        thousands(c.encodePerS),
+        thousands(c.decodePerS),
+        c.encodeUs,
+        c.decodeUs,
+      ]),
+    ),
     '',
     '  Tollgate ÷ iso_8583, iso87-ascii, same bytes (higher is faster):',
-    ...summary.ratioTollgateToIso8583.map((r) =>
-      `    ${r.mti}: encode × ${r.encode}, decode × ${r.decode}`),
+    ...summary.ratioTollgateToIso8583.map(
+      (r) => `    ${r.mti}: encode × ${r.encode}, decode × ${r.decode}`,
+    ),
     '',
     `  checked: ${summary.checks}`,
     ...summary.notes.map((note) => `  ${note}`),

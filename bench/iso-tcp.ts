@@ -71,7 +71,11 @@ const ECHO_S_DEFAULT = 5
 const ECHO_S_MAX = 600
 const ECHO_WARMUP_S = 1
 const LOAD_DEFAULTS = {
-  durationS: 15, debitCards: 2_000, creditCards: 2_000, lowBalanceCards: 100, terminals: 50,
+  durationS: 15,
+  debitCards: 2_000,
+  creditCards: 2_000,
+  lowBalanceCards: 100,
+  terminals: 50,
 }
 const CONNECT_TIMEOUT_MS = 5_000
 /** How long in-flight requests may take to be answered after the window closes. */
@@ -84,9 +88,9 @@ const CUP_HEADER = { tpdu: '6000030000', header: '603100000000' }
 
 /** The field 39 each category must get in a dialect ("00" for an approval). */
 function expectedCodes(dialect: DialectName): ReadonlyMap<Category, string> {
-  return new Map(MIX.map((m) => [
-    m.category, m.reason === null ? '00' : responseCodeFor(m.reason, dialect),
-  ]))
+  return new Map(
+    MIX.map((m) => [m.category, m.reason === null ? '00' : responseCodeFor(m.reason, dialect)]),
+  )
 }
 
 interface Options extends LoadOptions {
@@ -110,10 +114,18 @@ ${loadUsage(LOAD_DEFAULTS).fleet}
 function parseOptions(argv: readonly string[]): Options {
   const text = { type: 'string' } as const
   const flag = { type: 'boolean' } as const
-  const values = readOptions(argv, {
-    ...LOAD_OPTION_SPEC, dialect: text, connections: text, pipeline: text, echo: text,
-    json: flag,
-  }, USAGE)
+  const values = readOptions(
+    argv,
+    {
+      ...LOAD_OPTION_SPEC,
+      dialect: text,
+      connections: text,
+      pipeline: text,
+      echo: text,
+      json: flag,
+    },
+    USAGE,
+  )
   const dialect = typeof values.dialect === 'string' ? values.dialect : 'cup-pos'
   if (!isDialectName(dialect)) throw new UsageError(`--dialect: unknown ${dialect}\n\n${USAGE}`)
   return {
@@ -196,8 +208,13 @@ type Traffic = PurchaseStream<Planned>
 function transmissionTimeNow(): string {
   const now = new Date()
   const two = (n: number): string => String(n).padStart(2, '0')
-  return two(now.getUTCMonth() + 1) + two(now.getUTCDate()) + two(now.getUTCHours()) +
-    two(now.getUTCMinutes()) + two(now.getUTCSeconds())
+  return (
+    two(now.getUTCMonth() + 1) +
+    two(now.getUTCDate()) +
+    two(now.getUTCHours()) +
+    two(now.getUTCMinutes()) +
+    two(now.getUTCSeconds())
+  )
 }
 
 /**
@@ -209,9 +226,16 @@ function isoTraffic(fleet: Fleet, options: Options): Traffic {
   const transmissionTime = transmissionTimeNow()
   const write = (purchase: Purchase): Planned => {
     const fields = new Map<number, string>([
-      [2, purchase.pan], [3, '000000'], [4, String(purchase.amountMinor).padStart(12, '0')],
-      [11, purchase.stan], [14, purchase.expiry], [22, '021'], [25, '00'],
-      [41, purchase.terminalId], [42, purchase.merchantId], [49, '156'],
+      [2, purchase.pan],
+      [3, '000000'],
+      [4, String(purchase.amountMinor).padStart(12, '0')],
+      [11, purchase.stan],
+      [14, purchase.expiry],
+      [22, '021'],
+      [25, '00'],
+      [41, purchase.terminalId],
+      [42, purchase.merchantId],
+      [49, '156'],
     ])
     let message: IsoMessage
     if (options.dialect === 'cup-pos') {
@@ -287,8 +311,10 @@ async function runConnection(
       socket.destroy()
       resolve()
     }
-    const drainTimer = setTimeout(() => fail('error:timeout'),
-      Number((window.endNs - process.hrtime.bigint()) / 1_000_000n) + DRAIN_TIMEOUT_MS)
+    const drainTimer = setTimeout(
+      () => fail('error:timeout'),
+      Number((window.endNs - process.hrtime.bigint()) / 1_000_000n) + DRAIN_TIMEOUT_MS,
+    )
     const finishIfDone = (): void => {
       const over = exhausted || process.hrtime.bigint() >= window.endNs
       if (!over || inFlight.size > 0) return
@@ -338,8 +364,12 @@ async function runConnection(
       }
       inFlight.delete(key)
       const code = fields.get(39)
-      recorder.record(pending.category, code === undefined ? 'echo' : `39=${code}`,
-        pending.startNs, doneNs)
+      recorder.record(
+        pending.category,
+        code === undefined ? 'echo' : `39=${code}`,
+        pending.startNs,
+        doneNs,
+      )
     }
     socket.on('error', () => undefined)
     socket.on('close', () => {
@@ -391,7 +421,8 @@ async function runLoad(
   const window = measureWindow(timing.warmupS, timing.durationS)
   const recorder = new Recorder(window, timing.durationS, expected)
   const connections = Array.from({ length: options.connections }, () =>
-    runConnection(port, dialect, traffic, options, window, recorder))
+    runConnection(port, dialect, traffic, options, window, recorder),
+  )
   const all = Promise.all(connections)
   // A failed connect rejects `all` at once; the catch keeps it from being unhandled meanwhile.
   all.catch(() => undefined)
@@ -424,15 +455,21 @@ function figures(load: LoadResult) {
     perSecondMax: Math.max(...perSecond),
     measured: recorder.samples,
     latencyMs: {
-      p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)),
-      p99: round(percentile(sorted, 99)), p999: round(percentile(sorted, 99.9)),
+      p50: round(percentile(sorted, 50)),
+      p90: round(percentile(sorted, 90)),
+      p99: round(percentile(sorted, 99)),
+      p999: round(percentile(sorted, 99.9)),
       max: round(percentile(sorted, 100)),
     },
     errors: sumWhere(recorder.byOutcome, 'error:'),
     unmatched: recorder.unmatched,
     byOutcome: sortedEntries(recorder.byOutcome),
-    unexpected: Object.fromEntries([...recorder.unexpected].map(([category, outcomes]) =>
-      [category, Object.fromEntries(outcomes)])),
+    unexpected: Object.fromEntries(
+      [...recorder.unexpected].map(([category, outcomes]) => [
+        category,
+        Object.fromEntries(outcomes),
+      ]),
+    ),
     cpuPercent: {
       peer: percentOfCore(load.peerCpuS, durationS),
       client: percentOfCore(load.clientCpuS, durationS),
@@ -464,23 +501,33 @@ function summarise(run: Run) {
     date: new Date().toISOString(),
     machine: machineAround(run.loadBefore),
     settings: {
-      dialect: options.dialect, framing: 'binary2', connections: options.connections,
-      pipeline: options.pipeline, inFlight: options.connections * options.pipeline,
-      warmupS: options.warmupS, durationS: options.durationS, echoS: options.echoS,
-      terminals: options.terminals, debitCards: options.debitCards,
-      creditCards: options.creditCards, lowBalanceCards: options.lowBalanceCards,
-      seed: options.seed, store: 'sqlite (WAL, synchronous=FULL)',
+      dialect: options.dialect,
+      framing: 'binary2',
+      connections: options.connections,
+      pipeline: options.pipeline,
+      inFlight: options.connections * options.pipeline,
+      warmupS: options.warmupS,
+      durationS: options.durationS,
+      echoS: options.echoS,
+      terminals: options.terminals,
+      debitCards: options.debitCards,
+      creditCards: options.creditCards,
+      lowBalanceCards: options.lowBalanceCards,
+      seed: options.seed,
+      store: 'sqlite (WAL, synchronous=FULL)',
     },
     provisionS: round(run.provisionS, 1),
     authorizations: server,
     approved,
-    declinedPercent: server.measured === 0
-      ? 0
-      : round((100 * (server.measured - approved - server.errors)) / server.measured, 1),
+    declinedPercent:
+      server.measured === 0
+        ? 0
+        : round((100 * (server.measured - approved - server.errors)) / server.measured, 1),
     echo,
-    fractionOfEchoCeiling: echo === null || echo.throughputPerS === 0
-      ? null
-      : round(server.throughputPerS / echo.throughputPerS, 3),
+    fractionOfEchoCeiling:
+      echo === null || echo.throughputPerS === 0
+        ? null
+        : round(server.throughputPerS / echo.throughputPerS, 3),
     meanBatchSizeWindow:
       batches === 0 ? 0 : round((end.batchSizeSum - start.batchSizeSum) / batches, 1),
     busyRefusals: end.busy,
@@ -495,21 +542,29 @@ function printTable(summary: Summary): void {
   const row = rowOf(44)
   const loadLines = (name: string, f: Figures): string[] => [
     row(`${name}: per second`, f.throughputPerS),
-    row('  per second: min / median / max',
-      slash(f.perSecondMin, f.perSecondMedian, f.perSecondMax)),
-    row('  latency ms: p50 / p90 / p99 / p99.9 / max',
-      slash(f.latencyMs.p50, f.latencyMs.p90, f.latencyMs.p99, f.latencyMs.p999, f.latencyMs.max)),
+    row(
+      '  per second: min / median / max',
+      slash(f.perSecondMin, f.perSecondMedian, f.perSecondMax),
+    ),
+    row(
+      '  latency ms: p50 / p90 / p99 / p99.9 / max',
+      slash(f.latencyMs.p50, f.latencyMs.p90, f.latencyMs.p99, f.latencyMs.p999, f.latencyMs.max),
+    ),
     row('  measured / errors / unmatched', slash(f.measured, f.errors, f.unmatched)),
-    row('  CPU % of a core: peer / bench / others',
-      slash(f.cpuPercent.peer, f.cpuPercent.client, f.cpuPercent.otherProcesses)),
+    row(
+      '  CPU % of a core: peer / bench / others',
+      slash(f.cpuPercent.peer, f.cpuPercent.client, f.cpuPercent.otherProcesses),
+    ),
   ]
   const { settings: set, authorizations: auth } = summary
   const lines = [
     '',
     `Tollgate ISO 8583 TCP benchmark (${set.dialect}, durable SQLite store)`,
     ...headingRows(row, summary),
-    row('connections × pipeline = in flight',
-      `${set.connections} × ${set.pipeline} = ${set.inFlight}`),
+    row(
+      'connections × pipeline = in flight',
+      `${set.connections} × ${set.pipeline} = ${set.inFlight}`,
+    ),
     row('warm-up s / measured s / echo s', slash(set.warmupS, set.durationS, set.echoS)),
     ...fleetRows(row, summary),
     '',
@@ -549,21 +604,34 @@ async function measureServer(server: IsoServer, pool: Pool, options: Options, fl
   const provisionStartMs = Date.now()
   await provision(pool, server.adminToken, fleet)
   const provisionS = (Date.now() - provisionStartMs) / 1000
-  progress(`provisioned in ${provisionS.toFixed(1)} s; ${options.connections} connections × ` +
-    `${options.pipeline} in flight, ${options.warmupS} s warm-up + ${options.durationS} s`)
+  progress(
+    `provisioned in ${provisionS.toFixed(1)} s; ${options.connections} connections × ` +
+      `${options.pipeline} in flight, ${options.warmupS} s warm-up + ${options.durationS} s`,
+  )
   const traffic = isoTraffic(fleet, options)
   const codes = expectedCodes(options.dialect)
   let metricsStart: BatchMetrics | null = null
-  const load = await runLoad(server.isoPort, server.child.pid, traffic, options,
-    options, (category) => `39=${codes.get(category) ?? '?'}`, async () => {
+  const load = await runLoad(
+    server.isoPort,
+    server.child.pid,
+    traffic,
+    options,
+    options,
+    (category) => `39=${codes.get(category) ?? '?'}`,
+    async () => {
       metricsStart = await sampleMetrics(pool)
-    })
+    },
+  )
   progress('load done; reading metrics and checking the ledger')
   const metricsEnd = await sampleMetrics(pool)
   const balanced = await ledgerBalanced(pool, server.adminToken)
   return {
-    server: figures(load), provisionS, metricsEnd, creditFallbacks: traffic.creditFallbacks,
-    metricsStart: metricsStart ?? NO_BATCH_METRICS, ledgerBalanced: balanced,
+    server: figures(load),
+    provisionS,
+    metricsEnd,
+    creditFallbacks: traffic.creditFallbacks,
+    metricsStart: metricsStart ?? NO_BATCH_METRICS,
+    ledgerBalanced: balanced,
   }
 }
 

@@ -63,11 +63,22 @@ describe('SQLite store specifics', () => {
     return store
   }
   const audit = (id: string) => ({
-    id, atMs: CONTRACT_NOW_MS, actor: 'tester', action: 'merchant.create', subject: 'm', detail: {},
+    id,
+    atMs: CONTRACT_NOW_MS,
+    actor: 'tester',
+    action: 'merchant.create',
+    subject: 'm',
+    detail: {},
   })
   const merchant = {
-    id: '898440358120001', name: 'Shop', mcc: '5411', status: 'approved', region: null,
-    riskTier: 'low', createdAtMs: CONTRACT_NOW_MS, updatedAtMs: CONTRACT_NOW_MS,
+    id: '898440358120001',
+    name: 'Shop',
+    mcc: '5411',
+    status: 'approved',
+    region: null,
+    riskTier: 'low',
+    createdAtMs: CONTRACT_NOW_MS,
+    updatedAtMs: CONTRACT_NOW_MS,
   } as const
 
   beforeEach(async () => {
@@ -84,7 +95,10 @@ describe('SQLite store specifics', () => {
   it('runs with WAL, synchronous=FULL, foreign keys and a busy timeout', () => {
     const store = open()
     expect(store.pragmas()).toEqual({
-      journalMode: 'wal', synchronous: 2, foreignKeys: 1, busyTimeoutMs: BUSY_TIMEOUT_MS,
+      journalMode: 'wal',
+      synchronous: 2,
+      foreignKeys: 1,
+      busyTimeoutMs: BUSY_TIMEOUT_MS,
     })
     // WAL is a property of the file: another connection sees it too.
     expect(raw().pragma('journal_mode', { simple: true })).toBe('wal')
@@ -155,12 +169,16 @@ describe('SQLite store specifics', () => {
     const forbiddenParts = new Set(['pan', 'pin', 'cvv', 'cvv2', 'cvc', 'track', 'track1'])
     for (const table of tables) {
       expect(table.strict, `${table.name} is STRICT`).toBe(1)
-      const columns = db.prepare<[string], ColumnRow>('SELECT name, type FROM pragma_table_info(?)')
+      const columns = db
+        .prepare<[string], ColumnRow>('SELECT name, type FROM pragma_table_info(?)')
         .all(table.name)
       for (const column of columns) {
         const name = column.name.toLowerCase()
         const parts = name.split('_')
-        expect(parts.some((part) => forbiddenParts.has(part)), `${table.name}.${name}`).toBe(false)
+        expect(
+          parts.some((part) => forbiddenParts.has(part)),
+          `${table.name}.${name}`,
+        ).toBe(false)
         expect(name, `${table.name}.${name}`).not.toMatch(/card_?number|track|cvv|cvc|pin_?block/)
         if (name.endsWith('_minor')) expect(column.type, `${table.name}.${name}`).toBe('INTEGER')
       }
@@ -173,8 +191,9 @@ describe('SQLite store specifics', () => {
     expect(() =>
       db.prepare("UPDATE accounts SET credits_posted_minor = 1.5 WHERE id = 'funding:CNY'").run(),
     ).toThrow(/INTEGER/)
-    db.prepare("UPDATE accounts SET credits_posted_minor = ? WHERE id = 'funding:CNY'")
-      .run(2n ** 60n)
+    db.prepare("UPDATE accounts SET credits_posted_minor = ? WHERE id = 'funding:CNY'").run(
+      2n ** 60n,
+    )
     await expect(store.getAccount('funding:CNY')).rejects.toThrow(/credits_posted_minor/)
   })
 

@@ -105,22 +105,41 @@ type Ids = ReturnType<typeof makeIds>
 
 function merchant(id: string, overrides: Partial<Merchant> = {}): Merchant {
   return {
-    id, name: `Test shop ${id}`, mcc: '5411', status: 'approved', region: '440300',
-    riskTier: 'low', createdAtMs: CONTRACT_NOW_MS, updatedAtMs: CONTRACT_NOW_MS, ...overrides,
+    id,
+    name: `Test shop ${id}`,
+    mcc: '5411',
+    status: 'approved',
+    region: '440300',
+    riskTier: 'low',
+    createdAtMs: CONTRACT_NOW_MS,
+    updatedAtMs: CONTRACT_NOW_MS,
+    ...overrides,
   }
 }
 
 function terminal(id: string, merchantId: string, overrides: Partial<Terminal> = {}): Terminal {
   return {
-    id, merchantId, status: 'active', region: '440300', createdAtMs: CONTRACT_NOW_MS,
-    updatedAtMs: CONTRACT_NOW_MS, ...overrides,
+    id,
+    merchantId,
+    status: 'active',
+    region: '440300',
+    createdAtMs: CONTRACT_NOW_MS,
+    updatedAtMs: CONTRACT_NOW_MS,
+    ...overrides,
   }
 }
 
 function emptyAccount(id: string, overrides: Partial<Account> = {}): Account {
   return {
-    id, kind: 'cardholder', currency: 'CNY', creditLimitMinor: 0, debitsPendingMinor: 0,
-    debitsPostedMinor: 0, creditsPendingMinor: 0, creditsPostedMinor: 0, ...overrides,
+    id,
+    kind: 'cardholder',
+    currency: 'CNY',
+    creditLimitMinor: 0,
+    debitsPendingMinor: 0,
+    debitsPostedMinor: 0,
+    creditsPendingMinor: 0,
+    creditsPostedMinor: 0,
+    ...overrides,
   }
 }
 
@@ -131,25 +150,50 @@ function cardOf(
   overrides: Partial<Card> = {},
 ): Card {
   return {
-    token, masked: maskPan(pan), bin: CARD_BIN, last4: pan.slice(-4), expiry: CARD_EXPIRY,
-    type: 'debit', status: 'active', accountId, issuerBank: '招商银行',
-    createdAtMs: CONTRACT_NOW_MS, updatedAtMs: CONTRACT_NOW_MS, ...overrides,
+    token,
+    masked: maskPan(pan),
+    bin: CARD_BIN,
+    last4: pan.slice(-4),
+    expiry: CARD_EXPIRY,
+    type: 'debit',
+    status: 'active',
+    accountId,
+    issuerBank: '招商银行',
+    createdAtMs: CONTRACT_NOW_MS,
+    updatedAtMs: CONTRACT_NOW_MS,
+    ...overrides,
   }
 }
 
 function limitRule(id: string, overrides: Partial<LimitRule> = {}): LimitRule {
   return {
-    id, scope: 'terminal', cardType: null, mcc: null, entityId: null, currency: 'CNY',
-    perTransactionMaxMinor: null, dailyAmountMaxMinor: null, dailyCountMax: null,
-    note: 'contract test', createdAtMs: CONTRACT_NOW_MS, updatedAtMs: CONTRACT_NOW_MS,
+    id,
+    scope: 'terminal',
+    cardType: null,
+    mcc: null,
+    entityId: null,
+    currency: 'CNY',
+    perTransactionMaxMinor: null,
+    dailyAmountMaxMinor: null,
+    dailyCountMax: null,
+    note: 'contract test',
+    createdAtMs: CONTRACT_NOW_MS,
+    updatedAtMs: CONTRACT_NOW_MS,
     ...overrides,
   }
 }
 
 function listEntry(id: string, overrides: Partial<ListEntry> = {}): ListEntry {
   return {
-    id, list: 'block', kind: 'terminal', value: TERMINAL_2_ID, display: TERMINAL_2_ID,
-    note: 'contract test', expiresAtMs: null, createdBy: 'tester', createdAtMs: CONTRACT_NOW_MS,
+    id,
+    list: 'block',
+    kind: 'terminal',
+    value: TERMINAL_2_ID,
+    display: TERMINAL_2_ID,
+    note: 'contract test',
+    expiresAtMs: null,
+    createdBy: 'tester',
+    createdAtMs: CONTRACT_NOW_MS,
     ...overrides,
   }
 }
@@ -211,7 +255,12 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     })
 
     const audit = (action: string, subject: string, detail: AuditEntry['detail'] = {}) => ({
-      id: idSource.audit(), atMs: CONTRACT_NOW_MS, actor: 'tester', action, subject, detail,
+      id: idSource.audit(),
+      atMs: CONTRACT_NOW_MS,
+      actor: 'tester',
+      action,
+      subject,
+      detail,
     })
 
     const context = (nowMs: number): CoreContext => ({
@@ -257,9 +306,19 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       amountMinor: number,
       overrides: Partial<NewTransactionRequest> = {},
     ): NewTransactionRequest => ({
-      type: 'new', kind: 'purchase', channel: 'http', terminalId: TERMINAL_ID,
-      merchantId: MERCHANT_ID, stan, transmissionTime: null, card: { pan, expiry: CARD_EXPIRY },
-      cardToken: CARD_TOKEN, amountMinor, currency: 'CNY', idempotencyKey: null, ...overrides,
+      type: 'new',
+      kind: 'purchase',
+      channel: 'http',
+      terminalId: TERMINAL_ID,
+      merchantId: MERCHANT_ID,
+      stan,
+      transmissionTime: null,
+      card: { pan, expiry: CARD_EXPIRY },
+      cardToken: CARD_TOKEN,
+      amountMinor,
+      currency: 'CNY',
+      idempotencyKey: null,
+      ...overrides,
     })
     const preauthorization = (stan: string, amountMinor: number) =>
       sale(stan, amountMinor, { kind: 'preauthorization' })
@@ -271,7 +330,13 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       stan: string,
       amountMinor: number | null = null,
     ): FollowUpRequest => ({
-      type: 'follow_up', kind, channel: 'http', originalId, stan, amountMinor, idempotencyKey: null,
+      type: 'follow_up',
+      kind,
+      channel: 'http',
+      originalId,
+      stan,
+      amountMinor,
+      idempotencyKey: null,
     })
 
     const run = (requests: readonly CoreRequest[], nowMs = CONTRACT_NOW_MS, target = store) =>
@@ -323,7 +388,8 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect((await store.getMerchant(shop.id))?.name).toBe(shop.name)
 
         const suspended = merchant(MERCHANT_ID, {
-          status: 'suspended', updatedAtMs: CONTRACT_NOW_MS + 1,
+          status: 'suspended',
+          updatedAtMs: CONTRACT_NOW_MS + 1,
         })
         await expectOk(store.updateMerchant(suspended, audit('merchant.update', shop.id)))
         expect(await store.getMerchant(shop.id)).toEqual(suspended)
@@ -388,7 +454,9 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           )
         }
         expect(await store.checkLedger()).toMatchObject({
-          balanced: true, accountsOutOfBound: [], accounts: CURRENCIES.length * 2,
+          balanced: true,
+          accountsOutOfBound: [],
+          accounts: CURRENCIES.length * 2,
         })
       })
 
@@ -407,8 +475,11 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(check.accountsOutOfBound).toEqual([])
         expect(check.accounts).toBe(CURRENCIES.length * 2 + 1)
         const opened = {
-          currency: 'CNY', debitsPendingMinor: 0, creditsPendingMinor: 0,
-          debitsPostedMinor: OPENING_BALANCE_MINOR, creditsPostedMinor: OPENING_BALANCE_MINOR,
+          currency: 'CNY',
+          debitsPendingMinor: 0,
+          creditsPendingMinor: 0,
+          debitsPostedMinor: OPENING_BALANCE_MINOR,
+          creditsPostedMinor: OPENING_BALANCE_MINOR,
         }
         expect(await cnyTotals()).toEqual(opened)
 
@@ -438,7 +509,8 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       it('updates cards and lists them with cursors', async () => {
         await seed()
         const lost = cardOf(pan, CARD_TOKEN, ACCOUNT_ID, {
-          status: 'lost', updatedAtMs: CONTRACT_NOW_MS + 5,
+          status: 'lost',
+          updatedAtMs: CONTRACT_NOW_MS + 5,
         })
         await expectOk(store.updateCard(lost, audit('card.update', CARD_TOKEN)))
         expect(await store.getCard(CARD_TOKEN)).toEqual(lost)
@@ -461,7 +533,10 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         const tighter = { ...rule, perTransactionMaxMinor: 10_000, updatedAtMs: CONTRACT_NOW_MS }
         await expectOk(putLimit(tighter))
         const other = limitRule('lim_0', {
-          scope: 'card', cardType: 'credit', mcc: '5411', dailyCountMax: 3,
+          scope: 'card',
+          cardType: 'credit',
+          mcc: '5411',
+          dailyCountMax: 3,
           dailyAmountMaxMinor: 9_000,
         })
         await expectOk(putLimit(other))
@@ -474,7 +549,9 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       it('round-trips list entries with cursors and deletes them once', async () => {
         const bin = listEntry('lst_2', { kind: 'bin', value: '622609', display: '622609' })
         const card = listEntry('lst_1', {
-          kind: 'card', value: CARD_TOKEN, display: maskPan(pan),
+          kind: 'card',
+          value: CARD_TOKEN,
+          display: maskPan(pan),
           expiresAtMs: CONTRACT_NOW_MS + 1,
         })
         const till = listEntry('lst_3')
@@ -550,14 +627,21 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         await seed()
         const { purchase, hold, decline } = await firstBatch()
         expect(purchase).toMatchObject({
-          kind: 'purchase', outcome: 'approved', lifecycle: 'posted', responseCode: '00',
+          kind: 'purchase',
+          outcome: 'approved',
+          lifecycle: 'posted',
+          responseCode: '00',
         })
         expect(hold).toMatchObject({
-          kind: 'preauthorization', outcome: 'approved', lifecycle: 'held',
+          kind: 'preauthorization',
+          outcome: 'approved',
+          lifecycle: 'held',
         })
         expect(hold.holdTransferId).not.toBeNull()
         expect(decline).toMatchObject({
-          outcome: 'declined', reason: 'insufficient_funds', lifecycle: 'none',
+          outcome: 'declined',
+          reason: 'insufficient_funds',
+          lifecycle: 'none',
         })
 
         for (const record of [purchase, hold, decline]) {
@@ -566,12 +650,14 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await store.getTransaction('txn_missing')).toBeNull()
         const account = await cardAccount()
         expect(account).toMatchObject({
-          debitsPostedMinor: 30_000, debitsPendingMinor: 20_000,
+          debitsPostedMinor: 30_000,
+          debitsPendingMinor: 20_000,
           creditsPostedMinor: OPENING_BALANCE_MINOR,
         })
         expect(availableMinor(account)).toBe(50_000)
         expect(await clearing()).toMatchObject({
-          creditsPostedMinor: 30_000, creditsPendingMinor: 20_000,
+          creditsPostedMinor: 30_000,
+          creditsPendingMinor: 20_000,
         })
         expect(await store.checkLedger()).toMatchObject({ balanced: true, accountsOutOfBound: [] })
       })
@@ -610,9 +696,17 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await find({ fromMs: later, toMs: later + 1 })).toEqual([elsewhere.id])
         expect(await find({ toMs: CONTRACT_NOW_MS })).toEqual([])
         const everything = await find({
-          terminalId: TERMINAL_ID, merchantId: MERCHANT_ID, outcome: 'declined',
-          reason: 'insufficient_funds', kind: 'purchase', cardLast4: last4, amountMinor: 90_000,
-          stan: '000003', rrn: decline.rrn, fromMs: CONTRACT_NOW_MS, toMs: later,
+          terminalId: TERMINAL_ID,
+          merchantId: MERCHANT_ID,
+          outcome: 'declined',
+          reason: 'insufficient_funds',
+          kind: 'purchase',
+          cardLast4: last4,
+          amountMinor: 90_000,
+          stan: '000003',
+          rrn: decline.rrn,
+          fromMs: CONTRACT_NOW_MS,
+          toMs: later,
         })
         expect(everything).toEqual([decline.id])
       })
@@ -652,30 +746,43 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         await seed()
         const { purchase, hold } = await firstBatch()
         const at = CONTRACT_NOW_MS + 2 * MINUTE_MS
-        const results = await run([
-          followUp('completion', hold.id, '000010', 15_000),
-          followUp('reversal', purchase.id, '000011'),
-        ], at)
+        const results = await run(
+          [
+            followUp('completion', hold.id, '000010', 15_000),
+            followUp('reversal', purchase.id, '000011'),
+          ],
+          at,
+        )
         const completion = decided(results[0])
         const reversal = decided(results[1])
         expect(completion).toMatchObject({
-          kind: 'completion', outcome: 'approved', originalId: hold.id, amountMinor: 15_000,
+          kind: 'completion',
+          outcome: 'approved',
+          originalId: hold.id,
+          amountMinor: 15_000,
         })
         expect(reversal).toMatchObject({
-          kind: 'reversal', outcome: 'approved', originalId: purchase.id,
+          kind: 'reversal',
+          outcome: 'approved',
+          originalId: purchase.id,
         })
 
         expect(await store.getTransaction(hold.id)).toMatchObject({
-          lifecycle: 'completed', completedAmountMinor: 15_000, updatedAtMs: at,
+          lifecycle: 'completed',
+          completedAmountMinor: 15_000,
+          updatedAtMs: at,
         })
         expect(await store.getTransaction(purchase.id)).toMatchObject({
-          lifecycle: 'reversed', updatedAtMs: at,
+          lifecycle: 'reversed',
+          updatedAtMs: at,
         })
         expect(ids(await store.listFollowUps(hold.id))).toEqual([completion.id])
         expect(ids(await store.listFollowUps(purchase.id))).toEqual([reversal.id])
         const account = await cardAccount()
         expect(account).toMatchObject({
-          debitsPendingMinor: 0, debitsPostedMinor: 45_000, creditsPostedMinor: 130_000,
+          debitsPendingMinor: 0,
+          debitsPostedMinor: 45_000,
+          creditsPostedMinor: 130_000,
         })
         expect(availableMinor(account)).toBe(85_000)
         expect(await store.checkLedger()).toMatchObject({ balanced: true, accountsOutOfBound: [] })
@@ -730,18 +837,27 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect((await decide(sale('000001', 100, atTerminal2))).outcome).toBe('approved')
         // The count lives in the store between batches.
         expect(await decide(sale('000002', 100, atTerminal2), CONTRACT_NOW_MS + 1)).toMatchObject({
-          outcome: 'declined', reason: 'terminal_daily_count_limit_exceeded',
+          outcome: 'declined',
+          reason: 'terminal_daily_count_limit_exceeded',
         })
 
-        await expectOk(putEntry(listEntry('lst_0', {
-          kind: 'card', value: CARD_TOKEN, display: maskPan(pan), expiresAtMs: CONTRACT_NOW_MS,
-        })))
+        await expectOk(
+          putEntry(
+            listEntry('lst_0', {
+              kind: 'card',
+              value: CARD_TOKEN,
+              display: maskPan(pan),
+              expiresAtMs: CONTRACT_NOW_MS,
+            }),
+          ),
+        )
         expect((await decide(sale('000003', 100), CONTRACT_NOW_MS + 2)).outcome).toBe('approved')
         const prefix = pan.slice(0, 8)
         const binEntry = listEntry('lst_1', { kind: 'bin', value: prefix, display: prefix })
         await expectOk(putEntry(binEntry))
         expect(await decide(sale('000004', 100), CONTRACT_NOW_MS + 3)).toMatchObject({
-          outcome: 'declined', reason: 'bin_blocked',
+          outcome: 'declined',
+          reason: 'bin_blocked',
         })
       })
     })
@@ -785,9 +901,15 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await cardAccount()).toEqual(before)
         expect(await clearing()).toEqual(clearingBefore)
         // The usage counter did not count the lost sale: a one-a-day rule still lets one through.
-        await expectOk(putLimit(limitRule('lim_1', {
-          scope: 'card', entityId: CARD_TOKEN, dailyCountMax: 1,
-        })))
+        await expectOk(
+          putLimit(
+            limitRule('lim_1', {
+              scope: 'card',
+              entityId: CARD_TOKEN,
+              dailyCountMax: 1,
+            }),
+          ),
+        )
         expect((await decide(sale('000002', 100))).outcome).toBe('approved')
         expect((await store.checkLedger()).balanced).toBe(true)
       })
@@ -825,7 +947,8 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
         for (const hold of [a!, b!]) {
           expect(await store.getTransaction(hold.id)).toMatchObject({
-            lifecycle: 'expired', updatedAtMs: due,
+            lifecycle: 'expired',
+            updatedAtMs: due,
           })
         }
         expect(await store.getTransaction(c!.id)).toMatchObject({ lifecycle: 'completed' })

@@ -6,8 +6,11 @@ export const REQUEST_TIMEOUT_MS = 10_000
 /** A keep-alive pool to the server, every wait bounded. */
 export function openPool(origin: string, connections: number): Pool {
   return new Pool(origin, {
-    connections, pipelining: 1, connectTimeout: REQUEST_TIMEOUT_MS,
-    headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS,
+    connections,
+    pipelining: 1,
+    connectTimeout: REQUEST_TIMEOUT_MS,
+    headersTimeout: REQUEST_TIMEOUT_MS,
+    bodyTimeout: REQUEST_TIMEOUT_MS,
   })
 }
 
@@ -27,7 +30,11 @@ export async function call(
   if (token !== null) headers.authorization = `Bearer ${token}`
   if (body !== undefined) headers['content-type'] = 'application/json'
   const response = await pool.request({
-    method, path, headers, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS,
+    method,
+    path,
+    headers,
+    headersTimeout: REQUEST_TIMEOUT_MS,
+    bodyTimeout: REQUEST_TIMEOUT_MS,
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   })
   return { status: response.statusCode, text: await response.body.text() }
@@ -72,7 +79,10 @@ export interface BatchMetrics {
 }
 
 export const NO_BATCH_METRICS: BatchMetrics = {
-  batchSizeSum: 0, batchSizeCount: 0, batchSecondsSum: 0, busy: 0,
+  batchSizeSum: 0,
+  batchSizeCount: 0,
+  batchSecondsSum: 0,
+  busy: 0,
 }
 
 /** The batch writer's counters from /metrics (0 for any that is missing). */

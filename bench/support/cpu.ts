@@ -55,9 +55,10 @@ export function startCpuWindow(peerPid: number | undefined): () => CpuFigures {
     const client = process.cpuUsage(clientStart)
     const peerCpuS = peerStart === null || peerEnd === null ? null : peerEnd - peerStart
     const clientCpuS = (client.user + client.system) / 1e6
-    const otherCpuS = peerCpuS === null || machineStart === null || machineEnd === null
-      ? null
-      : machineEnd - machineStart - peerCpuS - clientCpuS
+    const otherCpuS =
+      peerCpuS === null || machineStart === null || machineEnd === null
+        ? null
+        : machineEnd - machineStart - peerCpuS - clientCpuS
     return { peerCpuS, clientCpuS, otherCpuS }
   }
 }
@@ -87,6 +88,7 @@ export interface MachineAround extends Machine {
 export function machineAround(loadBefore: number): MachineAround {
   return {
     ...machineInfo(),
-    loadAverage1mBefore: round(loadBefore), loadAverage1mAfter: round(loadAverage1m()),
+    loadAverage1mBefore: round(loadBefore),
+    loadAverage1mAfter: round(loadAverage1m()),
   }
 }

@@ -22,9 +22,13 @@ export interface LoadOptions extends FleetSize {
 
 /** For readOptions: the window and fleet options, all strings. */
 export const LOAD_OPTION_SPEC = {
-  duration: { type: 'string' }, warmup: { type: 'string' }, 'debit-cards': { type: 'string' },
-  'credit-cards': { type: 'string' }, 'low-balance-cards': { type: 'string' },
-  terminals: { type: 'string' }, seed: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  'debit-cards': { type: 'string' },
+  'credit-cards': { type: 'string' },
+  'low-balance-cards': { type: 'string' },
+  terminals: { type: 'string' },
+  seed: { type: 'string' },
 } as const
 
 /** The usage lines (no final newline) of the window options and of the fleet options. */
@@ -46,8 +50,12 @@ export function loadOptions(values: OptionValues, defaults: LoadDefaults): LoadO
     warmupS: integerOption(values, 'warmup', WARMUP_S_DEFAULT, WARMUP_S_MAX, 0),
     debitCards: integerOption(values, 'debit-cards', defaults.debitCards, CARDS_MAX),
     creditCards: integerOption(values, 'credit-cards', defaults.creditCards, CARDS_MAX),
-    lowBalanceCards:
-      integerOption(values, 'low-balance-cards', defaults.lowBalanceCards, CARDS_MAX),
+    lowBalanceCards: integerOption(
+      values,
+      'low-balance-cards',
+      defaults.lowBalanceCards,
+      CARDS_MAX,
+    ),
     terminals: integerOption(values, 'terminals', defaults.terminals, TERMINALS_MAX),
     seed: integerOption(values, 'seed', 1, 2 ** 31 - 1, 0),
   }

@@ -17,20 +17,31 @@ export const PROVISION_CONCURRENCY = 16
 
 /** The benchmark's own merchant: approved, no limit rule names it or its terminals. */
 export const BENCH_MERCHANT = {
-  id: '898310054119999', name: 'Bench Supermarket', mcc: '5411', status: 'approved',
-  region: '310101', riskTier: 'low',
+  id: '898310054119999',
+  name: 'Bench Supermarket',
+  mcc: '5411',
+  status: 'approved',
+  region: '310101',
+  riskTier: 'low',
 }
 export const EXPIRY = '3012'
 
 /** Real BINs from reference/cn-card-bin.csv with their card lengths; every number is checked. */
 const DEBIT_BINS = [
-  { bin: '621226', length: 19 }, { bin: '622848', length: 19 }, { bin: '621700', length: 19 },
-  { bin: '621661', length: 19 }, { bin: '622609', length: 16 }, { bin: '621483', length: 16 },
+  { bin: '621226', length: 19 },
+  { bin: '622848', length: 19 },
+  { bin: '621700', length: 19 },
+  { bin: '621661', length: 19 },
+  { bin: '622609', length: 16 },
+  { bin: '621483', length: 16 },
   { bin: '622260', length: 19 },
 ] as const
 const CREDIT_BINS = [
-  { bin: '524047', length: 16 }, { bin: '438088', length: 16 }, { bin: '625965', length: 16 },
-  { bin: '622575', length: 16 }, { bin: '622155', length: 16 },
+  { bin: '524047', length: 16 },
+  { bin: '438088', length: 16 },
+  { bin: '625965', length: 16 },
+  { bin: '622575', length: 16 },
+  { bin: '622155', length: 16 },
 ] as const
 
 interface PanPlan {
@@ -87,8 +98,10 @@ export function planFleet(size: FleetSize): Fleet {
     generatePans(bins, { specs, type, roleDigit, count }, reserved)
   return {
     // Terminal ids 2xxxxxxx: apart from the demo terminals (1000000x).
-    terminalIds: Array.from({ length: size.terminals }, (_, i) =>
-      `2${String(i + 1).padStart(7, '0')}`),
+    terminalIds: Array.from(
+      { length: size.terminals },
+      (_, i) => `2${String(i + 1).padStart(7, '0')}`,
+    ),
     debitPans: plan(DEBIT_BINS, 'debit', '7', size.debitCards),
     creditPans: plan(CREDIT_BINS, 'credit', '7', size.creditCards),
     lowBalancePans: plan(DEBIT_BINS, 'debit', '8', size.lowBalanceCards),
@@ -103,15 +116,22 @@ export async function provision(pool: Pool, token: string, fleet: Fleet): Promis
     return expectCreated(pool, token, '/v1/terminals', terminal, `terminal ${id}`)
   })
   const cards = [
-    ...fleet.debitPans.map((pan) =>
-      ({ pan, expiry: EXPIRY, type: 'debit', balance: '1000000.00' })),
+    ...fleet.debitPans.map((pan) => ({
+      pan,
+      expiry: EXPIRY,
+      type: 'debit',
+      balance: '1000000.00',
+    })),
     ...fleet.lowBalancePans.map((pan) => ({ pan, expiry: EXPIRY, type: 'debit', balance: '0.50' })),
-    ...fleet.creditPans.map((pan) =>
-      ({ pan, expiry: EXPIRY, type: 'credit', creditLimit: '50000.00' })),
+    ...fleet.creditPans.map((pan) => ({
+      pan,
+      expiry: EXPIRY,
+      type: 'credit',
+      creditLimit: '50000.00',
+    })),
   ]
   await forEachBounded(cards, PROVISION_CONCURRENCY, (card) => {
     const what = `a ${card.type} card of BIN ${card.pan.slice(0, 6)}`
     return expectCreated(pool, token, '/v1/cards', card, what)
   })
 }
-

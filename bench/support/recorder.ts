@@ -70,4 +70,3 @@ export class WindowRecorder<C> {
     return this.latenciesMs.subarray(0, this.samples).sort()
   }
 }
-

@@ -37,8 +37,10 @@ export function headingRows(row: Row, summary: Heading): string[] {
   return [
     row('date', summary.date),
     row('machine', `${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}`),
-    row('load average 1 min: before / after',
-      slash(machine.loadAverage1mBefore, machine.loadAverage1mAfter)),
+    row(
+      'load average 1 min: before / after',
+      slash(machine.loadAverage1mBefore, machine.loadAverage1mAfter),
+    ),
   ]
 }
 
@@ -56,8 +58,10 @@ interface Provisioned {
 export function fleetRows(row: Row, summary: Provisioned): string[] {
   const set = summary.settings
   return [
-    row('terminals / debit / credit / low cards',
-      slash(set.terminals, set.debitCards, set.creditCards, set.lowBalanceCards)),
+    row(
+      'terminals / debit / credit / low cards',
+      slash(set.terminals, set.debitCards, set.creditCards, set.lowBalanceCards),
+    ),
     row('provisioning', `${summary.provisionS} s`),
   ]
 }
@@ -69,9 +73,9 @@ export function verdictRows(
   creditFallbacks: number,
 ): string[] {
   const entries = Object.entries(unexpected)
-  const lines = [entries.length === 0
-    ? '  every answer was the one the mix intended'
-    : '  UNEXPECTED:']
+  const lines = [
+    entries.length === 0 ? '  every answer was the one the mix intended' : '  UNEXPECTED:',
+  ]
   for (const [category, outcomes] of entries) {
     lines.push(row(`    ${category}`, JSON.stringify(outcomes)))
   }

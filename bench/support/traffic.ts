@@ -123,7 +123,8 @@ export class PurchaseStream<T> {
       }
       case 'amount_limit': {
         const noodles = {
-          terminalId: DEMO_TERMINALS.noodles.id, merchantId: DEMO_MERCHANTS.noodles.id,
+          terminalId: DEMO_TERMINALS.noodles.id,
+          merchantId: DEMO_MERCHANTS.noodles.id,
         }
         const over = OVER_LIMIT_MINOR_MIN + Math.floor(this.random() * OVER_LIMIT_MINOR_SPAN)
         return this.withDebitCard(category, noodles, over)

@@ -9,14 +9,29 @@ export interface WorkerInit {
 }
 
 export type WorkerRequest =
-  | { readonly type: 'batch'; readonly sequence: number; readonly nowMs: number; readonly requests: readonly CoreRequest[] }
-  | { readonly type: 'expire'; readonly sequence: number; readonly nowMs: number; readonly max: number }
+  | {
+      readonly type: 'batch'
+      readonly sequence: number
+      readonly nowMs: number
+      readonly requests: readonly CoreRequest[]
+    }
+  | {
+      readonly type: 'expire'
+      readonly sequence: number
+      readonly nowMs: number
+      readonly max: number
+    }
   | { readonly type: 'close'; readonly sequence: number }
 
 export type WorkerReply =
   | { readonly type: 'ready' }
   | { readonly type: 'init_failed'; readonly message: string }
-  | { readonly type: 'result'; readonly sequence: number; readonly ok: true; readonly value: unknown }
+  | {
+      readonly type: 'result'
+      readonly sequence: number
+      readonly ok: true
+      readonly value: unknown
+    }
   | {
       readonly type: 'result'
       readonly sequence: number

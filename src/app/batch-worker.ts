@@ -26,19 +26,30 @@ try {
   const clock = { nowMs: () => Date.now() }
   const ids = createRandomIds(clock)
   const makeContext = (nowMs: number): CoreContext => ({
-    nowMs, settings: init.settings, bins: reference.bins, mccs: reference.mccs,
-    newTransactionId: ids.transactionId, newTransferId: ids.transferId,
-    newAuthorizationCode: ids.authorizationCode, newRrn: () => ids.rrn(nowMs),
+    nowMs,
+    settings: init.settings,
+    bins: reference.bins,
+    mccs: reference.mccs,
+    newTransactionId: ids.transactionId,
+    newTransferId: ids.transferId,
+    newAuthorizationCode: ids.authorizationCode,
+    newRrn: () => ids.rrn(nowMs),
   })
   const executor = inProcessExecutor(store, makeContext)
   port.on('message', (request: WorkerRequest) => {
     const answer = (work: Promise<unknown>): void => {
       work.then(
         (value) => reply({ type: 'result', sequence: request.sequence, ok: true, value }),
-        (error: unknown) => reply({
-          type: 'result', sequence: request.sequence, ok: false,
-          error: { message: error instanceof Error ? error.message : String(error), assertion: error instanceof AssertionFailure },
-        }),
+        (error: unknown) =>
+          reply({
+            type: 'result',
+            sequence: request.sequence,
+            ok: false,
+            error: {
+              message: error instanceof Error ? error.message : String(error),
+              assertion: error instanceof AssertionFailure,
+            },
+          }),
       )
     }
     switch (request.type) {

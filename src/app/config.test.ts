@@ -16,13 +16,25 @@ describe('configuration', () => {
   })
 
   it('reads the environment', () => {
-    const config = loadConfig({ TOLLGATE_DATA_DIR: '/srv/tg', TOLLGATE_HTTP_PORT: '9001', TOLLGATE_HTTP_HOST: '0.0.0.0', TOLLGATE_ADMIN_TOKEN: 'a-long-enough-admin-token' })
-    expect(config).toMatchObject({ dataDir: '/srv/tg', httpPort: 9001, httpHost: '0.0.0.0', adminToken: 'a-long-enough-admin-token' })
+    const config = loadConfig({
+      TOLLGATE_DATA_DIR: '/srv/tg',
+      TOLLGATE_HTTP_PORT: '9001',
+      TOLLGATE_HTTP_HOST: '0.0.0.0',
+      TOLLGATE_ADMIN_TOKEN: 'a-long-enough-admin-token',
+    })
+    expect(config).toMatchObject({
+      dataDir: '/srv/tg',
+      httpPort: 9001,
+      httpHost: '0.0.0.0',
+      adminToken: 'a-long-enough-admin-token',
+    })
   })
 
   it('names the bad key and the expected form', () => {
     expect(() => loadConfig({ TOLLGATE_HTTP_PORT: 'eighty' })).toThrow(ConfigError)
-    expect(() => loadConfig({ TOLLGATE_HTTP_PORT: '70000' })).toThrow(/TOLLGATE_HTTP_PORT \(config key "httpPort"\)/)
+    expect(() => loadConfig({ TOLLGATE_HTTP_PORT: '70000' })).toThrow(
+      /TOLLGATE_HTTP_PORT \(config key "httpPort"\)/,
+    )
     expect(() => loadConfig({ TOLLGATE_QUEUE_DEPTH_MAX: '0' })).toThrow(/TOLLGATE_QUEUE_DEPTH_MAX/)
     expect(() => loadConfig({ TOLLGATE_LOG_LEVEL: 'loud' })).toThrow(/TOLLGATE_LOG_LEVEL/)
   })
@@ -43,7 +55,10 @@ describe('configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tg-config-'))
     const file = join(dir, 'tollgate.json')
     writeFileSync(file, JSON.stringify({ httpPort: 9100, holdExpiryHours: 48 }))
-    expect(loadConfig({ TOLLGATE_CONFIG: file })).toMatchObject({ httpPort: 9100, holdExpiryHours: 48 })
+    expect(loadConfig({ TOLLGATE_CONFIG: file })).toMatchObject({
+      httpPort: 9100,
+      holdExpiryHours: 48,
+    })
     expect(loadConfig({ TOLLGATE_CONFIG: file, TOLLGATE_HTTP_PORT: '9200' }).httpPort).toBe(9200)
     writeFileSync(file, JSON.stringify({ httpPrt: 9100 }))
     expect(() => loadConfig({ TOLLGATE_CONFIG: file })).toThrow(/httpPrt/)

@@ -16,7 +16,10 @@ export const CONFIG_SCHEMA = z.strictObject({
   httpPort: integer(0, 65_535).default(8080),
   adminToken: z.string().min(16, 'at least 16 characters').max(256).optional(),
   /** Hex, at least 32 bytes: the HMAC key that turns card numbers into tokens. */
-  cardTokenKey: z.string().regex(/^[0-9a-fA-F]{64,256}$/, '64 to 256 hex characters (32+ bytes)').optional(),
+  cardTokenKey: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64,256}$/, '64 to 256 hex characters (32+ bytes)')
+    .optional(),
   utcOffsetMinutes: integer(-840, 840).default(480),
   holdExpiryHours: integer(1, 24 * 60).default(24 * 30),
   queueDepthMax: integer(1, 1_000_000).default(20_000),

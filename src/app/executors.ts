@@ -17,7 +17,10 @@ import type { WorkerInit, WorkerReply, WorkerRequest } from './batch-worker-prot
  * Runs batches on the calling thread, through the given store. A batch starts on the next turn
  * of the event loop, so that answers of the previous batch go out first.
  */
-export function inProcessExecutor(store: Store, makeContext: (nowMs: number) => CoreContext): BatchExecutor {
+export function inProcessExecutor(
+  store: Store,
+  makeContext: (nowMs: number) => CoreContext,
+): BatchExecutor {
   return {
     execute: (requests, nowMs) =>
       new Promise<readonly RequestResult[]>((resolve, reject) => {
@@ -56,9 +59,15 @@ function workerScript(): string {
  * committing (including the fsync) overlap with HTTP parsing and answering on the main thread.
  * The worker is the only writer of authorization batches; a crash of the worker is fatal.
  */
-export async function workerExecutor(init: WorkerInit, onFatal: (error: unknown) => void): Promise<BatchExecutor> {
+export async function workerExecutor(
+  init: WorkerInit,
+  onFatal: (error: unknown) => void,
+): Promise<BatchExecutor> {
   const worker = new Worker(workerScript(), { workerData: init })
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>()
+  const pending = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (error: unknown) => void }
+  >()
   let sequence = 0
   let failed: Error | null = null
 
@@ -69,11 +78,19 @@ export async function workerExecutor(init: WorkerInit, onFatal: (error: unknown)
   }
 
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new ExecutorFailure('the batch worker did not start in time')), WORKER_START_TIMEOUT_MS)
+    const timer = setTimeout(
+      () => reject(new ExecutorFailure('the batch worker did not start in time')),
+      WORKER_START_TIMEOUT_MS,
+    )
     worker.once('message', (message: WorkerReply) => {
       clearTimeout(timer)
       if (message.type === 'ready') resolve()
-      else reject(new ExecutorFailure(`the batch worker failed to start: ${message.type === 'init_failed' ? message.message : message.type}`))
+      else
+        reject(
+          new ExecutorFailure(
+            `the batch worker failed to start: ${message.type === 'init_failed' ? message.message : message.type}`,
+          ),
+        )
     })
     worker.once('error', (error) => {
       clearTimeout(timer)
@@ -90,7 +107,9 @@ export async function workerExecutor(init: WorkerInit, onFatal: (error: unknown)
       entry.resolve(message.value)
       return
     }
-    const error = message.error.assertion ? new AssertionFailure(message.error.message) : new ExecutorFailure(message.error.message)
+    const error = message.error.assertion
+      ? new AssertionFailure(message.error.message)
+      : new ExecutorFailure(message.error.message)
     // The processor stops the process on an assertion failure; a crash is reported below.
     entry.reject(error)
   })
@@ -105,7 +124,8 @@ export async function workerExecutor(init: WorkerInit, onFatal: (error: unknown)
 
   const send = <T>(request: WorkerRequest): Promise<T> => {
     if (failed !== null) return Promise.reject(failed)
-    if (pending.size >= WORKER_IN_FLIGHT_MAX) return Promise.reject(new ExecutorFailure('too many batches in flight to the worker'))
+    if (pending.size >= WORKER_IN_FLIGHT_MAX)
+      return Promise.reject(new ExecutorFailure('too many batches in flight to the worker'))
     return new Promise<T>((resolve, reject) => {
       pending.set(request.sequence, { resolve: resolve as (value: unknown) => void, reject })
       worker.postMessage(request)
@@ -116,7 +136,8 @@ export async function workerExecutor(init: WorkerInit, onFatal: (error: unknown)
   return {
     execute: (requests: readonly CoreRequest[], nowMs: number) =>
       send<readonly RequestResult[]>({ type: 'batch', sequence: ++sequence, nowMs, requests }),
-    expireHolds: (nowMs: number, max: number) => send<number>({ type: 'expire', sequence: ++sequence, nowMs, max }),
+    expireHolds: (nowMs: number, max: number) =>
+      send<number>({ type: 'expire', sequence: ++sequence, nowMs, max }),
     close: () => {
       closing ??= (async () => {
         if (failed === null) await send<null>({ type: 'close', sequence: ++sequence })

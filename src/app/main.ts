@@ -26,8 +26,20 @@ const EXPIRY_BATCH_MAX = 500
 
 /** Log redaction: no card number, track data, PIN block, CVV or bearer token ever reaches a log. */
 export const LOG_REDACT_PATHS = [
-  'pan', '*.pan', '*.*.pan', 'card.pan', 'track2', '*.track2', 'pinBlock', '*.pinBlock', 'cvv', '*.cvv',
-  'req.headers.authorization', 'headers.authorization', 'adminToken', 'cardTokenKey',
+  'pan',
+  '*.pan',
+  '*.*.pan',
+  'card.pan',
+  'track2',
+  '*.track2',
+  'pinBlock',
+  '*.pinBlock',
+  'cvv',
+  '*.cvv',
+  'req.headers.authorization',
+  'headers.authorization',
+  'adminToken',
+  'cardTokenKey',
 ]
 
 export interface RunningTollgate {
@@ -50,9 +62,14 @@ export interface StartOptions {
 }
 
 /** Wires Tollgate together from one validated configuration and starts its listeners. */
-export async function startTollgate(config: Config, options: StartOptions = {}): Promise<RunningTollgate> {
+export async function startTollgate(
+  config: Config,
+  options: StartOptions = {},
+): Promise<RunningTollgate> {
   const clock = options.clock ?? systemClock
-  const logger = options.logger ?? pino({ level: config.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } })
+  const logger =
+    options.logger ??
+    pino({ level: config.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } })
   const dataDir = resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true })
   const databasePath = join(dataDir, 'tollgate.db')
@@ -63,30 +80,77 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
   const ids = createRandomIds(clock)
   const metrics = createTollgateMetrics()
 
-  const demoSeeded = config.demoData !== 'off' && (await seedDemoData(store, { tokenize, bins: reference.bins, ids, nowMs: clock.nowMs(), force: config.demoData === 'on' }))
+  const demoSeeded =
+    config.demoData !== 'off' &&
+    (await seedDemoData(store, {
+      tokenize,
+      bins: reference.bins,
+      ids,
+      nowMs: clock.nowMs(),
+      force: config.demoData === 'on',
+    }))
 
-  const settings = { utcOffsetMinutes: config.utcOffsetMinutes, holdExpiryMs: config.holdExpiryHours * 3_600_000 }
+  const settings = {
+    utcOffsetMinutes: config.utcOffsetMinutes,
+    holdExpiryMs: config.holdExpiryHours * 3_600_000,
+  }
   const makeContext = (nowMs: number): CoreContext => ({
-    nowMs, settings, bins: reference.bins, mccs: reference.mccs,
-    newTransactionId: ids.transactionId, newTransferId: ids.transferId,
-    newAuthorizationCode: ids.authorizationCode, newRrn: () => ids.rrn(nowMs),
+    nowMs,
+    settings,
+    bins: reference.bins,
+    mccs: reference.mccs,
+    newTransactionId: ids.transactionId,
+    newTransferId: ids.transferId,
+    newAuthorizationCode: ids.authorizationCode,
+    newRrn: () => ids.rrn(nowMs),
   })
   let ready = false
   let closing: Promise<void> | null = null
   const onFatal = (error: unknown): void => {
-    logger.fatal({ err: error }, 'invariant broken or batch worker lost: stopping to protect the ledger')
+    logger.fatal(
+      { err: error },
+      'invariant broken or batch worker lost: stopping to protect the ledger',
+    )
     process.exitCode = 70
     void close()
   }
-  const executor = config.batchWorker === 'on'
-    ? await workerExecutor({ databasePath, referenceDir: REFERENCE_DIR_DEFAULT, settings }, onFatal)
-    : inProcessExecutor(store, makeContext)
-  const processor = new Processor(executor, clock, { depthMax: config.queueDepthMax, batchSizeMax: config.batchSizeMax, batchesInFlightMax: config.batchWorker === 'on' ? 2 : 1 }, metrics, onFatal)
+  const executor =
+    config.batchWorker === 'on'
+      ? await workerExecutor(
+          { databasePath, referenceDir: REFERENCE_DIR_DEFAULT, settings },
+          onFatal,
+        )
+      : inProcessExecutor(store, makeContext)
+  const processor = new Processor(
+    executor,
+    clock,
+    {
+      depthMax: config.queueDepthMax,
+      batchSizeMax: config.batchSizeMax,
+      batchesInFlightMax: config.batchWorker === 'on' ? 2 : 1,
+    },
+    metrics,
+    onFatal,
+  )
 
   const http = buildHttpServer({
-    store, authorizer: processor, tokenize, bins: reference.bins, mccs: reference.mccs, clock, ids,
-    utcOffsetMinutes: config.utcOffsetMinutes, isAdminToken: adminToken.check, metrics, isReady: () => ready, logger,
-    limits: { bodyLimitBytes: config.httpBodyLimitBytes, requestTimeoutMs: config.httpRequestTimeoutMs, connectionsMax: config.httpConnectionsMax },
+    store,
+    authorizer: processor,
+    tokenize,
+    bins: reference.bins,
+    mccs: reference.mccs,
+    clock,
+    ids,
+    utcOffsetMinutes: config.utcOffsetMinutes,
+    isAdminToken: adminToken.check,
+    metrics,
+    isReady: () => ready,
+    logger,
+    limits: {
+      bodyLimitBytes: config.httpBodyLimitBytes,
+      requestTimeoutMs: config.httpRequestTimeoutMs,
+      connectionsMax: config.httpConnectionsMax,
+    },
   })
   await http.listen({ host: config.httpHost, port: config.httpPort })
   const address = http.server.address()
@@ -115,22 +179,46 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     const dialect = loadDialect(config.isoDialect)
     const macKeys = loadMacKeys(config.isoMacKeysFile)
     const handler = createIsoHandler({
-      dialect, dialectName: config.isoDialect, authorizer: processor, store, tokenize,
+      dialect,
+      dialectName: config.isoDialect,
+      authorizer: processor,
+      store,
+      tokenize,
       localDate: () => localDateKey(clock.nowMs(), config.utcOffsetMinutes),
       macKeyOf: (terminalId) => macKeys.get(terminalId) ?? null,
-      logger, metrics: { messages: metrics.isoMessages, decodeErrors: metrics.isoDecodeErrors },
+      logger,
+      metrics: { messages: metrics.isoMessages, decodeErrors: metrics.isoDecodeErrors },
     })
-    return startFramedServer({
-      host: config.isoHost, port: config.isoPort, framing: config.isoFraming,
-      frameBytesMax: Math.min(config.isoFrameBytesMax, FRAME_PAYLOAD_BYTES_MAX[config.isoFraming]),
-      connectionsMax: config.isoConnectionsMax, inFlightPerConnectionMax: config.isoInFlightPerConnectionMax,
-      idleTimeoutMs: config.isoIdleTimeoutMs, handlerTimeoutMs: config.isoHandlerTimeoutMs, shutdownGraceMs: 10_000,
-    }, (frame) => handler(frame), (event) => {
-      metrics.isoEvents.inc({ type: event.type })
-      if (event.type === 'frame_error' || event.type === 'handler_error' || event.type === 'handler_timeout') {
-        logger.warn({ event: event.type, ...('code' in event ? { code: event.code } : {}) }, 'iso8583 connection event')
-      }
-    })
+    return startFramedServer(
+      {
+        host: config.isoHost,
+        port: config.isoPort,
+        framing: config.isoFraming,
+        frameBytesMax: Math.min(
+          config.isoFrameBytesMax,
+          FRAME_PAYLOAD_BYTES_MAX[config.isoFraming],
+        ),
+        connectionsMax: config.isoConnectionsMax,
+        inFlightPerConnectionMax: config.isoInFlightPerConnectionMax,
+        idleTimeoutMs: config.isoIdleTimeoutMs,
+        handlerTimeoutMs: config.isoHandlerTimeoutMs,
+        shutdownGraceMs: 10_000,
+      },
+      (frame) => handler(frame),
+      (event) => {
+        metrics.isoEvents.inc({ type: event.type })
+        if (
+          event.type === 'frame_error' ||
+          event.type === 'handler_error' ||
+          event.type === 'handler_timeout'
+        ) {
+          logger.warn(
+            { event: event.type, ...('code' in event ? { code: event.code } : {}) },
+            'iso8583 connection event',
+          )
+        }
+      },
+    )
   }
 
   async function close(): Promise<void> {
@@ -149,5 +237,15 @@ export async function startTollgate(config: Config, options: StartOptions = {}):
     return closing
   }
 
-  return { httpUrl: `http://${host}:${port}`, isoAddress: `${config.isoHost}:${iso.port}`, isoPort: iso.port, isoDialect: config.isoDialect, isoFraming: config.isoFraming, databasePath, demoSeeded, generatedAdminToken: adminToken.generated, close }
+  return {
+    httpUrl: `http://${host}:${port}`,
+    isoAddress: `${config.isoHost}:${iso.port}`,
+    isoPort: iso.port,
+    isoDialect: config.isoDialect,
+    isoFraming: config.isoFraming,
+    databasePath,
+    demoSeeded,
+    generatedAdminToken: adminToken.generated,
+    close,
+  }
 }

@@ -12,9 +12,18 @@ import { Processor, StoreFailure } from './processor.js'
 
 const reference = loadReferenceData(REFERENCE_DIR_DEFAULT)
 const EMPTY: Snapshot = {
-  merchants: new Map(), terminals: new Map(), cards: new Map(), accounts: new Map(), transactions: new Map(),
-  dedupKeys: new Map(), idempotencyKeys: new Map(), followUps: new Map(), transfers: new Map(), counters: new Map(),
-  limits: [], listEntries: [],
+  merchants: new Map(),
+  terminals: new Map(),
+  cards: new Map(),
+  accounts: new Map(),
+  transactions: new Map(),
+  dedupKeys: new Map(),
+  idempotencyKeys: new Map(),
+  followUps: new Map(),
+  transfers: new Map(),
+  counters: new Map(),
+  limits: [],
+  listEntries: [],
 }
 
 /** Fault injection: an executor whose batches commit only when the test says so, or fail. */
@@ -35,32 +44,59 @@ function gatedStore() {
 let counter = 0
 function context(nowMs: number): CoreContext {
   return {
-    nowMs, settings: { utcOffsetMinutes: 480, holdExpiryMs: 86_400_000 }, bins: reference.bins, mccs: reference.mccs,
-    newTransactionId: () => `tx_${String(++counter).padStart(26, '0')}`, newTransferId: () => `tr_${++counter}`,
-    newAuthorizationCode: () => 'A00001', newRrn: () => '000000000001',
+    nowMs,
+    settings: { utcOffsetMinutes: 480, holdExpiryMs: 86_400_000 },
+    bins: reference.bins,
+    mccs: reference.mccs,
+    newTransactionId: () => `tx_${String(++counter).padStart(26, '0')}`,
+    newTransferId: () => `tr_${++counter}`,
+    newAuthorizationCode: () => 'A00001',
+    newRrn: () => '000000000001',
   }
 }
 
 /** A request the core rejects at validation, so an empty snapshot suffices. */
 function badRequest(stan: string): CoreRequest {
   return {
-    type: 'new', kind: 'purchase', channel: 'http', terminalId: 'bad', merchantId: 'bad', stan,
-    transmissionTime: null, card: { pan: '4111111111111111', expiry: '3012' }, cardToken: 'tok', amountMinor: 100,
-    currency: 'CNY', idempotencyKey: null,
+    type: 'new',
+    kind: 'purchase',
+    channel: 'http',
+    terminalId: 'bad',
+    merchantId: 'bad',
+    stan,
+    transmissionTime: null,
+    card: { pan: '4111111111111111', expiry: '3012' },
+    cardToken: 'tok',
+    amountMinor: 100,
+    currency: 'CNY',
+    idempotencyKey: null,
   }
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
-function processor(store: BatchExecutor, depthMax: number, onFatal: (e: unknown) => void = () => undefined, batchesInFlightMax = 1) {
-  return new Processor(store, manualClock(1_790_000_000_000), { depthMax, batchSizeMax: 10, batchesInFlightMax }, createTollgateMetrics(), onFatal)
+function processor(
+  store: BatchExecutor,
+  depthMax: number,
+  onFatal: (e: unknown) => void = () => undefined,
+  batchesInFlightMax = 1,
+) {
+  return new Processor(
+    store,
+    manualClock(1_790_000_000_000),
+    { depthMax, batchSizeMax: 10, batchesInFlightMax },
+    createTollgateMetrics(),
+    onFatal,
+  )
 }
 
 describe('processor: bounded queue and group commit', () => {
   it('answers busy at once when the queue is full, and counts it', () => {
     const { store } = gatedStore()
     const p = processor(store, 3)
-    const outcomes = ['000001', '000002', '000003', '000004'].map((stan) => p.submit(badRequest(stan)))
+    const outcomes = ['000001', '000002', '000003', '000004'].map((stan) =>
+      p.submit(badRequest(stan)),
+    )
     expect(outcomes.map((o) => o.type)).toEqual(['accepted', 'accepted', 'accepted', 'busy'])
     expect(outcomes[3]).toMatchObject({ type: 'busy', depth: 3, depthMax: 3 })
   })
@@ -110,7 +146,8 @@ describe('processor: bounded queue and group commit', () => {
     await tick()
     expect(gates).toHaveLength(2)
     gates[0]?.release()
-    if (first.type !== 'accepted' || second.type !== 'accepted' || third.type !== 'accepted') throw new Error('accepted')
+    if (first.type !== 'accepted' || second.type !== 'accepted' || third.type !== 'accepted')
+      throw new Error('accepted')
     await first.result
     await tick()
     expect(gates).toHaveLength(3)

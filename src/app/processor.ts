@@ -13,7 +13,6 @@ interface Pending {
   readonly reject: (error: unknown) => void
 }
 
-
 export class StoreFailure extends Error {
   readonly code = 'store_failure'
   override readonly name = 'StoreFailure'
@@ -40,7 +39,11 @@ export class Processor implements Authorizer {
   constructor(
     private readonly executor: BatchExecutor,
     private readonly clock: Clock,
-    private readonly limits: { readonly depthMax: number; readonly batchSizeMax: number; readonly batchesInFlightMax: number },
+    private readonly limits: {
+      readonly depthMax: number
+      readonly batchSizeMax: number
+      readonly batchesInFlightMax: number
+    },
     private readonly metrics: TollgateMetrics,
     private readonly onFatal: (error: unknown) => void,
   ) {
@@ -79,7 +82,12 @@ export class Processor implements Authorizer {
    * goes into one batch (group commit).
    */
   private schedule(): void {
-    if (this.inFlight >= this.limits.batchesInFlightMax || this.scheduled || this.queue.length === 0) return
+    if (
+      this.inFlight >= this.limits.batchesInFlightMax ||
+      this.scheduled ||
+      this.queue.length === 0
+    )
+      return
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
@@ -105,11 +113,17 @@ export class Processor implements Authorizer {
     const nowMs = this.clock.nowMs()
     let results: readonly RequestResult[]
     try {
-      results = await this.executor.execute(batch.map((p) => p.request), nowMs)
+      results = await this.executor.execute(
+        batch.map((p) => p.request),
+        nowMs,
+      )
     } catch (error) {
       this.inFlight -= 1
       this.metrics.storeErrors.inc()
-      const failure = error instanceof AssertionFailure ? error : new StoreFailure('the batch could not be committed', { cause: error })
+      const failure =
+        error instanceof AssertionFailure
+          ? error
+          : new StoreFailure('the batch could not be committed', { cause: error })
       for (const pending of batch) pending.reject(failure)
       // A broken invariant is a bug: stop rather than move more money on it.
       if (error instanceof AssertionFailure) this.onFatal(error)
@@ -145,6 +159,10 @@ export class Processor implements Authorizer {
       return
     }
     const record = result.transaction
-    this.metrics.decisions.inc({ kind: record.kind, outcome: record.outcome, reason: record.reason ?? 'none' })
+    this.metrics.decisions.inc({
+      kind: record.kind,
+      outcome: record.outcome,
+      reason: record.reason ?? 'none',
+    })
   }
 }

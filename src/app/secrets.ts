@@ -24,7 +24,9 @@ export function loadCardTokenKey(dataDir: string, configured: string | undefined
   }
   mkdirSync(dataDir, { recursive: true })
   const key = randomBytes(32)
-  writeFileSync(path, JSON.stringify({ cardTokenKey: key.toString('hex') }, null, 2) + '\n', { mode: 0o600 })
+  writeFileSync(path, JSON.stringify({ cardTokenKey: key.toString('hex') }, null, 2) + '\n', {
+    mode: 0o600,
+  })
   chmodSync(path, 0o600)
   return key
 }
@@ -43,7 +45,10 @@ export interface AdminToken {
  * The administrator's bearer token: TOLLGATE_ADMIN_TOKEN, or generated on first start, printed
  * once and kept only as a SHA-256 hash.
  */
-export async function loadAdminToken(store: Store, configured: string | undefined): Promise<AdminToken> {
+export async function loadAdminToken(
+  store: Store,
+  configured: string | undefined,
+): Promise<AdminToken> {
   let hash: Buffer
   let generated: string | null = null
   if (configured !== undefined) {
@@ -75,14 +80,22 @@ export function loadMacKeys(path: string | undefined): ReadonlyMap<string, MacKe
     throw new Error(`TOLLGATE_ISO_MAC_KEYS_FILE: cannot read ${path} as JSON`, { cause })
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`TOLLGATE_ISO_MAC_KEYS_FILE: ${path} must hold an object of terminal id → hex key`)
+    throw new Error(
+      `TOLLGATE_ISO_MAC_KEYS_FILE: ${path} must hold an object of terminal id → hex key`,
+    )
   }
   for (const [terminalId, hex] of Object.entries(parsed)) {
-    if (typeof hex !== 'string') throw new Error(`TOLLGATE_ISO_MAC_KEYS_FILE: ${path}: terminal ${terminalId}: expected a hex string`)
+    if (typeof hex !== 'string')
+      throw new Error(
+        `TOLLGATE_ISO_MAC_KEYS_FILE: ${path}: terminal ${terminalId}: expected a hex string`,
+      )
     try {
       keys.set(terminalId, MacKey.fromHex(hex))
     } catch (cause) {
-      throw new Error(`TOLLGATE_ISO_MAC_KEYS_FILE: ${path}: terminal ${terminalId}: expected 16 or 32 hex characters`, { cause })
+      throw new Error(
+        `TOLLGATE_ISO_MAC_KEYS_FILE: ${path}: terminal ${terminalId}: expected 16 or 32 hex characters`,
+        { cause },
+      )
     }
   }
   return keys

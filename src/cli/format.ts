@@ -5,8 +5,12 @@ export function displayWidth(text: string): number {
   for (const char of text) {
     const code = char.codePointAt(0) ?? 0
     const wide =
-      (code >= 0x1100 && code <= 0x115f) || (code >= 0x2e80 && code <= 0xa4cf) || (code >= 0xac00 && code <= 0xd7a3) ||
-      (code >= 0xf900 && code <= 0xfaff) || (code >= 0xfe30 && code <= 0xfe4f) || (code >= 0xff00 && code <= 0xff60) ||
+      (code >= 0x1100 && code <= 0x115f) ||
+      (code >= 0x2e80 && code <= 0xa4cf) ||
+      (code >= 0xac00 && code <= 0xd7a3) ||
+      (code >= 0xf900 && code <= 0xfaff) ||
+      (code >= 0xfe30 && code <= 0xfe4f) ||
+      (code >= 0xff00 && code <= 0xff60) ||
       (code >= 0xffe0 && code <= 0xffe6)
     width += wide ? 2 : 1
   }
@@ -27,12 +31,20 @@ export function truncate(text: string, width: number): string {
   return out + '…'
 }
 
-export function table(headers: readonly string[], rows: readonly (readonly string[])[], maxWidths: readonly number[] = []): string {
+export function table(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  maxWidths: readonly number[] = [],
+): string {
   const widths = headers.map((header, i) => {
     const natural = Math.max(displayWidth(header), ...rows.map((row) => displayWidth(row[i] ?? '')))
     return Math.min(natural, maxWidths[i] ?? natural)
   })
-  const line = (cells: readonly string[]) => cells.map((cell, i) => pad(truncate(cell, widths[i] ?? 0), widths[i] ?? 0)).join('  ').trimEnd()
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => pad(truncate(cell, widths[i] ?? 0), widths[i] ?? 0))
+      .join('  ')
+      .trimEnd()
   return [line(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
@@ -41,11 +53,25 @@ export interface ExplanationLike {
   readonly title: string
   readonly summary: string
   readonly responseCode: string
-  readonly reason: { readonly code: string; readonly familyLabel: string; readonly isoCode: string; readonly cupCode: string | null } | null
+  readonly reason: {
+    readonly code: string
+    readonly familyLabel: string
+    readonly isoCode: string
+    readonly cupCode: string | null
+  } | null
   readonly evidence: readonly { readonly label: string; readonly value: string }[]
-  readonly remediation: { readonly cardholder: string; readonly merchant: string; readonly operator: string } | null
+  readonly remediation: {
+    readonly cardholder: string
+    readonly merchant: string
+    readonly operator: string
+  } | null
   readonly retry: { readonly text: string } | null
-  readonly checks: readonly { readonly stageLabel: string; readonly name: string; readonly status: string; readonly reason?: string }[]
+  readonly checks: readonly {
+    readonly stageLabel: string
+    readonly name: string
+    readonly status: string
+    readonly reason?: string
+  }[]
 }
 
 const STATUS_MARK: Readonly<Record<string, string>> = { pass: '✓', fail: '✗', skip: '–' }
@@ -54,10 +80,14 @@ const STATUS_MARK: Readonly<Record<string, string>> = { pass: '✓', fail: '✗'
 export function formatExplanation(e: ExplanationLike, lang: 'zh-CN' | 'en'): string {
   const zh = lang === 'zh-CN'
   const lines: string[] = []
-  lines.push(`${e.outcome === 'approved' ? '✓' : '✗'} ${e.title}  [${zh ? '应答码' : 'response code'} ${e.responseCode}]`)
+  lines.push(
+    `${e.outcome === 'approved' ? '✓' : '✗'} ${e.title}  [${zh ? '应答码' : 'response code'} ${e.responseCode}]`,
+  )
   if (e.reason !== null) {
     const cup = e.reason.cupCode === null ? '' : `, ${zh ? '银联' : 'UnionPay'} ${e.reason.cupCode}`
-    lines.push(`  ${zh ? '原因' : 'reason'}: ${e.reason.code} (${e.reason.familyLabel}; ISO ${e.reason.isoCode}${cup})`)
+    lines.push(
+      `  ${zh ? '原因' : 'reason'}: ${e.reason.code} (${e.reason.familyLabel}; ISO ${e.reason.isoCode}${cup})`,
+    )
   }
   lines.push(`  ${e.summary}`)
   if (e.evidence.length > 0) {
@@ -71,6 +101,8 @@ export function formatExplanation(e: ExplanationLike, lang: 'zh-CN' | 'en'): str
     lines.push(`    ${zh ? '运维人员' : 'operator'}: ${e.remediation.operator}`)
   }
   if (e.retry !== null) lines.push(`  ${zh ? '重试' : 'retry'}: ${e.retry.text}`)
-  lines.push(`  ${zh ? '检查项' : 'checks'}: ${e.checks.map((c) => `${STATUS_MARK[c.status] ?? c.status} ${c.stageLabel}/${c.name}`).join('  ')}`)
+  lines.push(
+    `  ${zh ? '检查项' : 'checks'}: ${e.checks.map((c) => `${STATUS_MARK[c.status] ?? c.status} ${c.stageLabel}/${c.name}`).join('  ')}`,
+  )
   return lines.join('\n')
 }

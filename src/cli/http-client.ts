@@ -7,12 +7,22 @@ export interface ApiAnswer {
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
-    private readonly options: { readonly token?: string; readonly lang: 'zh-CN' | 'en'; readonly timeoutMs?: number },
+    private readonly options: {
+      readonly token?: string
+      readonly lang: 'zh-CN' | 'en'
+      readonly timeoutMs?: number
+    },
   ) {}
 
-  async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiAnswer> {
+  async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiAnswer> {
     const url = new URL(path, this.baseUrl)
-    if (!url.searchParams.has('lang') && method === 'GET') url.searchParams.set('lang', this.options.lang)
+    if (!url.searchParams.has('lang') && method === 'GET')
+      url.searchParams.set('lang', this.options.lang)
     let response: Response
     try {
       response = await fetch(url, {
@@ -20,14 +30,18 @@ export class ApiClient {
         headers: {
           'accept-language': this.options.lang,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(this.options.token === undefined ? {} : { authorization: `Bearer ${this.options.token}` }),
+          ...(this.options.token === undefined
+            ? {}
+            : { authorization: `Bearer ${this.options.token}` }),
           ...headers,
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
       })
     } catch (cause) {
-      throw new Error(`cannot reach Tollgate at ${this.baseUrl} (is \`tollgate serve\` running?)`, { cause })
+      throw new Error(`cannot reach Tollgate at ${this.baseUrl} (is \`tollgate serve\` running?)`, {
+        cause,
+      })
     }
     const text = await response.text()
     let parsed: Record<string, unknown> = {}

@@ -34,7 +34,8 @@ type Lang = 'zh-CN' | 'en'
 
 function langOf(value: string | undefined): Lang {
   const lang = value ?? process.env.TOLLGATE_LANG ?? 'en'
-  if (lang !== 'zh-CN' && lang !== 'en') throw new UsageError(`--lang: expected zh-CN or en, got ${lang}`)
+  if (lang !== 'zh-CN' && lang !== 'en')
+    throw new UsageError(`--lang: expected zh-CN or en, got ${lang}`)
   return lang
 }
 
@@ -55,7 +56,9 @@ async function serve(): Promise<void> {
     `  ISO 8583   ${running.isoAddress}   (dialect ${running.isoDialect}, framing ${running.isoFraming})`,
   ]
   if (running.generatedAdminToken !== null) {
-    lines.push(`  admin token (shown once — keep it; or set TOLLGATE_ADMIN_TOKEN): ${running.generatedAdminToken}`)
+    lines.push(
+      `  admin token (shown once — keep it; or set TOLLGATE_ADMIN_TOKEN): ${running.generatedAdminToken}`,
+    )
   }
   lines.push('  try:       npm run tollgate -- demo      (in another terminal)')
   process.stdout.write(lines.join('\n') + '\n')
@@ -64,19 +67,28 @@ async function serve(): Promise<void> {
     if (stopping) return
     stopping = true
     process.stdout.write(`\n${signal}: draining in-flight work and stopping…\n`)
-    running.close().then(() => process.exit(process.exitCode ?? 0), (error: unknown) => {
-      process.stderr.write(`error while stopping: ${String(error)}\n`)
-      process.exit(1)
-    })
+    running.close().then(
+      () => process.exit(process.exitCode ?? 0),
+      (error: unknown) => {
+        process.stderr.write(`error while stopping: ${String(error)}\n`)
+        process.exit(1)
+      },
+    )
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
 }
 
-function client(values: { url?: string | undefined; lang?: string | undefined }): { api: ApiClient; lang: Lang } {
+function client(values: { url?: string | undefined; lang?: string | undefined }): {
+  api: ApiClient
+  lang: Lang
+} {
   const lang = langOf(values.lang)
   const token = process.env.TOLLGATE_ADMIN_TOKEN
-  const api = new ApiClient(values.url ?? process.env.TOLLGATE_URL ?? 'http://127.0.0.1:8080', { lang, ...(token === undefined ? {} : { token }) })
+  const api = new ApiClient(values.url ?? process.env.TOLLGATE_URL ?? 'http://127.0.0.1:8080', {
+    lang,
+    ...(token === undefined ? {} : { token }),
+  })
   return { api, lang }
 }
 
@@ -84,9 +96,16 @@ async function authorize(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      url: { type: 'string' }, lang: { type: 'string' }, json: { type: 'boolean' },
-      kind: { type: 'string', default: 'purchase' }, terminal: { type: 'string' }, merchant: { type: 'string' },
-      pan: { type: 'string' }, expiry: { type: 'string' }, amount: { type: 'string' }, currency: { type: 'string', default: 'CNY' },
+      url: { type: 'string' },
+      lang: { type: 'string' },
+      json: { type: 'boolean' },
+      kind: { type: 'string', default: 'purchase' },
+      terminal: { type: 'string' },
+      merchant: { type: 'string' },
+      pan: { type: 'string' },
+      expiry: { type: 'string' },
+      amount: { type: 'string' },
+      currency: { type: 'string', default: 'CNY' },
       stan: { type: 'string' },
     },
   })
@@ -96,8 +115,13 @@ async function authorize(args: string[]): Promise<void> {
   const { api, lang } = client(values)
   const stan = values.stan ?? String(Math.floor(Math.random() * 999_999) + 1).padStart(6, '0')
   const answer = await api.call('POST', '/v1/authorizations', {
-    kind: values.kind, terminalId: values.terminal, merchantId: values.merchant, stan,
-    card: { pan: values.pan, expiry: values.expiry }, ...(values.amount === undefined ? {} : { amount: values.amount }), currency: values.currency,
+    kind: values.kind,
+    terminalId: values.terminal,
+    merchantId: values.merchant,
+    stan,
+    card: { pan: values.pan, expiry: values.expiry },
+    ...(values.amount === undefined ? {} : { amount: values.amount }),
+    currency: values.currency,
   })
   if (values.json === true) {
     process.stdout.write(JSON.stringify(answer.body, null, 2) + '\n')
@@ -115,15 +139,26 @@ function printAnswer(status: number, body: Record<string, unknown>, lang: Lang):
     process.exitCode = 2
     return
   }
-  if (typeof body.transactionId === 'string') process.stdout.write(`transaction ${body.transactionId}${body.authorizationCode === undefined ? '' : `  authorization code ${str(body.authorizationCode)}`}${body.balance === undefined ? '' : `  balance ${str(body.balance)}`}\n`)
-  if (status >= 400) process.stdout.write(`(HTTP ${status}: ${lang === 'zh-CN' ? '请求被拒收，未记录' : 'request rejected, nothing recorded'})\n`)
+  if (typeof body.transactionId === 'string')
+    process.stdout.write(
+      `transaction ${body.transactionId}${body.authorizationCode === undefined ? '' : `  authorization code ${str(body.authorizationCode)}`}${body.balance === undefined ? '' : `  balance ${str(body.balance)}`}\n`,
+    )
+  if (status >= 400)
+    process.stdout.write(
+      `(HTTP ${status}: ${lang === 'zh-CN' ? '请求被拒收，未记录' : 'request rejected, nothing recorded'})\n`,
+    )
   if (explanation !== undefined) process.stdout.write(formatExplanation(explanation, lang) + '\n')
 }
 
 async function explain(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { url: { type: 'string' }, lang: { type: 'string' }, json: { type: 'boolean' } } })
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { url: { type: 'string' }, lang: { type: 'string' }, json: { type: 'boolean' } },
+  })
   const id = positionals[0]
-  if (id === undefined) throw new UsageError('explain: give a transaction id, e.g. tollgate explain tx_01J…')
+  if (id === undefined)
+    throw new UsageError('explain: give a transaction id, e.g. tollgate explain tx_01J…')
   const { api, lang } = client(values)
   const answer = await api.call('GET', `/v1/transactions/${encodeURIComponent(id)}/explanation`)
   if (values.json === true) {
@@ -131,20 +166,27 @@ async function explain(args: string[]): Promise<void> {
     return
   }
   if (answer.status !== 200) {
-    process.stdout.write(`✗ ${str(answer.body.detail) || str(answer.body.title) || String(answer.status)}\n`)
+    process.stdout.write(
+      `✗ ${str(answer.body.detail) || str(answer.body.title) || String(answer.status)}\n`,
+    )
     process.exitCode = 2
     return
   }
   const t = answer.body.transaction as Record<string, unknown>
   const card = t.card as { masked?: string } | null
-  process.stdout.write(`${str(t.id)}  ${str(t.kind)}  ${str(t.amount)} ${str(t.currency)}  ${lang === 'zh-CN' ? '终端' : 'terminal'} ${str(t.terminalId)}  ${lang === 'zh-CN' ? '商户' : 'merchant'} ${str(t.merchantId)}  ${card?.masked ?? ''}  ${str(t.createdAt)}\n`)
+  process.stdout.write(
+    `${str(t.id)}  ${str(t.kind)}  ${str(t.amount)} ${str(t.currency)}  ${lang === 'zh-CN' ? '终端' : 'terminal'} ${str(t.terminalId)}  ${lang === 'zh-CN' ? '商户' : 'merchant'} ${str(t.merchantId)}  ${card?.masked ?? ''}  ${str(t.createdAt)}\n`,
+  )
   printAnswer(200, { explanation: answer.body }, lang)
 }
 
 async function demo(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { url: { type: 'string' }, lang: { type: 'string' }, verbose: { type: 'boolean' } } })
+  const { values } = parseArgs({
+    args,
+    options: { url: { type: 'string' }, lang: { type: 'string' }, verbose: { type: 'boolean' } },
+  })
   const { api, lang } = client(values)
-  process.stdout.write(await runDemoTour(api, lang, values.verbose === true) + '\n')
+  process.stdout.write((await runDemoTour(api, lang, values.verbose === true)) + '\n')
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -176,7 +218,10 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     process.stderr.write(`tollgate: ${error.message}\n`)
     process.exit(2)
   }
-  const message = error instanceof Error ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}` : String(error)
+  const message =
+    error instanceof Error
+      ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}`
+      : String(error)
   process.stderr.write(`tollgate: ${message}\n`)
   process.exit(1)
 })

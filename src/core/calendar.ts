@@ -15,14 +15,19 @@ const MS_PER_DAY = 86_400_000
 
 export function localDateOf(nowMs: number, offsetMinutes: number): LocalDate {
   assert(Number.isSafeInteger(nowMs), 'instant is an integer of milliseconds')
-  assert(Number.isInteger(offsetMinutes) && Math.abs(offsetMinutes) <= 14 * 60, 'UTC offset within ±14h')
+  assert(
+    Number.isInteger(offsetMinutes) && Math.abs(offsetMinutes) <= 14 * 60,
+    'UTC offset within ±14h',
+  )
   const shifted = nowMs + offsetMinutes * MS_PER_MINUTE
   // Civil-from-days (Howard Hinnant's algorithm), so the core needs no Date object.
   const days = Math.floor(shifted / MS_PER_DAY)
   const z = days + 719_468
   const era = Math.floor(z / 146_097)
   const doe = z - era * 146_097
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365)
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  )
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
   const mp = Math.floor((5 * doy + 2) / 153)
   const day = doy - Math.floor((153 * mp + 2) / 5) + 1

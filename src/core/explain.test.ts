@@ -5,14 +5,20 @@ import { REASON_CODES } from './reasons/codes.js'
 
 describe('explanations', () => {
   it('formats instants without a Date, at the business offset', () => {
-    expect(formatInstant(Date.UTC(2026, 10, 26, 16, 30, 5), 480)).toBe('2026-11-27 00:30:05 UTC+08:00')
+    expect(formatInstant(Date.UTC(2026, 10, 26, 16, 30, 5), 480)).toBe(
+      '2026-11-27 00:30:05 UTC+08:00',
+    )
     expect(formatInstant(Date.UTC(2024, 1, 29, 0, 0, 0), 0)).toBe('2024-02-29 00:00:00 UTC+00:00')
     expect(formatInstant(Date.UTC(2026, 0, 1, 2, 0, 0), -300)).toBe('2025-12-31 21:00:00 UTC-05:00')
   })
 
   it('formats money with the currency exponent and translates known values', () => {
-    expect(formatEvidenceValue('amount', { amountMinor: 12_345, currency: 'CNY' }, 'en', 480)).toBe('123.45 CNY')
-    expect(formatEvidenceValue('amount', { amountMinor: 12_345, currency: 'JPY' }, 'en', 480)).toBe('12345 JPY')
+    expect(formatEvidenceValue('amount', { amountMinor: 12_345, currency: 'CNY' }, 'en', 480)).toBe(
+      '123.45 CNY',
+    )
+    expect(formatEvidenceValue('amount', { amountMinor: 12_345, currency: 'JPY' }, 'en', 480)).toBe(
+      '12345 JPY',
+    )
     expect(formatEvidenceValue('merchantStatus', 'suspended', 'zh-CN', 480)).toBe('已暂停')
     expect(formatEvidenceValue('moneyMoved', false, 'en', 480)).toBe('no')
   })
@@ -20,7 +26,14 @@ describe('explanations', () => {
   it('renders every reason in both languages with all three remediations', () => {
     for (const code of REASON_CODES) {
       for (const lang of ['zh-CN', 'en'] as const) {
-        const explanation = explainReason(code, 'declined', { amount: { amountMinor: 100, currency: 'CNY' } }, [], lang, 480)
+        const explanation = explainReason(
+          code,
+          'declined',
+          { amount: { amountMinor: 100, currency: 'CNY' } },
+          [],
+          lang,
+          480,
+        )
         const entry = REASON_CATALOGUE[code]
         expect(explanation.title).toBe(entry.title[lang])
         expect(explanation.responseCode).toBe(entry.isoCode)

@@ -1,7 +1,14 @@
 import { assert } from './assert.js'
 import { formatLocalDate, localDateOf } from './calendar.js'
 import { findCurrency, formatAmount } from './money.js'
-import type { Check, Evidence, EvidenceValue, Stage, TransactionKind, TransactionRecord } from './model.js'
+import type {
+  Check,
+  Evidence,
+  EvidenceValue,
+  Stage,
+  TransactionKind,
+  TransactionRecord,
+} from './model.js'
 import { reasonEntry } from './reasons/catalogue.js'
 import type { ReasonCode, ReasonFamily } from './reasons/codes.js'
 import type { Audience, Lang, Localized, RetryAdvice } from './reasons/types.js'
@@ -24,9 +31,17 @@ export interface Explanation {
     readonly isoCode: string
     readonly cupCode: string | null
   } | null
-  readonly evidence: readonly { readonly key: string; readonly label: string; readonly value: string }[]
+  readonly evidence: readonly {
+    readonly key: string
+    readonly label: string
+    readonly value: string
+  }[]
   readonly remediation: { readonly [A in Audience]: string } | null
-  readonly retry: { readonly kind: RetryAdvice['kind']; readonly minutes?: number; readonly text: string } | null
+  readonly retry: {
+    readonly kind: RetryAdvice['kind']
+    readonly minutes?: number
+    readonly text: string
+  } | null
   readonly checks: readonly {
     readonly stage: Stage
     readonly stageLabel: string
@@ -156,12 +171,30 @@ const VALUE_LABELS: Readonly<Record<string, Localized>> = {
 }
 
 const APPROVAL_SUMMARY: Readonly<Record<TransactionKind, Localized>> = {
-  purchase: L('交易成功：款项已从持卡人账户扣除并记入收单清算账户。', 'Approved: the amount was debited from the cardholder account and credited to the acquirer clearing account.'),
-  preauthorization: L('预授权成功：金额已在持卡人账户冻结，待预授权完成时扣款；未完成的冻结到期自动释放。', 'Approved: the amount is held on the cardholder account until the completion; an uncompleted hold is released when it expires.'),
-  completion: L('预授权完成成功：已按完成金额扣款，其余冻结金额已释放。', 'Approved: the completion amount was posted and the rest of the hold released.'),
-  void: L('撤销成功：原交易已撤销，款项已退回持卡人账户（或冻结已释放）。', 'Approved: the original was voided; the money is back on the cardholder account (or the hold released).'),
-  reversal: L('冲正成功：原交易的资金影响已被撤回；同一笔交易只会冲正一次。', 'Approved: the original transaction\'s effect was undone; a transaction is reversed only once.'),
-  refund: L('退货成功：退货金额已退回持卡人账户。', 'Approved: the refund was credited to the cardholder account.'),
+  purchase: L(
+    '交易成功：款项已从持卡人账户扣除并记入收单清算账户。',
+    'Approved: the amount was debited from the cardholder account and credited to the acquirer clearing account.',
+  ),
+  preauthorization: L(
+    '预授权成功：金额已在持卡人账户冻结，待预授权完成时扣款；未完成的冻结到期自动释放。',
+    'Approved: the amount is held on the cardholder account until the completion; an uncompleted hold is released when it expires.',
+  ),
+  completion: L(
+    '预授权完成成功：已按完成金额扣款，其余冻结金额已释放。',
+    'Approved: the completion amount was posted and the rest of the hold released.',
+  ),
+  void: L(
+    '撤销成功：原交易已撤销，款项已退回持卡人账户（或冻结已释放）。',
+    'Approved: the original was voided; the money is back on the cardholder account (or the hold released).',
+  ),
+  reversal: L(
+    '冲正成功：原交易的资金影响已被撤回；同一笔交易只会冲正一次。',
+    "Approved: the original transaction's effect was undone; a transaction is reversed only once.",
+  ),
+  refund: L(
+    '退货成功：退货金额已退回持卡人账户。',
+    'Approved: the refund was credited to the cardholder account.',
+  ),
   balance_inquiry: L('余额查询成功。', 'Balance inquiry approved.'),
 }
 
@@ -169,7 +202,10 @@ const RETRY_TEXT: Readonly<Record<RetryAdvice['kind'], Localized>> = {
   retry_now: L('可以立即重试。', 'You may retry now.'),
   retry_after: L('请在 {minutes} 分钟后重试。', 'Retry after {minutes} minutes.'),
   do_not_retry: L('请勿重试同一笔交易。', 'Do not retry the same transaction.'),
-  reverse_first: L('请先完成冲正，再重新发起交易。', 'Reverse first, then start a new transaction.'),
+  reverse_first: L(
+    '请先完成冲正，再重新发起交易。',
+    'Reverse first, then start a new transaction.',
+  ),
 }
 
 const MS_PER_DAY = 86_400_000
@@ -192,17 +228,28 @@ export function formatInstant(ms: number, offsetMinutes: number): string {
   return `${date} ${hh}:${mm}:${ss} UTC${sign}${offset}`
 }
 
-export function formatEvidenceValue(key: string, value: EvidenceValue, lang: Lang, offsetMinutes: number): string {
+export function formatEvidenceValue(
+  key: string,
+  value: EvidenceValue,
+  lang: Lang,
+  offsetMinutes: number,
+): string {
   if (value === null) return lang === 'zh-CN' ? '无' : 'none'
-  if (typeof value === 'boolean') return lang === 'zh-CN' ? (value ? '是' : '否') : value ? 'yes' : 'no'
-  if (typeof value === 'number') return key.endsWith('AtMs') ? formatInstant(value, offsetMinutes) : String(value)
+  if (typeof value === 'boolean')
+    return lang === 'zh-CN' ? (value ? '是' : '否') : value ? 'yes' : 'no'
+  if (typeof value === 'number')
+    return key.endsWith('AtMs') ? formatInstant(value, offsetMinutes) : String(value)
   if (typeof value === 'string') return VALUE_LABELS[value]?.[lang] ?? value
   const currency = findCurrency(value.currency)
   const exponent = currency?.exponent ?? 2
   return `${formatAmount(value.amountMinor, exponent)} ${value.currency}`
 }
 
-export function renderEvidence(evidence: Evidence, lang: Lang, offsetMinutes: number): Explanation['evidence'] {
+export function renderEvidence(
+  evidence: Evidence,
+  lang: Lang,
+  offsetMinutes: number,
+): Explanation['evidence'] {
   return Object.entries(evidence).map(([key, value]) => ({
     key,
     label: EVIDENCE_LABELS[key]?.[lang] ?? key,
@@ -213,7 +260,11 @@ export function renderEvidence(evidence: Evidence, lang: Lang, offsetMinutes: nu
 function renderRetry(retry: RetryAdvice, lang: Lang): NonNullable<Explanation['retry']> {
   const text = RETRY_TEXT[retry.kind][lang]
   if (retry.kind === 'retry_after') {
-    return { kind: retry.kind, minutes: retry.minutes, text: text.replace('{minutes}', String(retry.minutes)) }
+    return {
+      kind: retry.kind,
+      minutes: retry.minutes,
+      text: text.replace('{minutes}', String(retry.minutes)),
+    }
   }
   return { kind: retry.kind, text }
 }
@@ -245,8 +296,11 @@ export function explainReason(
     summary: entry.explanation[lang],
     responseCode: entry.isoCode,
     reason: {
-      code, family: entry.family, familyLabel: FAMILY_LABELS[entry.family][lang],
-      isoCode: entry.isoCode, cupCode: entry.cupCode,
+      code,
+      family: entry.family,
+      familyLabel: FAMILY_LABELS[entry.family][lang],
+      isoCode: entry.isoCode,
+      cupCode: entry.cupCode,
     },
     evidence: renderEvidence(evidence, lang, offsetMinutes),
     remediation: {
@@ -260,15 +314,29 @@ export function explainReason(
 }
 
 /** Explains a stored transaction, approved or declined. */
-export function explainTransaction(record: TransactionRecord, lang: Lang, offsetMinutes: number): Explanation {
+export function explainTransaction(
+  record: TransactionRecord,
+  lang: Lang,
+  offsetMinutes: number,
+): Explanation {
   if (record.outcome === 'declined') {
     assert(record.reason !== null, `declined transaction ${record.id} has a reason`)
-    return explainReason(record.reason, 'declined', record.evidence, record.checks, lang, offsetMinutes)
+    return explainReason(
+      record.reason,
+      'declined',
+      record.evidence,
+      record.checks,
+      lang,
+      offsetMinutes,
+    )
   }
   return {
     lang,
     outcome: 'approved',
-    title: lang === 'zh-CN' ? `${KIND_LABELS[record.kind][lang]}成功` : capitalize(`${KIND_LABELS[record.kind][lang]} approved`),
+    title:
+      lang === 'zh-CN'
+        ? `${KIND_LABELS[record.kind][lang]}成功`
+        : capitalize(`${KIND_LABELS[record.kind][lang]} approved`),
     summary: APPROVAL_SUMMARY[record.kind][lang],
     responseCode: record.responseCode,
     reason: null,

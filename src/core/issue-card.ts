@@ -20,17 +20,33 @@ export function issueCard(input: {
   readonly bin: BinInfo | null
   readonly nowMs: number
 }): { readonly card: Card; readonly account: Account; readonly openingBalanceMinor: number } {
-  assert(Number.isSafeInteger(input.amountMinor) && input.amountMinor >= 0, 'opening amount is a non-negative integer')
+  assert(
+    Number.isSafeInteger(input.amountMinor) && input.amountMinor >= 0,
+    'opening amount is a non-negative integer',
+  )
   assert(input.token !== input.pan, 'a card is kept by token, never by number')
   const card: Card = {
-    token: input.token, masked: maskPan(input.pan), bin: input.bin?.bin ?? input.pan.slice(0, 6), last4: panLast4(input.pan),
-    expiry: input.expiry, type: input.type, status: input.status, accountId: input.accountId,
-    issuerBank: input.bin?.bankName ?? null, createdAtMs: input.nowMs, updatedAtMs: input.nowMs,
+    token: input.token,
+    masked: maskPan(input.pan),
+    bin: input.bin?.bin ?? input.pan.slice(0, 6),
+    last4: panLast4(input.pan),
+    expiry: input.expiry,
+    type: input.type,
+    status: input.status,
+    accountId: input.accountId,
+    issuerBank: input.bin?.bankName ?? null,
+    createdAtMs: input.nowMs,
+    updatedAtMs: input.nowMs,
   }
   const account: Account = {
-    id: input.accountId, kind: 'cardholder', currency: input.currency,
+    id: input.accountId,
+    kind: 'cardholder',
+    currency: input.currency,
     creditLimitMinor: input.type === 'credit' ? input.amountMinor : 0,
-    debitsPendingMinor: 0, debitsPostedMinor: 0, creditsPendingMinor: 0, creditsPostedMinor: 0,
+    debitsPendingMinor: 0,
+    debitsPostedMinor: 0,
+    creditsPendingMinor: 0,
+    creditsPostedMinor: 0,
   }
   return { card, account, openingBalanceMinor: input.type === 'debit' ? input.amountMinor : 0 }
 }

@@ -129,11 +129,7 @@ export type Stage = (typeof STAGES)[number]
 
 /** A value shown as evidence. Money keeps its currency so it can be formatted per language. */
 export type EvidenceValue =
-  | string
-  | number
-  | boolean
-  | null
-  | { readonly amountMinor: number; readonly currency: string }
+  string | number | boolean | null | { readonly amountMinor: number; readonly currency: string }
 
 export type Evidence = Readonly<Record<string, EvidenceValue>>
 

@@ -22,23 +22,31 @@ export interface Currency {
 }
 
 /** ISO 4217, the currencies Tollgate accepts. CNY first: the home currency. */
-export const CURRENCIES: readonly Currency[] = Object.freeze([
-  { alpha: 'CNY', numeric: '156', exponent: 2, nameEn: 'Chinese yuan', nameZh: '人民币' },
-  { alpha: 'HKD', numeric: '344', exponent: 2, nameEn: 'Hong Kong dollar', nameZh: '港币' },
-  { alpha: 'MOP', numeric: '446', exponent: 2, nameEn: 'Macanese pataca', nameZh: '澳门元' },
-  { alpha: 'TWD', numeric: '901', exponent: 2, nameEn: 'New Taiwan dollar', nameZh: '新台币' },
-  { alpha: 'USD', numeric: '840', exponent: 2, nameEn: 'US dollar', nameZh: '美元' },
-  { alpha: 'EUR', numeric: '978', exponent: 2, nameEn: 'Euro', nameZh: '欧元' },
-  { alpha: 'GBP', numeric: '826', exponent: 2, nameEn: 'Pound sterling', nameZh: '英镑' },
-  { alpha: 'JPY', numeric: '392', exponent: 0, nameEn: 'Japanese yen', nameZh: '日元' },
-  { alpha: 'KRW', numeric: '410', exponent: 0, nameEn: 'South Korean won', nameZh: '韩元' },
-  { alpha: 'SGD', numeric: '702', exponent: 2, nameEn: 'Singapore dollar', nameZh: '新加坡元' },
-  { alpha: 'AUD', numeric: '036', exponent: 2, nameEn: 'Australian dollar', nameZh: '澳大利亚元' },
-  { alpha: 'CAD', numeric: '124', exponent: 2, nameEn: 'Canadian dollar', nameZh: '加拿大元' },
-  { alpha: 'CHF', numeric: '756', exponent: 2, nameEn: 'Swiss franc', nameZh: '瑞士法郎' },
-  { alpha: 'THB', numeric: '764', exponent: 2, nameEn: 'Thai baht', nameZh: '泰铢' },
-  { alpha: 'KWD', numeric: '414', exponent: 3, nameEn: 'Kuwaiti dinar', nameZh: '科威特第纳尔' },
-].map((c) => Object.freeze(c)))
+export const CURRENCIES: readonly Currency[] = Object.freeze(
+  [
+    { alpha: 'CNY', numeric: '156', exponent: 2, nameEn: 'Chinese yuan', nameZh: '人民币' },
+    { alpha: 'HKD', numeric: '344', exponent: 2, nameEn: 'Hong Kong dollar', nameZh: '港币' },
+    { alpha: 'MOP', numeric: '446', exponent: 2, nameEn: 'Macanese pataca', nameZh: '澳门元' },
+    { alpha: 'TWD', numeric: '901', exponent: 2, nameEn: 'New Taiwan dollar', nameZh: '新台币' },
+    { alpha: 'USD', numeric: '840', exponent: 2, nameEn: 'US dollar', nameZh: '美元' },
+    { alpha: 'EUR', numeric: '978', exponent: 2, nameEn: 'Euro', nameZh: '欧元' },
+    { alpha: 'GBP', numeric: '826', exponent: 2, nameEn: 'Pound sterling', nameZh: '英镑' },
+    { alpha: 'JPY', numeric: '392', exponent: 0, nameEn: 'Japanese yen', nameZh: '日元' },
+    { alpha: 'KRW', numeric: '410', exponent: 0, nameEn: 'South Korean won', nameZh: '韩元' },
+    { alpha: 'SGD', numeric: '702', exponent: 2, nameEn: 'Singapore dollar', nameZh: '新加坡元' },
+    {
+      alpha: 'AUD',
+      numeric: '036',
+      exponent: 2,
+      nameEn: 'Australian dollar',
+      nameZh: '澳大利亚元',
+    },
+    { alpha: 'CAD', numeric: '124', exponent: 2, nameEn: 'Canadian dollar', nameZh: '加拿大元' },
+    { alpha: 'CHF', numeric: '756', exponent: 2, nameEn: 'Swiss franc', nameZh: '瑞士法郎' },
+    { alpha: 'THB', numeric: '764', exponent: 2, nameEn: 'Thai baht', nameZh: '泰铢' },
+    { alpha: 'KWD', numeric: '414', exponent: 3, nameEn: 'Kuwaiti dinar', nameZh: '科威特第纳尔' },
+  ].map((c) => Object.freeze(c)),
+)
 
 const BY_CODE = new Map<string, Currency>()
 for (const currency of CURRENCIES) {
@@ -58,7 +66,10 @@ export function isAmountMinor(value: unknown): value is AmountMinor {
 }
 
 export function toAmountMinor(value: number): AmountMinor {
-  assert(Number.isSafeInteger(value) && value >= 0, `amount ${value} is not a safe non-negative integer`)
+  assert(
+    Number.isSafeInteger(value) && value >= 0,
+    `amount ${value} is not a safe non-negative integer`,
+  )
   return value as AmountMinor
 }
 
@@ -78,15 +89,25 @@ export function parseAmount(
   exponent: number,
 ): { ok: true; value: AmountMinor } | { ok: false; error: AmountParseError } {
   assert(Number.isInteger(exponent) && exponent >= 0 && exponent <= 3, 'exponent in 0..3')
-  const expected = exponent === 0 ? 'digits, e.g. "1000"' : `digits with up to ${exponent} decimals, e.g. "12.${'3'.repeat(exponent)}"`
+  const expected =
+    exponent === 0
+      ? 'digits, e.g. "1000"'
+      : `digits with up to ${exponent} decimals, e.g. "12.${'3'.repeat(exponent)}"`
   const match = /^(\d{1,15})(?:\.(\d{1,15}))?$/.exec(text)
   if (match === null) return { ok: false, error: { code: 'amount_format', expected } }
   const fraction = match[2] ?? ''
-  if (fraction.length > exponent) return { ok: false, error: { code: 'amount_precision', expected } }
+  if (fraction.length > exponent)
+    return { ok: false, error: { code: 'amount_precision', expected } }
   const digits = (match[1] ?? '') + fraction.padEnd(exponent, '0')
   const trimmed = digits.replace(/^0+(?=\d)/, '')
   if (trimmed.length > 12) {
-    return { ok: false, error: { code: 'amount_range', expected: `at most ${formatAmount(toAmountMinor(AMOUNT_MINOR_MAX), exponent)}` } }
+    return {
+      ok: false,
+      error: {
+        code: 'amount_range',
+        expected: `at most ${formatAmount(toAmountMinor(AMOUNT_MINOR_MAX), exponent)}`,
+      },
+    }
   }
   const minor = Number(trimmed)
   assert(Number.isSafeInteger(minor) && minor <= AMOUNT_MINOR_MAX, 'parsed amount within n12')

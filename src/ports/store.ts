@@ -33,11 +33,7 @@ export interface Store {
    * Expires up to `max` preauthorization holds due at `nowMs`, atomically, with the given pure
    * function deciding the changes. Returns how many expired.
    */
-  expireHolds(
-    nowMs: number,
-    max: number,
-    decide: (due: DueHolds) => Changes,
-  ): Promise<number>
+  expireHolds(nowMs: number, max: number, decide: (due: DueHolds) => Changes): Promise<number>
 
   getTransaction(id: string): Promise<TransactionRecord | null>
   listTransactions(filter: TransactionFilter): Promise<TransactionPage>

@@ -1,5 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { loadReferenceData, REFERENCE_DIR_DEFAULT, type ReferenceData } from '../../src/adapters/reference/load-reference.js'
+import {
+  loadReferenceData,
+  REFERENCE_DIR_DEFAULT,
+  type ReferenceData,
+} from '../../src/adapters/reference/load-reference.js'
 import { luhnCheckDigit } from '../../src/core/card.js'
 import { issueCard } from '../../src/core/issue-card.js'
 import { availableMinor } from '../../src/core/ledger/ledger.js'
@@ -22,28 +26,74 @@ let sequence = 0
 
 function context(): CoreContext {
   return {
-    nowMs: NOW, settings: { utcOffsetMinutes: 480, holdExpiryMs: 86_400_000 }, bins: reference.bins, mccs: reference.mccs,
-    newTransactionId: () => `tx_${String(++sequence).padStart(26, '0')}`, newTransferId: () => `tr_${++sequence}`,
-    newAuthorizationCode: () => 'A00001', newRrn: () => String(++sequence).padStart(12, '0'),
+    nowMs: NOW,
+    settings: { utcOffsetMinutes: 480, holdExpiryMs: 86_400_000 },
+    bins: reference.bins,
+    mccs: reference.mccs,
+    newTransactionId: () => `tx_${String(++sequence).padStart(26, '0')}`,
+    newTransferId: () => `tr_${++sequence}`,
+    newAuthorizationCode: () => 'A00001',
+    newRrn: () => String(++sequence).padStart(12, '0'),
   }
 }
 
 function world(): MemoryBatchStore {
   const store = new MemoryBatchStore()
-  store.putMerchant({ id: '898310058120001', name: 'Noodles', mcc: '5812', status: 'approved', region: null, riskTier: 'low', createdAtMs: NOW, updatedAtMs: NOW })
-  store.putTerminal({ id: '10000001', merchantId: '898310058120001', status: 'active', region: null, createdAtMs: NOW, updatedAtMs: NOW })
-  const issued = issueCard({ pan: PAN, expiry: '3012', type: 'debit', status: 'active', amountMinor: 100_000, currency: 'CNY', token: 'tok_trace', accountId: 'ac_trace', bin: reference.bins.lookup(PAN), nowMs: NOW })
+  store.putMerchant({
+    id: '898310058120001',
+    name: 'Noodles',
+    mcc: '5812',
+    status: 'approved',
+    region: null,
+    riskTier: 'low',
+    createdAtMs: NOW,
+    updatedAtMs: NOW,
+  })
+  store.putTerminal({
+    id: '10000001',
+    merchantId: '898310058120001',
+    status: 'active',
+    region: null,
+    createdAtMs: NOW,
+    updatedAtMs: NOW,
+  })
+  const issued = issueCard({
+    pan: PAN,
+    expiry: '3012',
+    type: 'debit',
+    status: 'active',
+    amountMinor: 100_000,
+    currency: 'CNY',
+    token: 'tok_trace',
+    accountId: 'ac_trace',
+    bin: reference.bins.lookup(PAN),
+    nowMs: NOW,
+  })
   store.createCard(issued.card, issued.account, issued.openingBalanceMinor, 'tr_open', NOW)
   return store
 }
 
 const purchase: NewTransactionRequest = {
-  type: 'new', kind: 'purchase', channel: 'iso8583', terminalId: '10000001', merchantId: '898310058120001',
-  stan: '000042', transmissionTime: '1126120000', card: { pan: PAN, expiry: '3012' }, cardToken: 'tok_trace',
-  amountMinor: 30_000, currency: 'CNY', idempotencyKey: null,
+  type: 'new',
+  kind: 'purchase',
+  channel: 'iso8583',
+  terminalId: '10000001',
+  merchantId: '898310058120001',
+  stan: '000042',
+  transmissionTime: '1126120000',
+  card: { pan: PAN, expiry: '3012' },
+  cardToken: 'tok_trace',
+  amountMinor: 30_000,
+  currency: 'CNY',
+  idempotencyKey: null,
 }
 const reversal: CoreRequest = {
-  type: 'follow_up', kind: 'reversal', channel: 'iso8583', stan: '000043', amountMinor: null, idempotencyKey: null,
+  type: 'follow_up',
+  kind: 'reversal',
+  channel: 'iso8583',
+  stan: '000043',
+  amountMinor: null,
+  idempotencyKey: null,
   originalTrace: { terminalId: '10000001', stan: '000042', transmissionTime: '1126120000' },
 }
 
@@ -64,10 +114,17 @@ describe('follow-ups that name their original by trace', () => {
 
   it('reverses an original committed in an earlier batch, exactly once', () => {
     const store = world()
-    expect(run(store, [purchase])[0]).toMatchObject({ type: 'decided', transaction: { outcome: 'approved' } })
+    expect(run(store, [purchase])[0]).toMatchObject({
+      type: 'decided',
+      transaction: { outcome: 'approved' },
+    })
     expect(available(store)).toBe(70_000)
     const [first] = run(store, [reversal])
-    expect(first).toMatchObject({ type: 'decided', replayed: false, transaction: { kind: 'reversal', outcome: 'approved', amountMinor: 30_000 } })
+    expect(first).toMatchObject({
+      type: 'decided',
+      replayed: false,
+      transaction: { kind: 'reversal', outcome: 'approved', amountMinor: 30_000 },
+    })
     const [again] = run(store, [{ ...reversal, stan: '000044' }])
     expect(again).toMatchObject({ type: 'decided', replayed: true })
     expect(available(store)).toBe(100_000)
@@ -77,33 +134,63 @@ describe('follow-ups that name their original by trace', () => {
     const store = world()
     const [sale, undo] = run(store, [purchase, reversal])
     expect(sale).toMatchObject({ type: 'decided', transaction: { outcome: 'approved' } })
-    expect(undo).toMatchObject({ type: 'decided', transaction: { kind: 'reversal', outcome: 'approved' } })
+    expect(undo).toMatchObject({
+      type: 'decided',
+      transaction: { kind: 'reversal', outcome: 'approved' },
+    })
     expect(available(store)).toBe(100_000)
   })
 
   it('finds a completion by its own trace: its reversal gives the money back', () => {
     const store = world()
-    const preauthorization: NewTransactionRequest = { ...purchase, kind: 'preauthorization', stan: '000050' }
-    expect(run(store, [preauthorization])[0]).toMatchObject({ type: 'decided', transaction: { outcome: 'approved' } })
+    const preauthorization: NewTransactionRequest = {
+      ...purchase,
+      kind: 'preauthorization',
+      stan: '000050',
+    }
+    expect(run(store, [preauthorization])[0]).toMatchObject({
+      type: 'decided',
+      transaction: { outcome: 'approved' },
+    })
     const completion: CoreRequest = {
-      type: 'follow_up', kind: 'completion', channel: 'iso8583', stan: '000051', amountMinor: 20_000, idempotencyKey: null,
+      type: 'follow_up',
+      kind: 'completion',
+      channel: 'iso8583',
+      stan: '000051',
+      amountMinor: 20_000,
+      idempotencyKey: null,
       originalTrace: { terminalId: '10000001', stan: '000050', transmissionTime: '1126120000' },
     }
-    expect(run(store, [completion])[0]).toMatchObject({ type: 'decided', transaction: { kind: 'completion', outcome: 'approved' } })
+    expect(run(store, [completion])[0]).toMatchObject({
+      type: 'decided',
+      transaction: { kind: 'completion', outcome: 'approved' },
+    })
     expect(available(store)).toBe(80_000)
     // A UnionPay reversal names the completion by the completion's own STAN, with no time.
     const undo: CoreRequest = {
-      type: 'follow_up', kind: 'reversal', channel: 'iso8583', stan: '000051', amountMinor: null, idempotencyKey: null,
+      type: 'follow_up',
+      kind: 'reversal',
+      channel: 'iso8583',
+      stan: '000051',
+      amountMinor: null,
+      idempotencyKey: null,
       originalTrace: { terminalId: '10000001', stan: '000051', transmissionTime: null },
     }
-    expect(run(store, [undo])[0]).toMatchObject({ type: 'decided', transaction: { kind: 'reversal', outcome: 'approved', amountMinor: 20_000 } })
+    expect(run(store, [undo])[0]).toMatchObject({
+      type: 'decided',
+      transaction: { kind: 'reversal', outcome: 'approved', amountMinor: 20_000 },
+    })
     expect(available(store)).toBe(100_000)
   })
 
   it('acknowledges a reversal of an original never seen, and refuses that original if it arrives late', () => {
     const store = world()
     const [tombstone] = run(store, [reversal])
-    expect(tombstone).toMatchObject({ type: 'decided', replayed: false, transaction: { kind: 'reversal', outcome: 'approved', amountMinor: 0, originalId: null } })
+    expect(tombstone).toMatchObject({
+      type: 'decided',
+      replayed: false,
+      transaction: { kind: 'reversal', outcome: 'approved', amountMinor: 0, originalId: null },
+    })
     const [late] = run(store, [purchase])
     expect(late).toMatchObject({ type: 'rejected', reason: 'duplicate_mismatch' })
     expect(available(store)).toBe(100_000)
@@ -114,9 +201,16 @@ describe('follow-ups that name their original by trace', () => {
 
   it('rejects a trace from an unknown terminal, and stores nothing', () => {
     const store = world()
-    const unknown: CoreRequest = { ...reversal, originalTrace: { terminalId: '99999999', stan: '000042', transmissionTime: '1126120000' } }
+    const unknown: CoreRequest = {
+      ...reversal,
+      originalTrace: { terminalId: '99999999', stan: '000042', transmissionTime: '1126120000' },
+    }
     const [result] = run(store, [unknown])
-    expect(result).toMatchObject({ type: 'rejected', reason: 'original_not_found', evidence: { originalStan: '000042' } })
+    expect(result).toMatchObject({
+      type: 'rejected',
+      reason: 'original_not_found',
+      evidence: { originalStan: '000042' },
+    })
     expect(store.transactions.size).toBe(0)
   })
 })

@@ -87,10 +87,15 @@ async function expectProblem(send: Send, expected: Expected): Promise<ProblemBod
   return answer.body
 }
 
-const postAuthorization = (body: unknown, headers: Record<string, string> = {}): Send => () =>
-  client.post<ProblemBody>('/v1/authorizations', body, { headers })
+const postAuthorization =
+  (body: unknown, headers: Record<string, string> = {}): Send =>
+  () =>
+    client.post<ProblemBody>('/v1/authorizations', body, { headers })
 
-const postAdmin = (path: string, body: Body): Send => () => admin.post<ProblemBody>(path, body)
+const postAdmin =
+  (path: string, body: Body): Send =>
+  () =>
+    admin.post<ProblemBody>(path, body)
 
 // ---------------------------------------------------------------------------------------------
 // The body as a whole
@@ -100,7 +105,9 @@ describe('the shape of the body', () => {
   it('malformed JSON', async () => {
     const raw = `{"card":{"pan":"${PAN}"}, oops`
     const problem = await expectProblem(postAuthorization(raw), {
-      status: 400, field: '(body)', message: /not valid JSON/,
+      status: 400,
+      field: '(body)',
+      message: /not valid JSON/,
     })
     expect(problem.code).toBe('malformed_json')
   })
@@ -111,13 +118,18 @@ describe('the shape of the body', () => {
     ['JSON null', 'null'],
   ])('%s instead of an object', async (_name, raw) => {
     await expectProblem(postAuthorization(raw), {
-      status: 400, field: '(body)', message: /expected object/, reason: 'format_error',
+      status: 400,
+      field: '(body)',
+      message: /expected object/,
+      reason: 'format_error',
     })
   })
 
   it('an empty object names every missing field', async () => {
     const problem = await expectProblem(postAuthorization({}), {
-      status: 400, field: 'kind', message: /expected one of/,
+      status: 400,
+      field: 'kind',
+      message: /expected one of/,
     })
     const fields = (problem.errors ?? []).map((e) => e.field)
     const required = ['kind', 'terminalId', 'merchantId', 'stan', 'card', 'currency']
@@ -126,21 +138,28 @@ describe('the shape of the body', () => {
 
   it('an unknown extra field is named in errors[].field', async () => {
     await expectProblem(postAuthorization(validBody({ extra: 1 })), {
-      status: 400, field: 'extra', message: /unknown field/, reason: 'format_error',
+      status: 400,
+      field: 'extra',
+      message: /unknown field/,
+      reason: 'format_error',
     })
   })
 
   it('an unknown field inside card (a CVV) is refused, not stored', async () => {
     const card = { pan: PAN, expiry: '3012', cvv: '123' }
     await expectProblem(postAuthorization(validBody({ card })), {
-      status: 400, field: 'card.cvv', message: /unknown field/,
+      status: 400,
+      field: 'card.cvv',
+      message: /unknown field/,
     })
   })
 
   it('a body over 16 KiB', async () => {
     const body = validBody({ pad: 'x'.repeat(17 * 1024) })
     const problem = await expectProblem(postAuthorization(body), {
-      status: 413, field: '(body)', message: /at most 16384 bytes/,
+      status: 413,
+      field: '(body)',
+      message: /at most 16384 bytes/,
     })
     expect(problem.code).toBe('body_too_large')
   })
@@ -154,50 +173,142 @@ describe('the shape of the body', () => {
 type FieldCase = readonly [string, () => Body, string, RegExp, string]
 
 const FIELD_CASES: readonly FieldCase[] = [
-  ['amount as a number 12.5', () => validBody({ amount: 12.5 }),
-    'amount', /decimal string in major units/, 'invalid_amount'],
-  ['stan as a number', () => validBody({ stan: 123456 }),
-    'stan', /expected string/, 'format_error'],
-  ['zero amount "0.00"', () => validBody({ amount: '0.00' }),
-    'amount', /greater than zero/, 'invalid_amount'],
-  ['negative amount "-1.00"', () => validBody({ amount: '-1.00' }),
-    'amount', /decimal string in major units/, 'invalid_amount'],
-  ['over-precise "1.234" CNY', () => validBody({ amount: '1.234' }),
-    'amount', /too many decimals for CNY/, 'invalid_amount'],
-  ['over-precise "1.5" JPY', () => validBody({ amount: '1.5', currency: 'JPY' }),
-    'amount', /too many decimals for JPY/, 'invalid_amount'],
-  ['over-range "10000000000000.00"', () => validBody({ amount: '10000000000000.00' }),
-    'amount', /out of range: at most 9999999999\.99/, 'invalid_amount'],
-  ['exponent notation "1e3"', () => validBody({ amount: '1e3' }),
-    'amount', /decimal string in major units/, 'invalid_amount'],
-  ['no amount for a purchase', () => validBody({ amount: undefined }),
-    'amount', /expected an amount/, 'invalid_amount'],
-  ['an amount on a balance inquiry', () => validBody({ kind: 'balance_inquiry', amount: '5.00' }),
-    'amount', /no amount/, 'invalid_amount'],
-  ['unknown currency "XXX"', () => validBody({ currency: 'XXX' }),
-    'currency', /ISO 4217/, 'unsupported_currency'],
-  ['20-digit card number', () => withCard(PAN + '0'),
-    'card.pan', /13 to 19 digits/, 'invalid_card_number'],
-  ['card number failing Luhn', () => withCard(PAN.slice(0, -1) + '9'),
-    'card.pan', /Luhn check digit/, 'invalid_card_number'],
-  ['12-digit card number', () => withCard(PAN.slice(0, 12)),
-    'card.pan', /13 to 19 digits/, 'invalid_card_number'],
-  ['card number as a JSON number', () => withCard(6212260200001234),
-    'card.pan', /string of digits/, 'invalid_card_number'],
-  ['expiry "2913" (month 13)', () => withCard(PAN, '2913'),
-    'card.expiry', /YYMM/, 'format_error'],
-  ['terminal id of 7 characters', () => validBody({ terminalId: '1000000' }),
-    'terminalId', /8 letters or digits/, 'format_error'],
-  ['transmission time in month 13', () => validBody({ transmissionTime: '1301120000' }),
-    'transmissionTime', /MMDDhhmmss/, 'format_error'],
-  ['a refund sent as a new authorization', () => validBody({ kind: 'refund' }),
-    'kind', /purchase.*preauthorization.*balance_inquiry/, 'format_error'],
+  [
+    'amount as a number 12.5',
+    () => validBody({ amount: 12.5 }),
+    'amount',
+    /decimal string in major units/,
+    'invalid_amount',
+  ],
+  [
+    'stan as a number',
+    () => validBody({ stan: 123456 }),
+    'stan',
+    /expected string/,
+    'format_error',
+  ],
+  [
+    'zero amount "0.00"',
+    () => validBody({ amount: '0.00' }),
+    'amount',
+    /greater than zero/,
+    'invalid_amount',
+  ],
+  [
+    'negative amount "-1.00"',
+    () => validBody({ amount: '-1.00' }),
+    'amount',
+    /decimal string in major units/,
+    'invalid_amount',
+  ],
+  [
+    'over-precise "1.234" CNY',
+    () => validBody({ amount: '1.234' }),
+    'amount',
+    /too many decimals for CNY/,
+    'invalid_amount',
+  ],
+  [
+    'over-precise "1.5" JPY',
+    () => validBody({ amount: '1.5', currency: 'JPY' }),
+    'amount',
+    /too many decimals for JPY/,
+    'invalid_amount',
+  ],
+  [
+    'over-range "10000000000000.00"',
+    () => validBody({ amount: '10000000000000.00' }),
+    'amount',
+    /out of range: at most 9999999999\.99/,
+    'invalid_amount',
+  ],
+  [
+    'exponent notation "1e3"',
+    () => validBody({ amount: '1e3' }),
+    'amount',
+    /decimal string in major units/,
+    'invalid_amount',
+  ],
+  [
+    'no amount for a purchase',
+    () => validBody({ amount: undefined }),
+    'amount',
+    /expected an amount/,
+    'invalid_amount',
+  ],
+  [
+    'an amount on a balance inquiry',
+    () => validBody({ kind: 'balance_inquiry', amount: '5.00' }),
+    'amount',
+    /no amount/,
+    'invalid_amount',
+  ],
+  [
+    'unknown currency "XXX"',
+    () => validBody({ currency: 'XXX' }),
+    'currency',
+    /ISO 4217/,
+    'unsupported_currency',
+  ],
+  [
+    '20-digit card number',
+    () => withCard(PAN + '0'),
+    'card.pan',
+    /13 to 19 digits/,
+    'invalid_card_number',
+  ],
+  [
+    'card number failing Luhn',
+    () => withCard(PAN.slice(0, -1) + '9'),
+    'card.pan',
+    /Luhn check digit/,
+    'invalid_card_number',
+  ],
+  [
+    '12-digit card number',
+    () => withCard(PAN.slice(0, 12)),
+    'card.pan',
+    /13 to 19 digits/,
+    'invalid_card_number',
+  ],
+  [
+    'card number as a JSON number',
+    () => withCard(6212260200001234),
+    'card.pan',
+    /string of digits/,
+    'invalid_card_number',
+  ],
+  ['expiry "2913" (month 13)', () => withCard(PAN, '2913'), 'card.expiry', /YYMM/, 'format_error'],
+  [
+    'terminal id of 7 characters',
+    () => validBody({ terminalId: '1000000' }),
+    'terminalId',
+    /8 letters or digits/,
+    'format_error',
+  ],
+  [
+    'transmission time in month 13',
+    () => validBody({ transmissionTime: '1301120000' }),
+    'transmissionTime',
+    /MMDDhhmmss/,
+    'format_error',
+  ],
+  [
+    'a refund sent as a new authorization',
+    () => validBody({ kind: 'refund' }),
+    'kind',
+    /purchase.*preauthorization.*balance_inquiry/,
+    'format_error',
+  ],
 ]
 
 describe('fields of an authorization', () => {
   it.each(FIELD_CASES)('%s', async (_name, body, field, message, reason) => {
     const problem = await expectProblem(postAuthorization(body()), {
-      status: 400, field, message, reason,
+      status: 400,
+      field,
+      message,
+      reason,
     })
     expect(problem.code).toBe('validation_failed')
     expect(problem.explanation?.outcome).toBe('rejected')
@@ -210,7 +321,8 @@ describe('fields of an authorization', () => {
     expect(answer.status).toBe(422)
     expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/)
     expect(answer.body).toMatchObject({
-      code: 'unknown_terminal', reason: { code: 'unknown_terminal' },
+      code: 'unknown_terminal',
+      reason: { code: 'unknown_terminal' },
     })
     expect(answer.body.explanation?.evidence).toContainEqual(
       expect.objectContaining({ key: 'terminalId', value: '99999999' }),
@@ -220,7 +332,10 @@ describe('fields of an authorization', () => {
 
   it('an unknown terminal names terminalId in errors[]', async () => {
     await expectProblem(postAuthorization(validBody({ terminalId: '99999999' })), {
-      status: 422, field: 'terminalId', message: /expected/, reason: 'unknown_terminal',
+      status: 422,
+      field: 'terminalId',
+      message: /expected/,
+      reason: 'unknown_terminal',
     })
   })
 })
@@ -235,7 +350,9 @@ describe('headers, paths and queries', () => {
     ['with a space', 'two words'],
   ])('an Idempotency-Key %s', async (_name, key) => {
     await expectProblem(postAuthorization(validBody(), { 'idempotency-key': key }), {
-      status: 400, field: 'Idempotency-Key', message: /1 to 128 visible ASCII characters/,
+      status: 400,
+      field: 'Idempotency-Key',
+      message: /1 to 128 visible ASCII characters/,
     })
   })
 
@@ -247,7 +364,9 @@ describe('headers, paths and queries', () => {
   ])('a bad transaction id in the path: %s %s', async (method, path) => {
     const body = method === 'POST' ? {} : undefined
     await expectProblem(() => call<ProblemBody>(server.url, method, path, body), {
-      status: 400, field: 'id', message: /expected a transaction id/,
+      status: 400,
+      field: 'id',
+      message: /expected a transaction id/,
     })
   })
 
@@ -273,8 +392,10 @@ describe('headers, paths and queries', () => {
     await expectProblem(send, { status: 400, field, message })
   })
 
-  const followUp = (id: string, path: string, body: Body): Send => () =>
-    client.post<ProblemBody>(`/v1/transactions/${id}/${path}`, body)
+  const followUp =
+    (id: string, path: string, body: Body): Send =>
+    () =>
+      client.post<ProblemBody>(`/v1/transactions/${id}/${path}`, body)
 
   it('a bad refund amount names the field', async () => {
     const sale = await client.post<DecisionBody>('/v1/authorizations', validBody())
@@ -294,7 +415,10 @@ describe('headers, paths and queries', () => {
   it('an amount on a void is a 400 like every other invalid amount', async () => {
     const sale = await client.post<DecisionBody>('/v1/authorizations', validBody())
     await expectProblem(followUp(sale.body.transactionId, 'voids', { amount: '1.00' }), {
-      status: 400, field: 'amount', message: /no amount/, reason: 'invalid_amount',
+      status: 400,
+      field: 'amount',
+      message: /no amount/,
+      reason: 'invalid_amount',
     })
   })
 })
@@ -330,47 +454,67 @@ function newPan(): string {
 describe('administrative bodies', () => {
   it('a credit card with both a balance and a credit limit', async () => {
     const card = {
-      pan: newPan(), expiry: '3012', type: 'credit', balance: '10.00', creditLimit: '100.00',
+      pan: newPan(),
+      expiry: '3012',
+      type: 'credit',
+      balance: '10.00',
+      creditLimit: '100.00',
     }
     await expectAdminProblem('cards', postAdmin('/v1/cards', card), {
-      status: 400, field: 'balance', message: /credit limit, not a balance/,
+      status: 400,
+      field: 'balance',
+      message: /credit limit, not a balance/,
     })
   })
 
   it('a debit card with a credit limit', async () => {
     const card = {
-      pan: newPan(), expiry: '3012', type: 'debit', balance: '1.00', creditLimit: '100.00',
+      pan: newPan(),
+      expiry: '3012',
+      type: 'debit',
+      balance: '1.00',
+      creditLimit: '100.00',
     }
     await expectAdminProblem('cards', postAdmin('/v1/cards', card), {
-      status: 400, field: 'creditLimit', message: /balance, not a credit limit/,
+      status: 400,
+      field: 'creditLimit',
+      message: /balance, not a credit limit/,
     })
   })
 
   it('a merchant with an unknown MCC', async () => {
     const merchant = { id: '898310058129999', name: 'Nowhere', mcc: '0000' }
     await expectAdminProblem('merchants', postAdmin('/v1/merchants', merchant), {
-      status: 400, field: 'mcc', message: /ISO 18245/,
+      status: 400,
+      field: 'mcc',
+      message: /ISO 18245/,
     })
   })
 
   it('a terminal bound to no merchant', async () => {
     const terminal = { id: 'ZZ000001', merchantId: '999999999999999' }
     await expectAdminProblem('terminals', postAdmin('/v1/terminals', terminal), {
-      status: 422, field: 'merchantId', message: /existing merchant/,
+      status: 422,
+      field: 'merchantId',
+      message: /existing merchant/,
     })
   })
 
   it('a limit with no limits', async () => {
     const limit = { scope: 'merchant', entityId: DEMO_TERMINALS.grocery.merchantId }
     await expectAdminProblem('limit_rules', postAdmin('/v1/limits', limit), {
-      status: 400, field: '(body)', message: /at least one of perTransactionMax, dailyAmountMax/,
+      status: 400,
+      field: '(body)',
+      message: /at least one of perTransactionMax, dailyAmountMax/,
     })
   })
 
   it('a block-list entry for a BIN that is not digits', async () => {
     const entry = { kind: 'bin', value: '62x', note: 'test' }
     await expectAdminProblem('list_entries', postAdmin('/v1/lists', entry), {
-      status: 400, field: 'value', message: /BIN prefix of 3 to 10 digits/,
+      status: 400,
+      field: 'value',
+      message: /BIN prefix of 3 to 10 digits/,
     })
   })
 })

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { api, authorizeBody, startTestServer, type Api, type DecisionBody, type ProblemBody, type TestServer } from '../support/server.js'
+import {
+  api,
+  authorizeBody,
+  startTestServer,
+  type Api,
+  type DecisionBody,
+  type ProblemBody,
+  type TestServer,
+} from '../support/server.js'
 
 /**
  * A full queue answers "system busy" at once — never hangs, never half-writes. The queue is
@@ -19,7 +27,12 @@ describe('a full authorization queue', () => {
 
   it('answers 503 system_busy with an explanation and Retry-After; every other request is decided', async () => {
     const burst = await Promise.all(
-      Array.from({ length: 200 }, () => client.post<DecisionBody & ProblemBody>('/v1/authorizations', authorizeBody({ amount: '1.00' }))),
+      Array.from({ length: 200 }, () =>
+        client.post<DecisionBody & ProblemBody>(
+          '/v1/authorizations',
+          authorizeBody({ amount: '1.00' }),
+        ),
+      ),
     )
     const busy = burst.filter((answer) => answer.status === 503)
     const decided = burst.filter((answer) => answer.status === 201)
@@ -32,8 +45,12 @@ describe('a full authorization queue', () => {
       expect(answer.body.explanation?.remediation?.merchant.length).toBeGreaterThan(0)
     }
     // Busy requests left nothing behind: the stored approvals are exactly the decided ones.
-    const stored = await client.get<{ items: { id: string }[] }>('/v1/transactions?terminalId=10000001&limit=500')
-    expect(new Set(stored.body.items.map((t) => t.id))).toEqual(new Set(decided.map((a) => a.body.transactionId)))
+    const stored = await client.get<{ items: { id: string }[] }>(
+      '/v1/transactions?terminalId=10000001&limit=500',
+    )
+    expect(new Set(stored.body.items.map((t) => t.id))).toEqual(
+      new Set(decided.map((a) => a.body.transactionId)),
+    )
     const metrics = await client.get<unknown>('/metrics')
     expect(metrics.text).toMatch(new RegExp(`tollgate_busy_total ${busy.length}\\b`))
   })

@@ -13,10 +13,12 @@ const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js')
 /** The `tollgate` command against a real server, as an integrator or trainer uses it. */
 describe('tollgate CLI', () => {
   let server: TestServer
-  const tollgate = (...args: string[]) => run(process.execPath, [CLI, ...args, '--url', server.url], { timeout: 30_000 })
+  const tollgate = (...args: string[]) =>
+    run(process.execPath, [CLI, ...args, '--url', server.url], { timeout: 30_000 })
 
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`)
+    if (!existsSync(CLI))
+      throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`)
     server = await startTestServer()
   })
   afterAll(async () => {
@@ -25,15 +27,30 @@ describe('tollgate CLI', () => {
 
   it('demo: one approval and a block of every family, in a table, and it can run twice', async () => {
     const first = await tollgate('demo')
-    for (const reason of ['insufficient_funds', 'credit_limit_exceeded', 'invalid_card_number', 'original_amount_exceeded',
-      'transaction_amount_limit_exceeded', 'card_daily_count_limit_exceeded', 'card_blocked', 'merchant_pending_audit',
-      'terminal_merchant_mismatch', 'card_lost', 'expired_card', 'card_not_found']) {
+    for (const reason of [
+      'insufficient_funds',
+      'credit_limit_exceeded',
+      'invalid_card_number',
+      'original_amount_exceeded',
+      'transaction_amount_limit_exceeded',
+      'card_daily_count_limit_exceeded',
+      'card_blocked',
+      'merchant_pending_audit',
+      'terminal_merchant_mismatch',
+      'card_lost',
+      'expired_card',
+      'card_not_found',
+    ]) {
       expect(first.stdout).toContain(reason)
     }
     expect(first.stdout).toMatch(/approved\s+00/)
     const second = await tollgate('demo')
     // Same rows: the tour voided its approvals, so limits and balances did not move.
-    const rows = (text: string) => text.split('\n').filter((line) => /^\d+\s/.test(line)).map((line) => line.replace(/\s+/g, ' '))
+    const rows = (text: string) =>
+      text
+        .split('\n')
+        .filter((line) => /^\d+\s/.test(line))
+        .map((line) => line.replace(/\s+/g, ' '))
     expect(rows(second.stdout)).toEqual(rows(first.stdout))
   })
 
@@ -45,8 +62,21 @@ describe('tollgate CLI', () => {
 
   it('authorize prints the decision and its explanation; explain finds it again', async () => {
     const card = DEMO_CARDS.lowBalance
-    const { stdout } = await tollgate('authorize', '--terminal', DEMO_TERMINALS.grocery.id, '--merchant', DEMO_MERCHANTS.grocery.id,
-      '--pan', card.pan, '--expiry', card.expiry, '--amount', '120.00', '--lang', 'zh-CN')
+    const { stdout } = await tollgate(
+      'authorize',
+      '--terminal',
+      DEMO_TERMINALS.grocery.id,
+      '--merchant',
+      DEMO_MERCHANTS.grocery.id,
+      '--pan',
+      card.pan,
+      '--expiry',
+      card.expiry,
+      '--amount',
+      '120.00',
+      '--lang',
+      'zh-CN',
+    )
     expect(stdout).toContain('insufficient_funds')
     expect(stdout).toContain('30.00 CNY')
     expect(stdout).toContain('持卡人')
@@ -59,7 +89,13 @@ describe('tollgate CLI', () => {
   })
 
   it('refuses bad usage with a clear message and exit code 2', async () => {
-    await expect(tollgate('authorize', '--terminal', '10000001')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--merchant is required') as unknown })
-    await expect(tollgate('frobnicate')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command') as unknown })
+    await expect(tollgate('authorize', '--terminal', '10000001')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--merchant is required') as unknown,
+    })
+    await expect(tollgate('frobnicate')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown command') as unknown,
+    })
   })
 })

@@ -162,9 +162,14 @@ function planBurst(terminal: TerminalRef): Sent[] {
   for (let index = 0; index < REQUESTS_PLANNED; index += 1) {
     const card: CardName = index % 3 === 2 ? 'credit' : 'debit'
     const large = index % 10 === 9
-    const amountMinor = card === 'debit'
-      ? (large ? 600_000 : 100 + ((index * 7_919) % 4_900))
-      : (large ? 2_500_000 : 10_000 + ((index * 104_729) % 40_000))
+    const amountMinor =
+      card === 'debit'
+        ? large
+          ? 600_000
+          : 100 + ((index * 7_919) % 4_900)
+        : large
+          ? 2_500_000
+          : 10_000 + ((index * 104_729) % 40_000)
     const stan = String(100_000 + index)
     const body = authorizeBody({ terminal, card, amount: formatMinor(amountMinor), stan })
     planned.push({ stan, card, amountMinor, body })
@@ -227,7 +232,11 @@ describe('crash: SIGKILL during a burst of purchases', () => {
   let stored: TransactionBody[] = []
 
   const asServer = (child: Child): TestServer => ({
-    url: child.url, isoPort: 0, adminToken: ADMIN_TOKEN, dataDir: dataDir ?? '', close: () => Promise.resolve(),
+    url: child.url,
+    isoPort: 0,
+    adminToken: ADMIN_TOKEN,
+    dataDir: dataDir ?? '',
+    close: () => Promise.resolve(),
   })
 
   async function available(card: CardName): Promise<number> {

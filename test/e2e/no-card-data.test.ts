@@ -17,12 +17,27 @@ describe('no clear card number at rest or in logs', () => {
   it('leaves no PAN in the database files, the logs or the answers', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-pan-'))
     const logs: string[] = []
-    const sink = new Writable({ write(chunk: Buffer, _encoding, done) { logs.push(chunk.toString('utf8')); done() } })
-    const logger = pino({ level: 'trace', redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } }, sink)
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logs.push(chunk.toString('utf8'))
+        done()
+      },
+    })
+    const logger = pino(
+      { level: 'trace', redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } },
+      sink,
+    )
     const token = 'test-admin-token-0123456789'
-    const running = await startTollgate(loadConfig({
-      TOLLGATE_DATA_DIR: dataDir, TOLLGATE_HTTP_PORT: '0', TOLLGATE_ISO_PORT: '0', TOLLGATE_ADMIN_TOKEN: token, TOLLGATE_BATCH_WORKER: 'off',
-    }), { logger })
+    const running = await startTollgate(
+      loadConfig({
+        TOLLGATE_DATA_DIR: dataDir,
+        TOLLGATE_HTTP_PORT: '0',
+        TOLLGATE_ISO_PORT: '0',
+        TOLLGATE_ADMIN_TOKEN: token,
+        TOLLGATE_BATCH_WORKER: 'off',
+      }),
+      { logger },
+    )
     const answers: string[] = []
     const newPan = freshPan()
     const pans = [...Object.values(DEMO_CARDS).map((c) => c.pan), newPan]
@@ -30,11 +45,42 @@ describe('no clear card number at rest or in logs', () => {
       const client = api(running.httpUrl, token)
       const record = async (p: Promise<{ text: string }>) => answers.push((await p).text)
       await record(client.post('/v1/authorizations', authorizeBody({ amount: '12.00' })))
-      await record(client.post('/v1/authorizations', authorizeBody({ card: 'lowBalance', terminal: 'grocery', amount: '120.00' })))
-      await record(client.post('/v1/authorizations', authorizeBody({ card: { pan: `${DEMO_CARDS.debit.pan.slice(0, -1)}0`, expiry: '3012' } })))
-      await record(call(running.httpUrl, 'POST', '/v1/authorizations', `{"card": {"pan": "${DEMO_CARDS.credit.pan}"`))
-      await record(client.post('/v1/cards', { pan: newPan, expiry: '3012', type: 'debit', balance: '10.00', currency: 'CNY' }))
-      await record(client.post('/v1/lists', { kind: 'card', pan: DEMO_CARDS.smallCredit.pan, note: 'test entry' }))
+      await record(
+        client.post(
+          '/v1/authorizations',
+          authorizeBody({ card: 'lowBalance', terminal: 'grocery', amount: '120.00' }),
+        ),
+      )
+      await record(
+        client.post(
+          '/v1/authorizations',
+          authorizeBody({ card: { pan: `${DEMO_CARDS.debit.pan.slice(0, -1)}0`, expiry: '3012' } }),
+        ),
+      )
+      await record(
+        call(
+          running.httpUrl,
+          'POST',
+          '/v1/authorizations',
+          `{"card": {"pan": "${DEMO_CARDS.credit.pan}"`,
+        ),
+      )
+      await record(
+        client.post('/v1/cards', {
+          pan: newPan,
+          expiry: '3012',
+          type: 'debit',
+          balance: '10.00',
+          currency: 'CNY',
+        }),
+      )
+      await record(
+        client.post('/v1/lists', {
+          kind: 'card',
+          pan: DEMO_CARDS.smallCredit.pan,
+          note: 'test entry',
+        }),
+      )
       await record(client.get('/v1/transactions?limit=50'))
       await record(client.get('/v1/cards?limit=50'))
       await record(client.get('/v1/audit?limit=100'))
@@ -48,7 +94,10 @@ describe('no clear card number at rest or in logs', () => {
     expect(logs.length).toBeGreaterThan(0)
     for (const pan of pans) {
       for (const [i, content] of bytes.entries()) {
-        expect(content.includes(Buffer.from(pan, 'latin1')), `${files[i] ?? ''} holds a clear card number`).toBe(false)
+        expect(
+          content.includes(Buffer.from(pan, 'latin1')),
+          `${files[i] ?? ''} holds a clear card number`,
+        ).toBe(false)
       }
       expect(logs.join('\n')).not.toContain(pan)
       expect(answers.join('\n')).not.toContain(pan)

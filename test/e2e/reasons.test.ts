@@ -103,7 +103,10 @@ function expectCatalogueExplanation(
   expect(explanation?.summary).toBe(entry.explanation[lang])
   expect(explanation?.responseCode).toBe(entry.isoCode)
   expect(explanation?.reason).toMatchObject({
-    code, family: entry.family, isoCode: entry.isoCode, cupCode: entry.cupCode,
+    code,
+    family: entry.family,
+    isoCode: entry.isoCode,
+    cupCode: entry.cupCode,
   })
   expect(explanation?.remediation).toEqual({
     cardholder: entry.remediation.cardholder[lang],
@@ -165,7 +168,10 @@ async function expectRejected(send: Send, status: number, code: ReasonCode): Pro
   const chinese = await send({ 'accept-language': 'zh-CN' })
   expect(snapshotDatabase(server.dataDir)).toEqual(before)
   const entry = REASON_CATALOGUE[code]
-  for (const [answer, lang] of [[english, 'en'], [chinese, 'zh-CN']] as const) {
+  for (const [answer, lang] of [
+    [english, 'en'],
+    [chinese, 'zh-CN'],
+  ] as const) {
     expect(answer.status, answer.text).toBe(status)
     expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/)
     expect(answer.body.status).toBe(status)
@@ -177,8 +183,10 @@ async function expectRejected(send: Send, status: number, code: ReasonCode): Pro
   return english.body
 }
 
-const rejectAuthorization = (options: AuthorizeOptions): Send => (headers) =>
-  client.post<ProblemBody>('/v1/authorizations', authorizeBody(options), { headers })
+const rejectAuthorization =
+  (options: AuthorizeOptions): Send =>
+  (headers) =>
+    client.post<ProblemBody>('/v1/authorizations', authorizeBody(options), { headers })
 
 // ---------------------------------------------------------------------------------------------
 // Approvals
@@ -192,7 +200,8 @@ describe('approvals', () => {
     expect(answer.body.rrn).toMatch(/^[0-9A-Za-z]{12}$/)
     expect(answer.body.explanation.title).toBe('Purchase approved')
     expect(evidenceOf(answer.body.explanation)).toMatchObject({
-      amount: '88.00 CNY', available: '500.00 CNY',
+      amount: '88.00 CNY',
+      available: '500.00 CNY',
     })
     expect(answer.text).not.toContain(card.pan)
     expect(await available(card)).toBe('412.00')
@@ -232,7 +241,8 @@ describe('approvals', () => {
     expectApproved(completion, 'completion', '980.00')
     expect(await available(card)).toBe('4020.00')
     expect(await transaction(hold.body.transactionId)).toMatchObject({
-      lifecycle: 'completed', completedAmount: '980.00',
+      lifecycle: 'completed',
+      completedAmount: '980.00',
     })
   })
 
@@ -247,7 +257,9 @@ describe('approvals', () => {
     const again = await followUp(sale.body.transactionId, 'voids')
     expect(again.status).toBe(200)
     expect(again.body).toMatchObject({
-      transactionId: voided.body.transactionId, replayed: true, approved: true,
+      transactionId: voided.body.transactionId,
+      replayed: true,
+      approved: true,
     })
     expect(await available(card)).toBe('300.00')
   })
@@ -262,7 +274,9 @@ describe('approvals', () => {
     const again = await followUp(sale.body.transactionId, 'reversals')
     expect(again.status).toBe(200)
     expect(again.body).toMatchObject({
-      transactionId: reversal.body.transactionId, replayed: true, approved: true,
+      transactionId: reversal.body.transactionId,
+      replayed: true,
+      approved: true,
     })
     expect(await available(card)).toBe('300.00')
     expect((await transaction(sale.body.transactionId)).lifecycle).toBe('reversed')
@@ -293,7 +307,8 @@ describe('approvals', () => {
     expectApproved(answer, 'balance_inquiry', '0.00')
     expect(answer.body.balance).toBe('321.09')
     expect(evidenceOf(answer.body.explanation)).toMatchObject({
-      available: '321.09 CNY', balance: '321.09 CNY',
+      available: '321.09 CNY',
+      balance: '321.09 CNY',
     })
     expect(await available(card)).toBe('321.09')
   })
@@ -354,14 +369,19 @@ const DEMO_DECLINES: readonly DemoDecline[] = [
     code: 'insufficient_funds',
     options: { terminal: 'grocery', card: 'lowBalance', amount: '120.00' },
     evidence: {
-      amount: '120.00 CNY', available: '30.00 CNY', balance: '30.00 CNY', holds: '0.00 CNY',
+      amount: '120.00 CNY',
+      available: '30.00 CNY',
+      balance: '30.00 CNY',
+      holds: '0.00 CNY',
     },
   },
   {
     code: 'credit_limit_exceeded',
     options: { terminal: 'grocery', card: 'smallCredit', amount: '1500.00' },
     evidence: {
-      amount: '1500.00 CNY', available: '1000.00 CNY', creditLimit: '1000.00 CNY',
+      amount: '1500.00 CNY',
+      available: '1000.00 CNY',
+      creditLimit: '1000.00 CNY',
       creditUsed: '0.00 CNY',
     },
   },
@@ -369,7 +389,9 @@ const DEMO_DECLINES: readonly DemoDecline[] = [
     code: 'transaction_amount_limit_exceeded',
     options: { terminal: 'noodles', card: 'debit', amount: '2500.00' },
     evidence: {
-      ruleId: 'lim_demo_noodles_single', scope: 'merchant', limit: '2000.00 CNY',
+      ruleId: 'lim_demo_noodles_single',
+      scope: 'merchant',
+      limit: '2000.00 CNY',
       amount: '2500.00 CNY',
     },
   },
@@ -377,7 +399,9 @@ const DEMO_DECLINES: readonly DemoDecline[] = [
     code: 'card_blocked',
     options: { terminal: 'noodles', card: 'listed', amount: '50.00' },
     evidence: {
-      listEntryId: 'le_demo_card', listKind: 'card', listed: maskPan(DEMO_CARDS.listed.pan),
+      listEntryId: 'le_demo_card',
+      listKind: 'card',
+      listed: maskPan(DEMO_CARDS.listed.pan),
       note: LISTS.card,
     },
   },
@@ -390,7 +414,9 @@ const DEMO_DECLINES: readonly DemoDecline[] = [
     code: 'merchant_blocked',
     options: { terminal: 'listed', card: 'debit', amount: '50.00' },
     evidence: {
-      listEntryId: 'le_demo_merchant', listKind: 'merchant', listed: DEMO_MERCHANTS.listed.id,
+      listEntryId: 'le_demo_merchant',
+      listKind: 'merchant',
+      listed: DEMO_MERCHANTS.listed.id,
       note: LISTS.merchant,
     },
   },
@@ -398,8 +424,10 @@ const DEMO_DECLINES: readonly DemoDecline[] = [
     code: 'terminal_blocked',
     options: { terminal: 'hotelListed', card: 'debit', amount: '50.00' },
     evidence: {
-      listEntryId: 'le_demo_terminal', listKind: 'terminal',
-      listed: DEMO_TERMINALS.hotelListed.id, note: LISTS.terminal,
+      listEntryId: 'le_demo_terminal',
+      listKind: 'terminal',
+      listed: DEMO_TERMINALS.hotelListed.id,
+      note: LISTS.terminal,
     },
   },
   {
@@ -515,7 +543,9 @@ describe('declines from the demo data', () => {
     const stored = await client.get<StoredExplanation>(path, { headers })
     expect(stored.body.title).toBe(REASON_CATALOGUE.insufficient_funds.title['zh-CN'])
     expect(stored.body.evidence).toContainEqual({
-      key: 'available', label: '可用金额', value: '30.00 CNY',
+      key: 'available',
+      label: '可用金额',
+      value: '30.00 CNY',
     })
   })
 })
@@ -553,7 +583,7 @@ async function approveTimes(times: number, options: AuthorizeOptions): Promise<v
 }
 
 describe('limit declines', () => {
-  it('card_daily_amount_limit_exceeded: the credit cards\' daily amount', async () => {
+  it("card_daily_amount_limit_exceeded: the credit cards' daily amount", async () => {
     const shop = await createShop(server)
     const card = await createCard(server, 'credit', '50000.00')
     await approveTimes(1, { terminal: shop, card, amount: '3000.00' })
@@ -573,7 +603,9 @@ describe('limit declines', () => {
     await approveTimes(3, coffee)
     const answer = await authorize(coffee)
     expect(expectDeclined(answer, 'card_daily_count_limit_exceeded')).toMatchObject({
-      ruleId: 'lim_demo_card_count', countLimit: '3', countToday: '3',
+      ruleId: 'lim_demo_card_count',
+      countLimit: '3',
+      countToday: '3',
     })
     await expectChinese(answer.body.transactionId, 'card_daily_count_limit_exceeded')
   })
@@ -598,7 +630,9 @@ describe('limit declines', () => {
     await approveTimes(2, { terminal: shop, card, amount: '5.00' })
     const answer = await authorize({ terminal: shop, card, amount: '5.00' })
     expect(expectDeclined(answer, 'merchant_daily_count_limit_exceeded')).toMatchObject({
-      ruleId, countLimit: '2', countToday: '2',
+      ruleId,
+      countLimit: '2',
+      countToday: '2',
     })
     await expectChinese(answer.body.transactionId, 'merchant_daily_count_limit_exceeded')
   })
@@ -623,7 +657,9 @@ describe('limit declines', () => {
     await approveTimes(1, { terminal: shop, card, amount: '5.00' })
     const answer = await authorize({ terminal: shop, card, amount: '5.00' })
     expect(expectDeclined(answer, 'terminal_daily_count_limit_exceeded')).toMatchObject({
-      ruleId, countLimit: '1', countToday: '1',
+      ruleId,
+      countLimit: '1',
+      countToday: '1',
     })
     await expectChinese(answer.body.transactionId, 'terminal_daily_count_limit_exceeded')
   })
@@ -665,7 +701,8 @@ describe('follow-up declines', () => {
     expectApproved(completion, 'completion', '500.00')
     const answer = await followUp(hold.body.transactionId, 'completions', { amount: '100.00' })
     expect(expectDeclined(answer, 'original_not_eligible')).toMatchObject({
-      originalKind: 'preauthorization', originalState: 'completed',
+      originalKind: 'preauthorization',
+      originalState: 'completed',
     })
     expect(await available(card)).toBe('500.00')
   })
@@ -955,8 +992,11 @@ describe('catalogue, documents and operations', () => {
     expect(answer.status).toBe(200)
     expect(answer.body).toMatchObject({ balanced: true, accountsOutOfBound: [] })
     // Amounts in the API are decimal strings in major units, here as everywhere.
-    const cny = (answer.body as unknown as { currencies: { currency: string; debitsPosted: unknown; creditsPosted: unknown }[] })
-      .currencies.find((c) => c.currency === 'CNY')
+    const cny = (
+      answer.body as unknown as {
+        currencies: { currency: string; debitsPosted: unknown; creditsPosted: unknown }[]
+      }
+    ).currencies.find((c) => c.currency === 'CNY')
     expect(cny?.debitsPosted).toMatch(/^\d+\.\d{2}$/)
     expect(cny?.debitsPosted).toBe(cny?.creditsPosted)
   })
@@ -965,10 +1005,19 @@ describe('catalogue, documents and operations', () => {
   // host or a full queue (timing), void_window_closed needs the business day to change, and
   // risk scoring, PINs and MACs are not on the HTTP path. The core tests cover them.
   const NOT_REACHABLE_OVER_HTTP: readonly ReasonCode[] = [
-    'system_busy', 'issuer_unavailable', 'issuer_timeout', 'issuer_maintenance',
-    'no_route_to_issuer', 'cutoff_in_progress', 'transaction_kind_not_supported',
-    'void_window_closed', 'suspected_fraud', 'incorrect_pin', 'pin_tries_exceeded',
-    'mac_verification_failed', 'system_error',
+    'system_busy',
+    'issuer_unavailable',
+    'issuer_timeout',
+    'issuer_maintenance',
+    'no_route_to_issuer',
+    'cutoff_in_progress',
+    'transaction_kind_not_supported',
+    'void_window_closed',
+    'suspected_fraud',
+    'incorrect_pin',
+    'pin_tries_exceeded',
+    'mac_verification_failed',
+    'system_error',
   ]
 
   // Runs last, over what the tests above recorded: run the whole file, not one test of it.

@@ -133,8 +133,18 @@ describe.each(DIALECTS)('tollgate terminal over %s', (dialect) => {
 
   it('a low-balance purchase is declined with 51 and explained in Chinese', async () => {
     const card = DEMO_CARDS.lowBalance
-    const run = await terminal(['--kind', 'purchase', '--amount', '120.00', '--card', card.pan,
-      '--expiry', card.expiry, '--lang', 'zh-CN'])
+    const run = await terminal([
+      '--kind',
+      'purchase',
+      '--amount',
+      '120.00',
+      '--card',
+      card.pan,
+      '--expiry',
+      card.expiry,
+      '--lang',
+      'zh-CN',
+    ])
     expect(run.stderr).toBe('')
     expect(run.code).toBe(1)
     expect(run.stdout).toMatch(/← 0210 {2}应答码 51: 可用余额不足/)

@@ -498,8 +498,9 @@ describe('framed TCP server', () => {
 
   it('fails to start with a typed error when the port is taken', async () => {
     const { server } = await start()
-    await expect(startFramedServer({ ...BASE_OPTIONS, port: server.port }, echo)).rejects
-      .toMatchObject({ name: 'FramedServerError', code: 'listen_failed' })
+    await expect(
+      startFramedServer({ ...BASE_OPTIONS, port: server.port }, echo),
+    ).rejects.toMatchObject({ name: 'FramedServerError', code: 'listen_failed' })
   })
 })
 

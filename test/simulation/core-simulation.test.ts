@@ -132,27 +132,47 @@ class Random {
 // ---- the world ----------------------------------------------------------------------------
 
 const M = {
-  ok: '898440358120001', cash: '898440358120002', pending: '898440358120003',
-  restricted: '898440358120004', suspended: '898440358120005', listed: '898440358120006',
+  ok: '898440358120001',
+  cash: '898440358120002',
+  pending: '898440358120003',
+  restricted: '898440358120004',
+  suspended: '898440358120005',
+  listed: '898440358120006',
 } as const
 const T = {
-  ok1: '10000001', ok2: '10000002', cash: '10000003', pending: '10000004',
-  restricted: '10000005', suspended: '10000006', inactive: '10000007', other: '10000008',
-  listed: '10000009', tempBlocked: '10000010',
+  ok1: '10000001',
+  ok2: '10000002',
+  cash: '10000003',
+  pending: '10000004',
+  restricted: '10000005',
+  suspended: '10000006',
+  inactive: '10000007',
+  other: '10000008',
+  listed: '10000009',
+  tempBlocked: '10000010',
 } as const
 
 /** Merchant, status, category (6011 is cash: not for credit cards). */
 const MERCHANTS: readonly (readonly [string, MerchantStatus, string])[] = [
-  [M.ok, 'approved', '5411'], [M.cash, 'approved', '6011'], [M.pending, 'pending_audit', '5812'],
-  [M.restricted, 'restricted', '5311'], [M.suspended, 'suspended', '5999'],
+  [M.ok, 'approved', '5411'],
+  [M.cash, 'approved', '6011'],
+  [M.pending, 'pending_audit', '5812'],
+  [M.restricted, 'restricted', '5311'],
+  [M.suspended, 'suspended', '5999'],
   [M.listed, 'approved', '5732'],
 ]
 /** Terminal, its merchant, status. `other` is bound to the cash merchant but sent with `ok`. */
 const TERMINALS: readonly (readonly [string, string, 'active' | 'inactive'])[] = [
-  [T.ok1, M.ok, 'active'], [T.ok2, M.ok, 'active'], [T.cash, M.cash, 'active'],
-  [T.pending, M.pending, 'active'], [T.restricted, M.restricted, 'active'],
-  [T.suspended, M.suspended, 'active'], [T.inactive, M.ok, 'inactive'],
-  [T.other, M.cash, 'active'], [T.listed, M.listed, 'active'], [T.tempBlocked, M.ok, 'active'],
+  [T.ok1, M.ok, 'active'],
+  [T.ok2, M.ok, 'active'],
+  [T.cash, M.cash, 'active'],
+  [T.pending, M.pending, 'active'],
+  [T.restricted, M.restricted, 'active'],
+  [T.suspended, M.suspended, 'active'],
+  [T.inactive, M.ok, 'inactive'],
+  [T.other, M.cash, 'active'],
+  [T.listed, M.listed, 'active'],
+  [T.tempBlocked, M.ok, 'active'],
 ]
 
 interface CardSpec {
@@ -175,8 +195,16 @@ function spec(
   fields: Partial<CardSpec> = {},
 ): CardSpec {
   return {
-    name, bin, length, type, status: 'active', currency: 'CNY', openingMinor: 0,
-    creditLimitMinor: 0, onFile: true, ...fields,
+    name,
+    bin,
+    length,
+    type,
+    status: 'active',
+    currency: 'CNY',
+    openingMinor: 0,
+    creditLimitMinor: 0,
+    onFile: true,
+    ...fields,
   }
 }
 
@@ -217,9 +245,19 @@ const pad = (value: number, width: number): string => String(value).padStart(wid
 
 function limitRule(id: string, fields: Partial<LimitRule>): LimitRule {
   return {
-    id, scope: 'card', cardType: null, mcc: null, entityId: null, currency: 'CNY',
-    perTransactionMaxMinor: null, dailyAmountMaxMinor: null, dailyCountMax: null,
-    note: `simulation ${id}`, createdAtMs: START_MS, updatedAtMs: START_MS, ...fields,
+    id,
+    scope: 'card',
+    cardType: null,
+    mcc: null,
+    entityId: null,
+    currency: 'CNY',
+    perTransactionMaxMinor: null,
+    dailyAmountMaxMinor: null,
+    dailyCountMax: null,
+    note: `simulation ${id}`,
+    createdAtMs: START_MS,
+    updatedAtMs: START_MS,
+    ...fields,
   }
 }
 
@@ -230,8 +268,15 @@ function blockEntry(
   expiresAtMs: number | null,
 ): ListEntry {
   return {
-    id, list: 'block', kind, value, display: value, note: `simulation ${id}`, expiresAtMs,
-    createdBy: 'simulation', createdAtMs: START_MS,
+    id,
+    list: 'block',
+    kind,
+    value,
+    display: value,
+    note: `simulation ${id}`,
+    expiresAtMs,
+    createdBy: 'simulation',
+    createdAtMs: START_MS,
   }
 }
 
@@ -277,7 +322,13 @@ class Sim {
     const created = { createdAtMs: START_MS, updatedAtMs: START_MS }
     for (const [id, status, mcc] of MERCHANTS) {
       const merchant: Merchant = {
-        id, name: `Shop ${id}`, mcc, status, region: '310000', riskTier: 'low', ...created,
+        id,
+        name: `Shop ${id}`,
+        mcc,
+        status,
+        region: '310000',
+        riskTier: 'low',
+        ...created,
       }
       this.store.putMerchant(merchant)
     }
@@ -288,17 +339,26 @@ class Sim {
     CARD_SPECS.forEach((spec, at) => this.addCard(spec, makePan(spec.bin, spec.length, 1_000 + at)))
     const rules = [
       limitRule('lim_card_d1_daily', {
-        scope: 'card', entityId: this.card('d1').token, dailyAmountMaxMinor: 300_000,
+        scope: 'card',
+        entityId: this.card('d1').token,
+        dailyAmountMaxMinor: 300_000,
       }),
       limitRule('lim_terminal_ok2_count', { scope: 'terminal', entityId: T.ok2, dailyCountMax: 8 }),
       limitRule('lim_credit_per_transaction', {
-        scope: 'merchant', cardType: 'credit', perTransactionMaxMinor: 500_000,
+        scope: 'merchant',
+        cardType: 'credit',
+        perTransactionMaxMinor: 500_000,
       }),
       limitRule('lim_merchant_ok_daily', {
-        scope: 'merchant', entityId: M.ok, dailyAmountMaxMinor: 3_000_000,
+        scope: 'merchant',
+        entityId: M.ok,
+        dailyAmountMaxMinor: 3_000_000,
       }),
       limitRule('lim_debit_grocery_count', {
-        scope: 'card', cardType: 'debit', mcc: '5411', dailyCountMax: 30,
+        scope: 'card',
+        cardType: 'debit',
+        mcc: '5411',
+        dailyCountMax: 30,
       }),
     ]
     for (const rule of rules) this.store.putLimit(rule)
@@ -313,19 +373,36 @@ class Sim {
 
   private addCard(spec: CardSpec, pan: string): void {
     const simCard: SimCard = {
-      spec, pan, token: `tok_${spec.name}`, accountId: `acct_${spec.name}`, depositsMinor: 0,
+      spec,
+      pan,
+      token: `tok_${spec.name}`,
+      accountId: `acct_${spec.name}`,
+      depositsMinor: 0,
     }
     this.cards.push(simCard)
     if (!spec.onFile) return
     const card: Card = {
-      token: simCard.token, masked: maskPan(pan), bin: spec.bin, last4: pan.slice(-4),
-      expiry: CARD_EXPIRY, type: spec.type, status: spec.status, accountId: simCard.accountId,
-      issuerBank: null, createdAtMs: START_MS, updatedAtMs: START_MS,
+      token: simCard.token,
+      masked: maskPan(pan),
+      bin: spec.bin,
+      last4: pan.slice(-4),
+      expiry: CARD_EXPIRY,
+      type: spec.type,
+      status: spec.status,
+      accountId: simCard.accountId,
+      issuerBank: null,
+      createdAtMs: START_MS,
+      updatedAtMs: START_MS,
     }
     const account: Account = {
-      id: simCard.accountId, kind: 'cardholder', currency: spec.currency,
-      creditLimitMinor: spec.creditLimitMinor, debitsPendingMinor: 0, debitsPostedMinor: 0,
-      creditsPendingMinor: 0, creditsPostedMinor: 0,
+      id: simCard.accountId,
+      kind: 'cardholder',
+      currency: spec.currency,
+      creditLimitMinor: spec.creditLimitMinor,
+      debitsPendingMinor: 0,
+      debitsPostedMinor: 0,
+      creditsPendingMinor: 0,
+      creditsPostedMinor: 0,
     }
     this.store.createCard(card, account, spec.openingMinor, this.newTransferId(), START_MS)
   }
@@ -375,7 +452,15 @@ class Sim {
   /** ISO 8583 field 7, MMDDhhmmss in UTC. */
   transmissionTime(): string {
     const iso = new Date(this.nowMs).toISOString()
-    return [[5, 7], [8, 10], [11, 13], [14, 16], [17, 19]].map(([a, b]) => iso.slice(a, b)).join('')
+    return [
+      [5, 7],
+      [8, 10],
+      [11, 13],
+      [14, 16],
+      [17, 19],
+    ]
+      .map(([a, b]) => iso.slice(a, b))
+      .join('')
   }
 
   /** Plans and runs one batch, then remembers what was sent and what is followable. */
@@ -402,10 +487,19 @@ class Sim {
   newRequest(card: SimCard, fields: Partial<NewTransactionRequest> = {}): NewTransactionRequest {
     const terminalId = fields.terminalId ?? T.ok1
     return {
-      type: 'new', kind: 'purchase', channel: 'http', terminalId, merchantId: M.ok,
-      stan: this.nextStan(terminalId), transmissionTime: null,
-      card: { pan: card.pan, expiry: CARD_EXPIRY }, cardToken: card.token, amountMinor: 1_000,
-      currency: card.spec.currency, idempotencyKey: null, ...fields,
+      type: 'new',
+      kind: 'purchase',
+      channel: 'http',
+      terminalId,
+      merchantId: M.ok,
+      stan: this.nextStan(terminalId),
+      transmissionTime: null,
+      card: { pan: card.pan, expiry: CARD_EXPIRY },
+      cardToken: card.token,
+      amountMinor: 1_000,
+      currency: card.spec.currency,
+      idempotencyKey: null,
+      ...fields,
     }
   }
 
@@ -416,9 +510,14 @@ class Sim {
   ): FollowUpRequest {
     const original = this.store.transactions.get(originalId)
     return {
-      type: 'follow_up', kind, channel: 'http', originalId,
+      type: 'follow_up',
+      kind,
+      channel: 'http',
+      originalId,
       stan: original === undefined ? null : this.nextStan(original.terminalId),
-      amountMinor: null, idempotencyKey: null, ...fields,
+      amountMinor: null,
+      idempotencyKey: null,
+      ...fields,
     }
   }
 }
@@ -435,14 +534,27 @@ function randomAmount(random: Random): number {
 }
 
 const CARD_WEIGHTS: Readonly<Record<string, number>> = {
-  d1: 4, d2: 3, c1: 3, c2: 2, d3: 1.5, dhk: 1,
+  d1: 4,
+  d2: 3,
+  c1: 3,
+  c2: 2,
+  d3: 1.5,
+  dhk: 1,
 }
 
 const ROUTES: readonly (readonly [readonly [string, string], number])[] = [
-  [[T.ok1, M.ok], 6], [[T.ok2, M.ok], 3], [[T.cash, M.cash], 1], [[T.tempBlocked, M.ok], 1],
-  [[T.pending, M.pending], 0.4], [[T.restricted, M.restricted], 0.6],
-  [[T.suspended, M.suspended], 0.4], [[T.inactive, M.ok], 0.4], [[T.other, M.ok], 0.4],
-  [[T.listed, M.listed], 0.4], [['ZZZZ9999', M.ok], 0.2], [[T.ok1, '999999999999999'], 0.2],
+  [[T.ok1, M.ok], 6],
+  [[T.ok2, M.ok], 3],
+  [[T.cash, M.cash], 1],
+  [[T.tempBlocked, M.ok], 1],
+  [[T.pending, M.pending], 0.4],
+  [[T.restricted, M.restricted], 0.6],
+  [[T.suspended, M.suspended], 0.4],
+  [[T.inactive, M.ok], 0.4],
+  [[T.other, M.ok], 0.4],
+  [[T.listed, M.listed], 0.4],
+  [['ZZZZ9999', M.ok], 0.2],
+  [[T.ok1, '999999999999999'], 0.2],
   [['bad', 'bad'], 0.1],
 ]
 
@@ -460,39 +572,80 @@ function maybeBrokenPan(random: Random, pan: string): string {
 function randomNew(sim: Sim): NewTransactionRequest {
   const random = sim.random
   const kind = random.weighted<NewTransactionKind>([
-    ['purchase', 5], ['preauthorization', 3], ['balance_inquiry', 1],
+    ['purchase', 5],
+    ['preauthorization', 3],
+    ['balance_inquiry', 1],
   ])
   const card = random.weighted<SimCard>(sim.cards.map((c) => [c, CARD_WEIGHTS[c.spec.name] ?? 0.4]))
   const [terminalId, merchantId] = random.weighted(ROUTES)
   const home = card.spec.currency
   const currency = random.weighted([
-    [home, 20], [home === 'CNY' ? '156' : '344', 2], [home.toLowerCase(), 1],
-    [home === 'CNY' ? 'HKD' : 'CNY', 0.5], ['XXX', 0.3],
+    [home, 20],
+    [home === 'CNY' ? '156' : '344', 2],
+    [home.toLowerCase(), 1],
+    [home === 'CNY' ? 'HKD' : 'CNY', 0.5],
+    ['XXX', 0.3],
   ])
   const transmissionTime = random.chance(0.5)
     ? sim.transmissionTime()
-    : random.chance(0.01) ? '1399999999' : null
+    : random.chance(0.01)
+      ? '1399999999'
+      : null
   const inquiryAmount = random.chance(0.03) ? 100 : 0
   return {
-    type: 'new', kind, channel: transmissionTime === null ? 'http' : 'iso8583', terminalId,
-    merchantId, stan: random.chance(0.01) ? '12ab' : sim.nextStan(terminalId), transmissionTime,
+    type: 'new',
+    kind,
+    channel: transmissionTime === null ? 'http' : 'iso8583',
+    terminalId,
+    merchantId,
+    stan: random.chance(0.01) ? '12ab' : sim.nextStan(terminalId),
+    transmissionTime,
     card: {
       pan: maybeBrokenPan(random, card.pan),
-      expiry: random.weighted([[CARD_EXPIRY, 30], ['2412', 0.5], ['2911', 0.5], ['3013', 0.3]]),
+      expiry: random.weighted([
+        [CARD_EXPIRY, 30],
+        ['2412', 0.5],
+        ['2911', 0.5],
+        ['3013', 0.3],
+      ]),
     },
     cardToken: card.token,
     amountMinor: kind === 'balance_inquiry' ? inquiryAmount : randomAmount(random),
-    currency, idempotencyKey: random.chance(0.4) ? sim.nextIdempotencyKey() : null,
+    currency,
+    idempotencyKey: random.chance(0.4) ? sim.nextIdempotencyKey() : null,
   }
 }
 
 /** The follow-ups that make sense for an original, and a few that do not (to be declined). */
 const FOLLOW_UP_KINDS: Readonly<Record<string, readonly (readonly [FollowUpKind, number])[]>> = {
-  purchase: [['void', 2], ['reversal', 2], ['refund', 3], ['completion', 0.2]],
-  preauthorization: [['completion', 5], ['void', 1.5], ['reversal', 1.5], ['refund', 0.2]],
-  completion: [['void', 1], ['reversal', 1], ['refund', 3]],
-  refund: [['reversal', 3], ['void', 0.3], ['refund', 0.3]],
-  other: [['reversal', 3], ['void', 1], ['refund', 1], ['completion', 1]],
+  purchase: [
+    ['void', 2],
+    ['reversal', 2],
+    ['refund', 3],
+    ['completion', 0.2],
+  ],
+  preauthorization: [
+    ['completion', 5],
+    ['void', 1.5],
+    ['reversal', 1.5],
+    ['refund', 0.2],
+  ],
+  completion: [
+    ['void', 1],
+    ['reversal', 1],
+    ['refund', 3],
+  ],
+  refund: [
+    ['reversal', 3],
+    ['void', 0.3],
+    ['refund', 0.3],
+  ],
+  other: [
+    ['reversal', 3],
+    ['void', 1],
+    ['refund', 1],
+    ['completion', 1],
+  ],
 }
 
 /** True when a follow-up would walk into one of the known bugs (see AVOID_KNOWN_BUGS). */
@@ -519,14 +672,16 @@ function randomFollowUp(sim: Sim, batch: readonly CoreRequest[]): FollowUpReques
   const original = sim.store.transactions.get(random.pickRecent(pool, 40))
   if (original === undefined) throw new Error('a followable transaction is stored')
   const kind = random.weighted(FOLLOW_UP_KINDS[original.kind] ?? FOLLOW_UP_KINDS.other ?? [])
-  const remaining = kind === 'refund'
-    ? original.amountMinor - original.refundedAmountMinor
-    : original.amountMinor
+  const remaining =
+    kind === 'refund' ? original.amountMinor - original.refundedAmountMinor : original.amountMinor
   let amountMinor: number | null = null
   if (kind === 'completion' || kind === 'refund') {
     amountMinor = random.weighted<number | null>([
-      [null, 2], [Math.max(1, random.int(1, remaining)), 5], [remaining, 1],
-      [remaining + 1, 0.5], [0, 0.1],
+      [null, 2],
+      [Math.max(1, random.int(1, remaining)), 5],
+      [remaining, 1],
+      [remaining + 1, 0.5],
+      [0, 0.1],
     ])
   } else if (random.chance(0.02)) {
     amountMinor = original.amountMinor // Not allowed on a void or reversal.
@@ -604,7 +759,11 @@ function inBatchCopy(sim: Sim, requests: readonly CoreRequest[]): Planned | null
 }
 
 const BATCH_ACTIONS = [
-  ['new', 60], ['follow_up', 28], ['retransmit', 4], ['mismatch', 2], ['repeat_undo', 3],
+  ['new', 60],
+  ['follow_up', 28],
+  ['retransmit', 4],
+  ['mismatch', 2],
+  ['repeat_undo', 3],
   ['in_batch_copy', 3],
 ] as const
 
@@ -665,7 +824,8 @@ function checkResults(
 ): void {
   if (results.length !== requests.length) fail('one result per request')
   const fresh = results.flatMap((r) =>
-    r.type === 'decided' && !r.replayed ? [r.transaction.id] : [])
+    r.type === 'decided' && !r.replayed ? [r.transaction.id] : [],
+  )
   // A retransmission never creates a second transaction: only fresh answers are stored.
   if (fresh.length !== insertedCount) fail(`${fresh.length} fresh answers, ${insertedCount} stored`)
   if (new Set(fresh).size !== fresh.length) fail('two fresh answers share a transaction id')
@@ -679,8 +839,12 @@ function checkResults(
       fail(`${where}: decided transaction ${result.transaction.id} is not stored`)
     }
     checkExpectation(expectations[at]!, result, results, where)
-    if (request.type === 'new' && result.type === 'decided' && !result.replayed &&
-        result.transaction.outcome === 'approved') {
+    if (
+      request.type === 'new' &&
+      result.type === 'decided' &&
+      !result.replayed &&
+      result.transaction.outcome === 'approved'
+    ) {
       const why = approvalForbidden(sim, request)
       if (why !== null) fail(`${where}: approved ${result.transaction.id} although ${why}`)
     }
@@ -697,8 +861,11 @@ function checkExpectation(
     case 'none':
       return
     case 'replay_of':
-      if (result.type !== 'decided' || !result.replayed ||
-          result.transaction.id !== expectation.transactionId) {
+      if (
+        result.type !== 'decided' ||
+        !result.replayed ||
+        result.transaction.id !== expectation.transactionId
+      ) {
         fail(`${where}: expected a replay of ${expectation.transactionId}, got ${show(result)}`)
       }
       return
@@ -709,10 +876,12 @@ function checkExpectation(
       return
     case 'same_as': {
       const first = results[expectation.index]!
-      const same = first.type === 'rejected'
-        ? result.type === 'rejected' && result.reason === first.reason
-        : result.type === 'decided' && result.replayed &&
-          result.transaction.id === first.transaction.id
+      const same =
+        first.type === 'rejected'
+          ? result.type === 'rejected' && result.reason === first.reason
+          : result.type === 'decided' &&
+            result.replayed &&
+            result.transaction.id === first.transaction.id
       if (!same) fail(`${where}: a copy in the same batch got ${show(result)}, not ${show(first)}`)
     }
   }
@@ -737,17 +906,24 @@ function approvalForbidden(sim: Sim, request: NewTransactionRequest): string | n
   if (account === undefined || account.currency !== currency) return 'the currency differs'
   if (!inquiry && !mccPermitted(card.type, merchant.mcc)) return 'card not permitted at this MCC'
   const values = [request.cardToken, merchant.id, terminal.id]
-  const blocked = [...store.listEntries.values()].find((e) =>
-    (e.expiresAtMs === null || e.expiresAtMs > sim.nowMs) &&
-    (e.kind === 'bin' ? request.card.pan.startsWith(e.value) : values.includes(e.value)))
+  const blocked = [...store.listEntries.values()].find(
+    (e) =>
+      (e.expiresAtMs === null || e.expiresAtMs > sim.nowMs) &&
+      (e.kind === 'bin' ? request.card.pan.startsWith(e.value) : values.includes(e.value)),
+  )
   if (blocked !== undefined) return `block list entry ${blocked.id} applies`
   if (inquiry) return null
   for (const rule of store.limits.values()) {
-    const applies = rule.currency === currency && rule.entityId === null &&
+    const applies =
+      rule.currency === currency &&
+      rule.entityId === null &&
       (rule.cardType === null || rule.cardType === card.type) &&
       (rule.mcc === null || rule.mcc === merchant.mcc)
-    if (applies && rule.perTransactionMaxMinor !== null &&
-        request.amountMinor > rule.perTransactionMaxMinor) {
+    if (
+      applies &&
+      rule.perTransactionMaxMinor !== null &&
+      request.amountMinor > rule.perTransactionMaxMinor
+    ) {
       return `over the per-transaction limit of ${rule.id}`
     }
   }
@@ -853,10 +1029,12 @@ class Auditor {
     checkLedger(store)
     for (const account of store.accounts.values()) {
       const s = this.journal.get(account.id) ?? noSums()
-      if (s.debitsPending !== account.debitsPendingMinor ||
-          s.creditsPending !== account.creditsPendingMinor ||
-          s.debitsPosted !== account.debitsPostedMinor ||
-          s.creditsPosted !== account.creditsPostedMinor) {
+      if (
+        s.debitsPending !== account.debitsPendingMinor ||
+        s.creditsPending !== account.creditsPendingMinor ||
+        s.debitsPosted !== account.debitsPostedMinor ||
+        s.creditsPosted !== account.creditsPostedMinor
+      ) {
         fail(`account ${JSON.stringify(account)} differs from its transfers ${JSON.stringify(s)}`)
       }
     }
@@ -937,9 +1115,14 @@ function spendOf(t: TransactionRecord): readonly [string, number] {
 function usageOf(t: TransactionRecord, find: (id: string) => TransactionRecord | undefined): Usage {
   const none: Usage = { keys: [], amountMinor: 0, count: 0 }
   if (t.outcome !== 'approved' || t.cardToken === null) return none
-  const keysOn = (day: string) => ([
-    ['card', t.cardToken ?? ''], ['merchant', t.merchantId], ['terminal', t.terminalId],
-  ] as const).map(([scope, entity]) => counterKey(scope, entity, day, t.currency))
+  const keysOn = (day: string) =>
+    (
+      [
+        ['card', t.cardToken ?? ''],
+        ['merchant', t.merchantId],
+        ['terminal', t.terminalId],
+      ] as const
+    ).map(([scope, entity]) => counterKey(scope, entity, day, t.currency))
   if (t.kind === 'completion' && UNDONE.has(t.lifecycle) && t.originalId !== null) {
     const preauthorization = find(t.originalId)
     if (preauthorization === undefined) fail(`completion ${t.id} without its preauthorization`)
@@ -992,7 +1175,11 @@ function checkRecordShape(t: TransactionRecord): void {
 }
 
 const HOLD_STATE_BY_LIFECYCLE: Readonly<Record<string, string>> = {
-  held: 'pending', completed: 'posted', expired: 'expired', voided: 'voided', reversed: 'voided',
+  held: 'pending',
+  completed: 'posted',
+  expired: 'expired',
+  voided: 'voided',
+  reversed: 'voided',
 }
 
 /** A preauthorization's lifecycle and its hold's state agree; nothing else holds money. */
@@ -1018,7 +1205,9 @@ function checkHoldLink(store: MemoryBatchStore, t: TransactionRecord): void {
 function checkFollowUps(store: MemoryBatchStore, t: TransactionRecord): void {
   const followUps = store.followUpsOf(t.id).filter((f) => f.outcome === 'approved')
   // A reversal of what was already undone is acknowledged with nothing moved (amount 0).
-  const undos = followUps.filter((f) => (f.kind === 'void' || f.kind === 'reversal') && f.amountMinor > 0)
+  const undos = followUps.filter(
+    (f) => (f.kind === 'void' || f.kind === 'reversal') && f.amountMinor > 0,
+  )
   for (const kind of ['void', 'reversal'] as const) {
     if (undos.filter((f) => f.kind === kind).length > 1) fail(`${t.id} has two approved ${kind}s`)
   }
@@ -1067,8 +1256,12 @@ function checkUndoMoved(
   const clearing = clearingAccountId(t.currency)
   const [from, to] = t.kind === 'refund' ? [cardAccount, clearing] : [clearing, cardAccount]
   const [only] = moved
-  if (moved.length !== 1 || only?.amountMinor !== t.amountMinor ||
-      only.debitAccountId !== from || only.creditAccountId !== to) {
+  if (
+    moved.length !== 1 ||
+    only?.amountMinor !== t.amountMinor ||
+    only.debitAccountId !== from ||
+    only.creditAccountId !== to
+  ) {
     fail(`undo ${undo.id} of ${t.kind} ${t.id} did not move ${t.amountMinor} back exactly once`)
   }
 }
@@ -1094,8 +1287,10 @@ function checkCounters(
     for (const rule of rules) {
       if (scope !== rule.scope || currency !== rule.currency) continue
       if (rule.entityId !== null && entity !== rule.entityId) continue
-      if ((rule.dailyAmountMaxMinor !== null && counter.amountMinor > rule.dailyAmountMaxMinor) ||
-          (rule.dailyCountMax !== null && counter.count > rule.dailyCountMax)) {
+      if (
+        (rule.dailyAmountMaxMinor !== null && counter.amountMinor > rule.dailyAmountMaxMinor) ||
+        (rule.dailyCountMax !== null && counter.count > rule.dailyCountMax)
+      ) {
         fail(`counter ${key} (${counter.count}/${counter.amountMinor}) is over limit ${rule.id}`)
       }
     }
@@ -1129,7 +1324,12 @@ function advanceTime(sim: Sim): void {
 
 function step(sim: Sim, auditor: Auditor): void {
   const random = sim.random
-  const actions = [['batch', 80], ['advance', 15], ['expire', 3], ['deposit', 2]] as const
+  const actions = [
+    ['batch', 80],
+    ['advance', 15],
+    ['expire', 3],
+    ['deposit', 2],
+  ] as const
   switch (random.weighted(actions)) {
     case 'batch': {
       const { requests, expectations } = randomBatch(sim)
@@ -1160,15 +1360,26 @@ function step(sim: Sim, auditor: Auditor): void {
 
 /** What every run must have reached, or it proves little. */
 const MUST_SEE_STATES = [
-  'purchase:approved:posted', 'purchase:approved:voided', 'purchase:approved:reversed',
-  'preauthorization:approved:completed', 'preauthorization:approved:expired',
-  'completion:approved:posted', 'refund:approved:posted', 'refund:approved:reversed',
+  'purchase:approved:posted',
+  'purchase:approved:voided',
+  'purchase:approved:reversed',
+  'preauthorization:approved:completed',
+  'preauthorization:approved:expired',
+  'completion:approved:posted',
+  'refund:approved:posted',
+  'refund:approved:reversed',
   'purchase:declined:none',
 ]
 const MUST_SEE_REASONS = [
-  'insufficient_funds', 'credit_limit_exceeded', 'void_window_closed', 'original_not_eligible',
-  'card_lost', 'card_daily_amount_limit_exceeded', 'terminal_daily_count_limit_exceeded',
-  'bin_blocked', 'terminal_merchant_mismatch',
+  'insufficient_funds',
+  'credit_limit_exceeded',
+  'void_window_closed',
+  'original_not_eligible',
+  'card_lost',
+  'card_daily_amount_limit_exceeded',
+  'terminal_daily_count_limit_exceeded',
+  'bin_blocked',
+  'terminal_merchant_mismatch',
 ]
 
 function run(seed: number): Sim {
@@ -1236,7 +1447,8 @@ describe('core scenarios', () => {
     expect(available(sim, 'd2')).toBe(300_000 - 12_345)
     sim.nowMs += 20 * MINUTE_MS // 00:10 the next day in Shanghai; still 10 March in UTC.
     expect(one(sim, sim.followUp('void', sale.id))).toMatchObject({
-      outcome: 'declined', reason: 'void_window_closed',
+      outcome: 'declined',
+      reason: 'void_window_closed',
       responseCode: reasonEntry('void_window_closed').isoCode,
     })
     expect(sim.store.transactions.get(sale.id)?.lifecycle).toBe('posted')
@@ -1260,9 +1472,12 @@ describe('core scenarios', () => {
     expect(sim.store.transactions.get(preauthorization.id)?.lifecycle).toBe('expired')
     expect(sim.store.transfers.get(preauthorization.holdTransferId!)?.state).toBe('expired')
     expect(available(sim, 'c2')).toBe(200_000)
-    const completion = one(sim, sim.followUp('completion', preauthorization.id, {
-      amountMinor: 100_000,
-    }))
+    const completion = one(
+      sim,
+      sim.followUp('completion', preauthorization.id, {
+        amountMinor: 100_000,
+      }),
+    )
     expect(completion).toMatchObject({ outcome: 'declined', reason: 'original_not_eligible' })
     expect(available(sim, 'c2')).toBe(200_000)
     checkInvariants(sim)
@@ -1278,8 +1493,12 @@ describe('core scenarios', () => {
       sim.newRequest(d3, { kind: 'purchase', amountMinor: 20_001 }),
       sim.newRequest(d3, { kind: 'purchase', amountMinor: 20_000 }),
     ])
-    expect(results.map((r) => decided(r).reason))
-      .toEqual([null, 'insufficient_funds', 'insufficient_funds', null])
+    expect(results.map((r) => decided(r).reason)).toEqual([
+      null,
+      'insufficient_funds',
+      'insufficient_funds',
+      null,
+    ])
     expect(available(sim, 'd3')).toBe(0)
     checkInvariants(sim)
   })
@@ -1289,10 +1508,15 @@ describe('core scenarios', () => {
     const request = sim.newRequest(sim.card('c1'), { amountMinor: 5_000, idempotencyKey: 'k-1' })
     const [first, copy] = sim.runBatch([request, request])
     expect(decided(copy).id).toBe(decided(first).id)
-    expect(sim.runBatch([request])[0])
-      .toMatchObject({ type: 'decided', replayed: true, transaction: { id: decided(first).id } })
-    expect(sim.runBatch([{ ...request, amountMinor: 5_001 }])[0])
-      .toMatchObject({ type: 'rejected', reason: 'duplicate_mismatch' })
+    expect(sim.runBatch([request])[0]).toMatchObject({
+      type: 'decided',
+      replayed: true,
+      transaction: { id: decided(first).id },
+    })
+    expect(sim.runBatch([{ ...request, amountMinor: 5_001 }])[0]).toMatchObject({
+      type: 'rejected',
+      reason: 'duplicate_mismatch',
+    })
     expect(sim.store.transactions.size).toBe(1)
     expect(available(sim, 'c1')).toBe(1_000_000 - 5_000)
     checkInvariants(sim)
@@ -1307,8 +1531,10 @@ describe('core scenarios', () => {
     const refund = one(sim, sim.followUp('refund', completion.id, { amountMinor: 3_000 }))
     expect(refund.outcome).toBe('approved')
     // A purchase in the same state gets original_not_eligible; the completion should too.
-    expect(one(sim, sim.followUp('void', completion.id)))
-      .toMatchObject({ outcome: 'declined', reason: 'original_not_eligible' })
+    expect(one(sim, sim.followUp('void', completion.id))).toMatchObject({
+      outcome: 'declined',
+      reason: 'original_not_eligible',
+    })
     expect(available(sim, 'd1')).toBe(800_000 - 10_000 + 3_000)
   })
 
@@ -1317,8 +1543,10 @@ describe('core scenarios', () => {
     const sim = new Sim(new Random(7))
     const preauthorization = one(sim, preauthorize(sim, 'c1', 40_000))
     sim.nowMs += HOLD_EXPIRY_MS + HOUR_MS
-    expect(one(sim, sim.followUp('completion', preauthorization.id)))
-      .toMatchObject({ outcome: 'declined', reason: 'original_not_eligible' })
+    expect(one(sim, sim.followUp('completion', preauthorization.id))).toMatchObject({
+      outcome: 'declined',
+      reason: 'original_not_eligible',
+    })
   })
 
   // Found by this simulation: a whole-remaining refund of nothing once crashed the batch.

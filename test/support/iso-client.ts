@@ -12,10 +12,15 @@ export class IsoTestClient {
   private waiter: (() => void) | null = null
   closed = false
 
-  private constructor(private readonly socket: Socket, private readonly dialect: Dialect, private readonly framing: Framing) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly dialect: Dialect,
+    private readonly framing: Framing,
+  ) {
     this.reader = new FrameReader(framing, 9_999)
     socket.on('data', (chunk: Buffer) => {
-      for (const event of this.reader.push(chunk)) if (event.type === 'frame') this.frames.push(event.frame)
+      for (const event of this.reader.push(chunk))
+        if (event.type === 'frame') this.frames.push(event.frame)
       this.waiter?.()
     })
     socket.on('close', () => {
@@ -25,7 +30,11 @@ export class IsoTestClient {
     socket.on('error', () => undefined)
   }
 
-  static open(port: number, dialect: Dialect, framing: Framing = 'binary2'): Promise<IsoTestClient> {
+  static open(
+    port: number,
+    dialect: Dialect,
+    framing: Framing = 'binary2',
+  ): Promise<IsoTestClient> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host: '127.0.0.1', port })
       const timer = setTimeout(() => reject(new Error('connect timed out')), ISO_WAIT_MS)
@@ -50,7 +59,8 @@ export class IsoTestClient {
 
   send(message: IsoMessage): void {
     const encoded = encode(this.dialect, message)
-    if (!encoded.ok) throw new Error(`test message does not encode: ${JSON.stringify(encoded.error)}`)
+    if (!encoded.ok)
+      throw new Error(`test message does not encode: ${JSON.stringify(encoded.error)}`)
     this.sendRaw(Buffer.from(encoded.bytes))
   }
 

@@ -52,8 +52,14 @@ export class MemoryBatchStore {
       ] as const
       for (const [id, kind] of systemAccounts) {
         this.accounts.set(id, {
-          id, kind, currency: currency.alpha, creditLimitMinor: 0, debitsPendingMinor: 0,
-          debitsPostedMinor: 0, creditsPendingMinor: 0, creditsPostedMinor: 0,
+          id,
+          kind,
+          currency: currency.alpha,
+          creditLimitMinor: 0,
+          debitsPendingMinor: 0,
+          debitsPostedMinor: 0,
+          creditsPendingMinor: 0,
+          creditsPostedMinor: 0,
         })
       }
     }
@@ -107,8 +113,12 @@ export class MemoryBatchStore {
     const funding = this.accounts.get(fundingAccountId(account.currency))
     assert(funding !== undefined, `funding account for ${account.currency}`)
     const moved = post({
-      id: transferId, transactionId: reference, debit: funding, credit: account,
-      amountMinor: toAmountMinor(amountMinor), nowMs,
+      id: transferId,
+      transactionId: reference,
+      debit: funding,
+      credit: account,
+      amountMinor: toAmountMinor(amountMinor),
+      nowMs,
     })
     assert(!('code' in moved), 'funding never refuses')
     assertConservation(byId([funding, account]), byId(moved.accounts))
@@ -149,8 +159,12 @@ export class MemoryBatchStore {
       .sort((a, b) => (a.expiresAtMs ?? 0) - (b.expiresAtMs ?? 0) || compare(a.id, b.id))
       .flatMap((h) => {
         const t = this.transactions.get(h.transactionId)
-        const open = t !== undefined && t.holdTransferId === h.id &&
-          t.kind === 'preauthorization' && t.lifecycle === 'held' && t.outcome === 'approved'
+        const open =
+          t !== undefined &&
+          t.holdTransferId === h.id &&
+          t.kind === 'preauthorization' &&
+          t.lifecycle === 'held' &&
+          t.outcome === 'approved'
         return open ? [t] : []
       })
       .slice(0, max)

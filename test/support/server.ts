@@ -31,14 +31,16 @@ export interface TestServer {
 export async function startTestServer(overrides: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-e2e-'))
   try {
-    const running = await startTollgate(loadConfig({
-      TOLLGATE_DATA_DIR: dataDir,
-      TOLLGATE_HTTP_PORT: '0',
-      TOLLGATE_ISO_PORT: '0',
-      TOLLGATE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-      TOLLGATE_LOG_LEVEL: 'silent',
-      ...overrides,
-    }))
+    const running = await startTollgate(
+      loadConfig({
+        TOLLGATE_DATA_DIR: dataDir,
+        TOLLGATE_HTTP_PORT: '0',
+        TOLLGATE_ISO_PORT: '0',
+        TOLLGATE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+        TOLLGATE_LOG_LEVEL: 'silent',
+        ...overrides,
+      }),
+    )
     return {
       url: running.httpUrl,
       isoPort: running.isoPort,
@@ -182,9 +184,10 @@ export interface AuthorizeOptions {
  */
 export function authorizeBody(options: AuthorizeOptions = {}): Record<string, unknown> {
   const kind = options.kind ?? 'purchase'
-  const terminal = typeof options.terminal === 'object'
-    ? options.terminal
-    : DEMO_TERMINALS[options.terminal ?? 'noodles']
+  const terminal =
+    typeof options.terminal === 'object'
+      ? options.terminal
+      : DEMO_TERMINALS[options.terminal ?? 'noodles']
   const card = typeof options.card === 'object' ? options.card : DEMO_CARDS[options.card ?? 'debit']
   const amount = options.amount ?? (kind === 'balance_inquiry' ? undefined : '10.00')
   const time = options.transmissionTime
@@ -222,7 +225,10 @@ export async function createShop(server: TestServer, mcc = '5411'): Promise<Term
   const merchantId = `8989900000${n}`
   const id = `T${n}00`
   const merchant = await admin.post('/v1/merchants', {
-    id: merchantId, name: `Test shop ${merchantId}`, mcc, status: 'approved',
+    id: merchantId,
+    name: `Test shop ${merchantId}`,
+    mcc,
+    status: 'approved',
   })
   if (merchant.status !== 201) throw new Error(`createShop: ${merchant.status} ${merchant.text}`)
   const terminal = await admin.post('/v1/terminals', { id, merchantId, status: 'active' })
@@ -318,10 +324,13 @@ export function openDatabaseReadOnly(dataDir: string): ReadOnlyDatabase {
   const db = new Database(join(dataDir, 'tollgate.db'), { readonly: true, fileMustExist: true })
   const count = (table: keyof RowCounts): number =>
     (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
-  const totals = (row: AccountRow): string => [
-    row.debits_pending_minor, row.debits_posted_minor,
-    row.credits_pending_minor, row.credits_posted_minor,
-  ].join('/')
+  const totals = (row: AccountRow): string =>
+    [
+      row.debits_pending_minor,
+      row.debits_posted_minor,
+      row.credits_pending_minor,
+      row.credits_posted_minor,
+    ].join('/')
   return {
     counts: () => ({
       transactions: count('transactions'),

@@ -24,23 +24,44 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): u
   for (const route of routes) {
     const path = route.url.replace(/:([A-Za-z]+)/g, '{$1}')
     const parameters: unknown[] = [...route.url.matchAll(/:([A-Za-z]+)/g)].map((m) => ({
-      name: m[1], in: 'path', required: true, schema: { type: 'string' },
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
     }))
     if (route.query !== undefined) {
-      const schema = jsonSchema(route.query) as { properties?: Record<string, unknown>; required?: string[] }
+      const schema = jsonSchema(route.query) as {
+        properties?: Record<string, unknown>
+        required?: string[]
+      }
       for (const [name, property] of Object.entries(schema.properties ?? {})) {
-        parameters.push({ name, in: 'query', required: schema.required?.includes(name) ?? false, schema: property })
+        parameters.push({
+          name,
+          in: 'query',
+          required: schema.required?.includes(name) ?? false,
+          schema: property,
+        })
       }
     }
     if (route.idempotent === true) {
-      parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 128 }, description: 'Repeat a call safely: the same key and body get the first answer.' })
+      parameters.push({
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: false,
+        schema: { type: 'string', maxLength: 128 },
+        description: 'Repeat a call safely: the same key and body get the first answer.',
+      })
     }
     const responses: Record<string, unknown> = {}
     for (const [status, description] of Object.entries(route.responses)) {
       const problem = Number(status) >= 400
       responses[status] = {
         description,
-        content: { [problem ? 'application/problem+json' : 'application/json']: { schema: problem ? { $ref: '#/components/schemas/Problem' } : {} } },
+        content: {
+          [problem ? 'application/problem+json' : 'application/json']: {
+            schema: problem ? { $ref: '#/components/schemas/Problem' } : {},
+          },
+        },
       }
     }
     paths[path] ??= {}
@@ -48,7 +69,14 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): u
       summary: route.summary,
       tags: [route.tag],
       ...(parameters.length > 0 ? { parameters } : {}),
-      ...(route.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body) } } } }),
+      ...(route.body === undefined
+        ? {}
+        : {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: jsonSchema(route.body) } },
+            },
+          }),
       ...(route.admin ? { security: [{ bearer: [] }] } : {}),
       responses,
     }
@@ -58,7 +86,8 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): u
     info: {
       title: 'Tollgate',
       version,
-      description: 'POS card authorization switch that explains every block. Amounts are decimal strings in major units beside their ISO 4217 currency. A decline is a normal 200/201 answer; 4xx answers are problem+json with field-level errors.',
+      description:
+        'POS card authorization switch that explains every block. Amounts are decimal strings in major units beside their ISO 4217 currency. A decline is a normal 200/201 answer; 4xx answers are problem+json with field-level errors.',
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -67,10 +96,25 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): u
           type: 'object',
           required: ['type', 'title', 'status', 'detail', 'code'],
           properties: {
-            type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' },
-            detail: { type: 'string' }, code: { type: 'string' },
-            errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } } },
-            reason: { type: 'object' }, responseCode: { type: 'string' }, explanation: { type: 'object' },
+            type: { type: 'string' },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            detail: { type: 'string' },
+            code: { type: 'string' },
+            errors: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  field: { type: 'string' },
+                  code: { type: 'string' },
+                  message: { type: 'string' },
+                },
+              },
+            },
+            reason: { type: 'object' },
+            responseCode: { type: 'string' },
+            explanation: { type: 'object' },
           },
         },
       },

@@ -17,7 +17,14 @@ const ADMIN_ACTOR = 'admin'
 function ensureWritten(result: WriteResult, what: string): void {
   if (result.ok) return
   const status = result.code === 'conflict' ? 409 : 404
-  throw new HttpProblem(problem(status, result.code, result.code === 'conflict' ? `${what} already exists` : `No such ${what}`, result.message))
+  throw new HttpProblem(
+    problem(
+      status,
+      result.code,
+      result.code === 'conflict' ? `${what} already exists` : `No such ${what}`,
+      result.message,
+    ),
+  )
 }
 
 function notFound(what: string, id: string): never {
@@ -27,191 +34,597 @@ function notFound(what: string, id: string): never {
 /** Administration: merchants, terminals, cards, limits, lists, audit and the ledger check. */
 export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Schemas): void {
   const audit = (action: string, subject: string, detail: Record<string, unknown>): AuditEntry => ({
-    id: deps.ids.entityId('au'), atMs: deps.clock.nowMs(), actor: ADMIN_ACTOR, action, subject, detail,
+    id: deps.ids.entityId('au'),
+    atMs: deps.clock.nowMs(),
+    actor: ADMIN_ACTOR,
+    action,
+    subject,
+    detail,
   })
   const page = (query: unknown) => {
     const parsed = parseWith(schemas.page, query, 'query')
     return { limit: parsed.limit, cursor: parsed.cursor ?? null }
   }
   const idParam = <S extends z.ZodType>(schema: S) => z.strictObject({ id: schema })
-  const R = { 200: 'ok', 400: 'invalid request', 401: 'administrator token required', 404: 'not found' }
-  const C = { 201: 'created', 400: 'invalid request', 401: 'administrator token required', 409: 'already exists' }
+  const R = {
+    200: 'ok',
+    400: 'invalid request',
+    401: 'administrator token required',
+    404: 'not found',
+  }
+  const C = {
+    201: 'created',
+    400: 'invalid request',
+    401: 'administrator token required',
+    409: 'already exists',
+  }
 
   // Merchants
-  router.add({ method: 'POST', url: '/v1/merchants', tag: 'merchants', admin: true, body: schemas.merchantCreate, summary: 'Onboard a merchant (status pending_audit until approved).', responses: C }, async (request, reply) => {
-    const body = parseWith(schemas.merchantCreate, request.body, 'body')
-    const now = deps.clock.nowMs()
-    const merchant: Merchant = { ...body, createdAtMs: now, updatedAtMs: now }
-    ensureWritten(await deps.store.createMerchant(merchant, audit('merchant.create', merchant.id, { ...body })), 'merchant')
-    return reply.code(201).send(merchantView(merchant))
-  })
-  router.add({ method: 'GET', url: '/v1/merchants', tag: 'merchants', admin: true, query: schemas.page, summary: 'List merchants.', responses: R }, async (request) => {
-    const result = await deps.store.listMerchants(page(request.query))
-    return { items: result.items.map(merchantView), nextCursor: result.nextCursor }
-  })
-  router.add({ method: 'GET', url: '/v1/merchants/:id', tag: 'merchants', admin: true, summary: 'One merchant.', responses: R }, async (request) => {
-    const { id } = parseWith(idParam(MERCHANT_ID), request.params, 'path')
-    return merchantView((await deps.store.getMerchant(id)) ?? notFound('merchant', id))
-  })
-  router.add({ method: 'PATCH', url: '/v1/merchants/:id', tag: 'merchants', admin: true, body: schemas.merchantPatch, summary: 'Change a merchant: audit approval, restriction, suspension, MCC, risk tier.', responses: R }, async (request) => {
-    const { id } = parseWith(idParam(MERCHANT_ID), request.params, 'path')
-    const { reason, ...changes } = parseWith(schemas.merchantPatch, request.body, 'body')
-    const current = (await deps.store.getMerchant(id)) ?? notFound('merchant', id)
-    const next: Merchant = { ...current, ...stripUndefined(changes), updatedAtMs: deps.clock.nowMs() }
-    ensureWritten(await deps.store.updateMerchant(next, audit('merchant.update', id, { before: diff(current, next), after: changes, reason: reason ?? null })), 'merchant')
-    return merchantView(next)
-  })
+  router.add(
+    {
+      method: 'POST',
+      url: '/v1/merchants',
+      tag: 'merchants',
+      admin: true,
+      body: schemas.merchantCreate,
+      summary: 'Onboard a merchant (status pending_audit until approved).',
+      responses: C,
+    },
+    async (request, reply) => {
+      const body = parseWith(schemas.merchantCreate, request.body, 'body')
+      const now = deps.clock.nowMs()
+      const merchant: Merchant = { ...body, createdAtMs: now, updatedAtMs: now }
+      ensureWritten(
+        await deps.store.createMerchant(
+          merchant,
+          audit('merchant.create', merchant.id, { ...body }),
+        ),
+        'merchant',
+      )
+      return reply.code(201).send(merchantView(merchant))
+    },
+  )
+  router.add(
+    {
+      method: 'GET',
+      url: '/v1/merchants',
+      tag: 'merchants',
+      admin: true,
+      query: schemas.page,
+      summary: 'List merchants.',
+      responses: R,
+    },
+    async (request) => {
+      const result = await deps.store.listMerchants(page(request.query))
+      return { items: result.items.map(merchantView), nextCursor: result.nextCursor }
+    },
+  )
+  router.add(
+    {
+      method: 'GET',
+      url: '/v1/merchants/:id',
+      tag: 'merchants',
+      admin: true,
+      summary: 'One merchant.',
+      responses: R,
+    },
+    async (request) => {
+      const { id } = parseWith(idParam(MERCHANT_ID), request.params, 'path')
+      return merchantView((await deps.store.getMerchant(id)) ?? notFound('merchant', id))
+    },
+  )
+  router.add(
+    {
+      method: 'PATCH',
+      url: '/v1/merchants/:id',
+      tag: 'merchants',
+      admin: true,
+      body: schemas.merchantPatch,
+      summary: 'Change a merchant: audit approval, restriction, suspension, MCC, risk tier.',
+      responses: R,
+    },
+    async (request) => {
+      const { id } = parseWith(idParam(MERCHANT_ID), request.params, 'path')
+      const { reason, ...changes } = parseWith(schemas.merchantPatch, request.body, 'body')
+      const current = (await deps.store.getMerchant(id)) ?? notFound('merchant', id)
+      const next: Merchant = {
+        ...current,
+        ...stripUndefined(changes),
+        updatedAtMs: deps.clock.nowMs(),
+      }
+      ensureWritten(
+        await deps.store.updateMerchant(
+          next,
+          audit('merchant.update', id, {
+            before: diff(current, next),
+            after: changes,
+            reason: reason ?? null,
+          }),
+        ),
+        'merchant',
+      )
+      return merchantView(next)
+    },
+  )
 
   // Terminals
-  router.add({ method: 'POST', url: '/v1/terminals', tag: 'terminals', admin: true, body: schemas.terminalCreate, summary: 'Register a terminal bound to a merchant.', responses: C }, async (request, reply) => {
-    const body = parseWith(schemas.terminalCreate, request.body, 'body')
-    if ((await deps.store.getMerchant(body.merchantId)) === null) {
-      throw new HttpProblem(problem(422, 'unknown_merchant', 'Unknown merchant', `merchantId: no merchant ${body.merchantId}`, { errors: [{ field: 'merchantId', code: 'unknown_merchant', message: 'expected an existing merchant id' }] }))
-    }
-    const now = deps.clock.nowMs()
-    const terminal: Terminal = { ...body, createdAtMs: now, updatedAtMs: now }
-    ensureWritten(await deps.store.createTerminal(terminal, audit('terminal.create', terminal.id, { ...body })), 'terminal')
-    return reply.code(201).send(terminalView(terminal))
-  })
-  router.add({ method: 'GET', url: '/v1/terminals', tag: 'terminals', admin: true, query: schemas.page, summary: 'List terminals.', responses: R }, async (request) => {
-    const result = await deps.store.listTerminals(page(request.query))
-    return { items: result.items.map(terminalView), nextCursor: result.nextCursor }
-  })
-  router.add({ method: 'GET', url: '/v1/terminals/:id', tag: 'terminals', admin: true, summary: 'One terminal.', responses: R }, async (request) => {
-    const { id } = parseWith(idParam(TERMINAL_ID), request.params, 'path')
-    return terminalView((await deps.store.getTerminal(id)) ?? notFound('terminal', id))
-  })
-  router.add({ method: 'PATCH', url: '/v1/terminals/:id', tag: 'terminals', admin: true, body: schemas.terminalPatch, summary: 'Change a terminal: status, binding, region.', responses: R }, async (request) => {
-    const { id } = parseWith(idParam(TERMINAL_ID), request.params, 'path')
-    const { reason, ...changes } = parseWith(schemas.terminalPatch, request.body, 'body')
-    const current = (await deps.store.getTerminal(id)) ?? notFound('terminal', id)
-    if (changes.merchantId !== undefined && (await deps.store.getMerchant(changes.merchantId)) === null) {
-      throw new HttpProblem(problem(422, 'unknown_merchant', 'Unknown merchant', `merchantId: no merchant ${changes.merchantId}`))
-    }
-    const next: Terminal = { ...current, ...stripUndefined(changes), updatedAtMs: deps.clock.nowMs() }
-    ensureWritten(await deps.store.updateTerminal(next, audit('terminal.update', id, { before: diff(current, next), after: changes, reason: reason ?? null })), 'terminal')
-    return terminalView(next)
-  })
+  router.add(
+    {
+      method: 'POST',
+      url: '/v1/terminals',
+      tag: 'terminals',
+      admin: true,
+      body: schemas.terminalCreate,
+      summary: 'Register a terminal bound to a merchant.',
+      responses: C,
+    },
+    async (request, reply) => {
+      const body = parseWith(schemas.terminalCreate, request.body, 'body')
+      if ((await deps.store.getMerchant(body.merchantId)) === null) {
+        throw new HttpProblem(
+          problem(
+            422,
+            'unknown_merchant',
+            'Unknown merchant',
+            `merchantId: no merchant ${body.merchantId}`,
+            {
+              errors: [
+                {
+                  field: 'merchantId',
+                  code: 'unknown_merchant',
+                  message: 'expected an existing merchant id',
+                },
+              ],
+            },
+          ),
+        )
+      }
+      const now = deps.clock.nowMs()
+      const terminal: Terminal = { ...body, createdAtMs: now, updatedAtMs: now }
+      ensureWritten(
+        await deps.store.createTerminal(
+          terminal,
+          audit('terminal.create', terminal.id, { ...body }),
+        ),
+        'terminal',
+      )
+      return reply.code(201).send(terminalView(terminal))
+    },
+  )
+  router.add(
+    {
+      method: 'GET',
+      url: '/v1/terminals',
+      tag: 'terminals',
+      admin: true,
+      query: schemas.page,
+      summary: 'List terminals.',
+      responses: R,
+    },
+    async (request) => {
+      const result = await deps.store.listTerminals(page(request.query))
+      return { items: result.items.map(terminalView), nextCursor: result.nextCursor }
+    },
+  )
+  router.add(
+    {
+      method: 'GET',
+      url: '/v1/terminals/:id',
+      tag: 'terminals',
+      admin: true,
+      summary: 'One terminal.',
+      responses: R,
+    },
+    async (request) => {
+      const { id } = parseWith(idParam(TERMINAL_ID), request.params, 'path')
+      return terminalView((await deps.store.getTerminal(id)) ?? notFound('terminal', id))
+    },
+  )
+  router.add(
+    {
+      method: 'PATCH',
+      url: '/v1/terminals/:id',
+      tag: 'terminals',
+      admin: true,
+      body: schemas.terminalPatch,
+      summary: 'Change a terminal: status, binding, region.',
+      responses: R,
+    },
+    async (request) => {
+      const { id } = parseWith(idParam(TERMINAL_ID), request.params, 'path')
+      const { reason, ...changes } = parseWith(schemas.terminalPatch, request.body, 'body')
+      const current = (await deps.store.getTerminal(id)) ?? notFound('terminal', id)
+      if (
+        changes.merchantId !== undefined &&
+        (await deps.store.getMerchant(changes.merchantId)) === null
+      ) {
+        throw new HttpProblem(
+          problem(
+            422,
+            'unknown_merchant',
+            'Unknown merchant',
+            `merchantId: no merchant ${changes.merchantId}`,
+          ),
+        )
+      }
+      const next: Terminal = {
+        ...current,
+        ...stripUndefined(changes),
+        updatedAtMs: deps.clock.nowMs(),
+      }
+      ensureWritten(
+        await deps.store.updateTerminal(
+          next,
+          audit('terminal.update', id, {
+            before: diff(current, next),
+            after: changes,
+            reason: reason ?? null,
+          }),
+        ),
+        'terminal',
+      )
+      return terminalView(next)
+    },
+  )
 
   // Cards
   const cardWithAccount = async (card: Card) => {
     const account = await deps.store.getAccount(card.accountId)
     return cardView(card, account === null ? undefined : accountSummary(account))
   }
-  router.add({ method: 'POST', url: '/v1/cards', tag: 'cards', admin: true, body: schemas.cardCreate, summary: 'Issue a card and its account (debit: balance; credit: credit limit). The answer never echoes the card number.', responses: C }, async (request, reply) => {
-    const body = parseWith(schemas.cardCreate, request.body, 'body')
-    const token = deps.tokenize(body.pan)
-    const now = deps.clock.nowMs()
-    const { card, account, openingBalanceMinor } = issueCard({
-      pan: body.pan, expiry: body.expiry, type: body.type, status: body.status, amountMinor: body.amountMinor,
-      currency: body.currency.alpha, token, accountId: deps.ids.entityId('ac'), bin: deps.bins.lookup(body.pan), nowMs: now,
-    })
-    const result = await deps.store.createCard(
-      { card, account, openingBalanceMinor, openingTransferId: deps.ids.transferId(), nowMs: now },
-      audit('card.create', token, { masked: card.masked, type: card.type, currency: account.currency, funding: fundingAccountId(account.currency) }),
-    )
-    ensureWritten(result, 'card')
-    return reply.code(201).send(await cardWithAccount(card))
-  })
-  router.add({ method: 'GET', url: '/v1/cards', tag: 'cards', admin: true, query: schemas.page, summary: 'List cards (masked).', responses: R }, async (request) => {
-    const result = await deps.store.listCards(page(request.query))
-    return { items: await Promise.all(result.items.map(cardWithAccount)), nextCursor: result.nextCursor }
-  })
-  router.add({ method: 'GET', url: '/v1/cards/:id', tag: 'cards', admin: true, summary: 'One card by token, with its balance.', responses: R }, async (request) => {
-    const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
-    return cardWithAccount((await deps.store.getCard(id)) ?? notFound('card', id))
-  })
-  router.add({ method: 'PATCH', url: '/v1/cards/:id', tag: 'cards', admin: true, body: schemas.cardPatch, summary: 'Change a card status: active, inactive, lost, stolen.', responses: R }, async (request) => {
-    const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
-    const body = parseWith(schemas.cardPatch, request.body, 'body')
-    const current = (await deps.store.getCard(id)) ?? notFound('card', id)
-    const next: Card = { ...current, status: body.status, updatedAtMs: deps.clock.nowMs() }
-    ensureWritten(await deps.store.updateCard(next, audit('card.update', id, { before: { status: current.status }, after: { status: body.status }, reason: body.reason ?? null })), 'card')
-    return cardWithAccount(next)
-  })
+  router.add(
+    {
+      method: 'POST',
+      url: '/v1/cards',
+      tag: 'cards',
+      admin: true,
+      body: schemas.cardCreate,
+      summary:
+        'Issue a card and its account (debit: balance; credit: credit limit). The answer never echoes the card number.',
+      responses: C,
+    },
+    async (request, reply) => {
+      const body = parseWith(schemas.cardCreate, request.body, 'body')
+      const token = deps.tokenize(body.pan)
+      const now = deps.clock.nowMs()
+      const { card, account, openingBalanceMinor } = issueCard({
+        pan: body.pan,
+        expiry: body.expiry,
+        type: body.type,
+        status: body.status,
+        amountMinor: body.amountMinor,
+        currency: body.currency.alpha,
+        token,
+        accountId: deps.ids.entityId('ac'),
+        bin: deps.bins.lookup(body.pan),
+        nowMs: now,
+      })
+      const result = await deps.store.createCard(
+        {
+          card,
+          account,
+          openingBalanceMinor,
+          openingTransferId: deps.ids.transferId(),
+          nowMs: now,
+        },
+        audit('card.create', token, {
+          masked: card.masked,
+          type: card.type,
+          currency: account.currency,
+          funding: fundingAccountId(account.currency),
+        }),
+      )
+      ensureWritten(result, 'card')
+      return reply.code(201).send(await cardWithAccount(card))
+    },
+  )
+  router.add(
+    {
+      method: 'GET',
+      url: '/v1/cards',
+      tag: 'cards',
+      admin: true,
+      query: schemas.page,
+      summary: 'List cards (masked).',
+      responses: R,
+    },
+    async (request) => {
+      const result = await deps.store.listCards(page(request.query))
+      return {
+        items: await Promise.all(result.items.map(cardWithAccount)),
+        nextCursor: result.nextCursor,
+      }
+    },
+  )
+  router.add(
+    {
+      method: 'GET',
+      url: '/v1/cards/:id',
+      tag: 'cards',
+      admin: true,
+      summary: 'One card by token, with its balance.',
+      responses: R,
+    },
+    async (request) => {
+      const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
+      return cardWithAccount((await deps.store.getCard(id)) ?? notFound('card', id))
+    },
+  )
+  router.add(
+    {
+      method: 'PATCH',
+      url: '/v1/cards/:id',
+      tag: 'cards',
+      admin: true,
+      body: schemas.cardPatch,
+      summary: 'Change a card status: active, inactive, lost, stolen.',
+      responses: R,
+    },
+    async (request) => {
+      const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
+      const body = parseWith(schemas.cardPatch, request.body, 'body')
+      const current = (await deps.store.getCard(id)) ?? notFound('card', id)
+      const next: Card = { ...current, status: body.status, updatedAtMs: deps.clock.nowMs() }
+      ensureWritten(
+        await deps.store.updateCard(
+          next,
+          audit('card.update', id, {
+            before: { status: current.status },
+            after: { status: body.status },
+            reason: body.reason ?? null,
+          }),
+        ),
+        'card',
+      )
+      return cardWithAccount(next)
+    },
+  )
 
   // Limits
-  router.add({ method: 'POST', url: '/v1/limits', tag: 'limits', admin: true, body: schemas.limit, summary: 'Add a limit rule (per transaction, daily amount, daily count; by card, merchant or terminal; by card type and MCC).', responses: C }, async (request, reply) => {
-    const body = parseWith(schemas.limit, request.body, 'body')
-    const now = deps.clock.nowMs()
-    const rule: LimitRule = {
-      id: deps.ids.entityId('lim'), scope: body.scope, cardType: body.cardType, mcc: body.mcc, entityId: body.entityId,
-      currency: body.currency.alpha, perTransactionMaxMinor: body.perTransactionMaxMinor, dailyAmountMaxMinor: body.dailyAmountMaxMinor,
-      dailyCountMax: body.dailyCountMax, note: body.note, createdAtMs: now, updatedAtMs: now,
-    }
-    ensureWritten(await deps.store.putLimit(rule, audit('limit.create', rule.id, limitView(rule))), 'limit')
-    return reply.code(201).send(limitView(rule))
-  })
-  router.add({ method: 'GET', url: '/v1/limits', tag: 'limits', admin: true, summary: 'List limit rules.', responses: R }, async () => ({ items: (await deps.store.listLimits()).map(limitView) }))
-  router.add({ method: 'PATCH', url: '/v1/limits/:id', tag: 'limits', admin: true, body: schemas.limit, summary: 'Replace a limit rule.', responses: R }, async (request) => {
-    const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
-    const body = parseWith(schemas.limit, request.body, 'body')
-    const current = (await deps.store.listLimits()).find((rule) => rule.id === id) ?? notFound('limit', id)
-    const rule: LimitRule = {
-      ...current, scope: body.scope, cardType: body.cardType, mcc: body.mcc, entityId: body.entityId, currency: body.currency.alpha,
-      perTransactionMaxMinor: body.perTransactionMaxMinor, dailyAmountMaxMinor: body.dailyAmountMaxMinor, dailyCountMax: body.dailyCountMax,
-      note: body.note, updatedAtMs: deps.clock.nowMs(),
-    }
-    ensureWritten(await deps.store.putLimit(rule, audit('limit.update', id, { before: limitView(current), after: limitView(rule) })), 'limit')
-    return limitView(rule)
-  })
-  router.add({ method: 'DELETE', url: '/v1/limits/:id', tag: 'limits', admin: true, summary: 'Remove a limit rule.', responses: R }, async (request, reply) => {
-    const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
-    ensureWritten(await deps.store.deleteLimit(id, audit('limit.delete', id, {})), 'limit')
-    return reply.code(204).send()
-  })
+  router.add(
+    {
+      method: 'POST',
+      url: '/v1/limits',
+      tag: 'limits',
+      admin: true,
+      body: schemas.limit,
+      summary:
+        'Add a limit rule (per transaction, daily amount, daily count; by card, merchant or terminal; by card type and MCC).',
+      responses: C,
+    },
+    async (request, reply) => {
+      const body = parseWith(schemas.limit, request.body, 'body')
+      const now = deps.clock.nowMs()
+      const rule: LimitRule = {
+        id: deps.ids.entityId('lim'),
+        scope: body.scope,
+        cardType: body.cardType,
+        mcc: body.mcc,
+        entityId: body.entityId,
+        currency: body.currency.alpha,
+        perTransactionMaxMinor: body.perTransactionMaxMinor,
+        dailyAmountMaxMinor: body.dailyAmountMaxMinor,
+        dailyCountMax: body.dailyCountMax,
+        note: body.note,
+        createdAtMs: now,
+        updatedAtMs: now,
+      }
+      ensureWritten(
+        await deps.store.putLimit(rule, audit('limit.create', rule.id, limitView(rule))),
+        'limit',
+      )
+      return reply.code(201).send(limitView(rule))
+    },
+  )
+  router.add(
+    {
+      method: 'GET',
+      url: '/v1/limits',
+      tag: 'limits',
+      admin: true,
+      summary: 'List limit rules.',
+      responses: R,
+    },
+    async () => ({ items: (await deps.store.listLimits()).map(limitView) }),
+  )
+  router.add(
+    {
+      method: 'PATCH',
+      url: '/v1/limits/:id',
+      tag: 'limits',
+      admin: true,
+      body: schemas.limit,
+      summary: 'Replace a limit rule.',
+      responses: R,
+    },
+    async (request) => {
+      const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
+      const body = parseWith(schemas.limit, request.body, 'body')
+      const current =
+        (await deps.store.listLimits()).find((rule) => rule.id === id) ?? notFound('limit', id)
+      const rule: LimitRule = {
+        ...current,
+        scope: body.scope,
+        cardType: body.cardType,
+        mcc: body.mcc,
+        entityId: body.entityId,
+        currency: body.currency.alpha,
+        perTransactionMaxMinor: body.perTransactionMaxMinor,
+        dailyAmountMaxMinor: body.dailyAmountMaxMinor,
+        dailyCountMax: body.dailyCountMax,
+        note: body.note,
+        updatedAtMs: deps.clock.nowMs(),
+      }
+      ensureWritten(
+        await deps.store.putLimit(
+          rule,
+          audit('limit.update', id, { before: limitView(current), after: limitView(rule) }),
+        ),
+        'limit',
+      )
+      return limitView(rule)
+    },
+  )
+  router.add(
+    {
+      method: 'DELETE',
+      url: '/v1/limits/:id',
+      tag: 'limits',
+      admin: true,
+      summary: 'Remove a limit rule.',
+      responses: R,
+    },
+    async (request, reply) => {
+      const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
+      ensureWritten(await deps.store.deleteLimit(id, audit('limit.delete', id, {})), 'limit')
+      return reply.code(204).send()
+    },
+  )
 
   // Lists
-  router.add({ method: 'POST', url: '/v1/lists', tag: 'lists', admin: true, body: schemas.listEntry, summary: 'Add a block-list entry for a card (by number or token), BIN prefix, merchant or terminal, with a note and an optional expiry.', responses: C }, async (request, reply) => {
-    const body = parseWith(schemas.listEntry, request.body, 'body')
-    const now = deps.clock.nowMs()
-    const value = body.kind === 'card' && body.pan !== undefined ? deps.tokenize(body.pan) : (body.value ?? '')
-    const display = body.kind === 'card' ? (body.pan !== undefined ? maskPan(body.pan) : ((await deps.store.getCard(value))?.masked ?? value)) : value
-    const entry: ListEntry = {
-      id: deps.ids.entityId('le'), list: body.list, kind: body.kind, value, display, note: body.note,
-      expiresAtMs: body.expiresAt === null ? null : Date.parse(body.expiresAt), createdBy: ADMIN_ACTOR, createdAtMs: now,
-    }
-    ensureWritten(await deps.store.putListEntry(entry, audit('list.add', entry.id, { kind: entry.kind, display, note: entry.note, expiresAtMs: entry.expiresAtMs })), 'list entry')
-    return reply.code(201).send(listEntryView(entry))
-  })
-  router.add({ method: 'GET', url: '/v1/lists', tag: 'lists', admin: true, query: schemas.page, summary: 'List block-list entries.', responses: R }, async (request) => {
-    const result = await deps.store.listListEntries(page(request.query))
-    return { items: result.items.map(listEntryView), nextCursor: result.nextCursor }
-  })
-  router.add({ method: 'DELETE', url: '/v1/lists/:id', tag: 'lists', admin: true, summary: 'Remove a block-list entry.', responses: R }, async (request, reply) => {
-    const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
-    ensureWritten(await deps.store.deleteListEntry(id, audit('list.remove', id, {})), 'list entry')
-    return reply.code(204).send()
-  })
+  router.add(
+    {
+      method: 'POST',
+      url: '/v1/lists',
+      tag: 'lists',
+      admin: true,
+      body: schemas.listEntry,
+      summary:
+        'Add a block-list entry for a card (by number or token), BIN prefix, merchant or terminal, with a note and an optional expiry.',
+      responses: C,
+    },
+    async (request, reply) => {
+      const body = parseWith(schemas.listEntry, request.body, 'body')
+      const now = deps.clock.nowMs()
+      const value =
+        body.kind === 'card' && body.pan !== undefined
+          ? deps.tokenize(body.pan)
+          : (body.value ?? '')
+      const display =
+        body.kind === 'card'
+          ? body.pan !== undefined
+            ? maskPan(body.pan)
+            : ((await deps.store.getCard(value))?.masked ?? value)
+          : value
+      const entry: ListEntry = {
+        id: deps.ids.entityId('le'),
+        list: body.list,
+        kind: body.kind,
+        value,
+        display,
+        note: body.note,
+        expiresAtMs: body.expiresAt === null ? null : Date.parse(body.expiresAt),
+        createdBy: ADMIN_ACTOR,
+        createdAtMs: now,
+      }
+      ensureWritten(
+        await deps.store.putListEntry(
+          entry,
+          audit('list.add', entry.id, {
+            kind: entry.kind,
+            display,
+            note: entry.note,
+            expiresAtMs: entry.expiresAtMs,
+          }),
+        ),
+        'list entry',
+      )
+      return reply.code(201).send(listEntryView(entry))
+    },
+  )
+  router.add(
+    {
+      method: 'GET',
+      url: '/v1/lists',
+      tag: 'lists',
+      admin: true,
+      query: schemas.page,
+      summary: 'List block-list entries.',
+      responses: R,
+    },
+    async (request) => {
+      const result = await deps.store.listListEntries(page(request.query))
+      return { items: result.items.map(listEntryView), nextCursor: result.nextCursor }
+    },
+  )
+  router.add(
+    {
+      method: 'DELETE',
+      url: '/v1/lists/:id',
+      tag: 'lists',
+      admin: true,
+      summary: 'Remove a block-list entry.',
+      responses: R,
+    },
+    async (request, reply) => {
+      const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
+      ensureWritten(
+        await deps.store.deleteListEntry(id, audit('list.remove', id, {})),
+        'list entry',
+      )
+      return reply.code(204).send()
+    },
+  )
 
   // Audit and ledger
-  router.add({ method: 'GET', url: '/v1/audit', tag: 'operations', admin: true, query: schemas.page, summary: 'The append-only audit log of administrative changes.', responses: R }, async (request) => {
-    const result = await deps.store.listAudit(page(request.query))
-    return { items: result.items.map((e) => ({ ...e, at: new Date(e.atMs).toISOString() })), nextCursor: result.nextCursor }
-  })
-  router.add({ method: 'GET', url: '/v1/ledger/check', tag: 'operations', admin: true, summary: 'Check the ledger: debits equal credits per currency; no account beyond its bound.', responses: R }, async () => {
-    const check = await deps.store.checkLedger()
-    return {
-      balanced: check.balanced,
-      accounts: check.accounts,
-      accountsOutOfBound: check.accountsOutOfBound,
-      currencies: check.currencies.map((c) => ({
-        currency: c.currency,
-        debitsPending: money(c.debitsPendingMinor, c.currency),
-        creditsPending: money(c.creditsPendingMinor, c.currency),
-        debitsPosted: money(c.debitsPostedMinor, c.currency),
-        creditsPosted: money(c.creditsPostedMinor, c.currency),
-      })),
-    }
-  })
+  router.add(
+    {
+      method: 'GET',
+      url: '/v1/audit',
+      tag: 'operations',
+      admin: true,
+      query: schemas.page,
+      summary: 'The append-only audit log of administrative changes.',
+      responses: R,
+    },
+    async (request) => {
+      const result = await deps.store.listAudit(page(request.query))
+      return {
+        items: result.items.map((e) => ({ ...e, at: new Date(e.atMs).toISOString() })),
+        nextCursor: result.nextCursor,
+      }
+    },
+  )
+  router.add(
+    {
+      method: 'GET',
+      url: '/v1/ledger/check',
+      tag: 'operations',
+      admin: true,
+      summary: 'Check the ledger: debits equal credits per currency; no account beyond its bound.',
+      responses: R,
+    },
+    async () => {
+      const check = await deps.store.checkLedger()
+      return {
+        balanced: check.balanced,
+        accounts: check.accounts,
+        accountsOutOfBound: check.accountsOutOfBound,
+        currencies: check.currencies.map((c) => ({
+          currency: c.currency,
+          debitsPending: money(c.debitsPendingMinor, c.currency),
+          creditsPending: money(c.creditsPendingMinor, c.currency),
+          debitsPosted: money(c.debitsPostedMinor, c.currency),
+          creditsPosted: money(c.creditsPostedMinor, c.currency),
+        })),
+      }
+    },
+  )
 }
 
 function accountSummary(account: Account) {
-  return { available: availableMinor(account), balance: ledgerBalanceMinor(account), creditLimit: account.creditLimitMinor, currency: account.currency }
+  return {
+    available: availableMinor(account),
+    balance: ledgerBalanceMinor(account),
+    creditLimit: account.creditLimitMinor,
+    currency: account.currency,
+  }
 }
 
 function stripUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> }
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>
+  }
 }
 
 function diff<T extends object>(before: T, after: T): Partial<T> {

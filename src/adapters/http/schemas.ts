@@ -21,16 +21,28 @@ export const AMOUNT_TEXT = z
   .max(32, 'at most 32 characters')
 export const CURRENCY_TEXT = z
   .string({ error: 'expected an ISO 4217 code, e.g. "CNY" or "156"' })
-  .refine((code) => findCurrency(code) !== null, 'expected an ISO 4217 code Tollgate supports, e.g. "CNY" or "156"')
-export const TERMINAL_ID = z.string().regex(/^[0-9A-Za-z]{8}$/, 'expected 8 letters or digits (ISO 8583 field 41)')
-export const MERCHANT_ID = z.string().regex(/^[0-9A-Za-z]{15}$/, 'expected 15 letters or digits (ISO 8583 field 42)')
+  .refine(
+    (code) => findCurrency(code) !== null,
+    'expected an ISO 4217 code Tollgate supports, e.g. "CNY" or "156"',
+  )
+export const TERMINAL_ID = z
+  .string()
+  .regex(/^[0-9A-Za-z]{8}$/, 'expected 8 letters or digits (ISO 8583 field 41)')
+export const MERCHANT_ID = z
+  .string()
+  .regex(/^[0-9A-Za-z]{15}$/, 'expected 15 letters or digits (ISO 8583 field 42)')
 export const STAN = z.string().regex(/^\d{6}$/, 'expected 6 digits')
 export const EXPIRY = z.string().regex(/^\d{2}(0[1-9]|1[0-2])$/, 'expected YYMM, e.g. "2812"')
 export const TRANSMISSION_TIME = z
   .string()
-  .regex(/^(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])[0-5]\d[0-5]\d$/, 'expected MMDDhhmmss')
+  .regex(
+    /^(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])[0-5]\d[0-5]\d$/,
+    'expected MMDDhhmmss',
+  )
 export const LANG = z.enum(['zh-CN', 'en'])
-const REGION = z.string().regex(/^\d{6}$/, 'expected a 6-digit administrative division code, e.g. "310101"')
+const REGION = z
+  .string()
+  .regex(/^\d{6}$/, 'expected a 6-digit administrative division code, e.g. "310101"')
 
 /** Parses an amount for a currency, adding a precise issue to the context when it fails. */
 export function amountIn(
@@ -47,11 +59,21 @@ export function amountIn(
       amount_precision: `too many decimals for ${currency.alpha}`,
       amount_range: 'amount out of range',
     }[parsed.error.code]
-    ctx.addIssue({ code: 'custom', path, message: `${what}: ${parsed.error.expected}`, params: { code: parsed.error.code } })
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `${what}: ${parsed.error.expected}`,
+      params: { code: parsed.error.code },
+    })
     return null
   }
   if (!allowZero && parsed.value === 0) {
-    ctx.addIssue({ code: 'custom', path, message: 'expected an amount greater than zero', params: { code: 'amount_zero' } })
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: 'expected an amount greater than zero',
+      params: { code: 'amount_zero' },
+    })
     return null
   }
   return parsed.value
@@ -62,13 +84,21 @@ function panSchema(bins: BinTable) {
     .string({ error: 'expected the card number as a string of digits' })
     .superRefine((pan, ctx) => {
       const result = validatePan(pan, bins)
-      if (!result.ok) ctx.addIssue({ code: 'custom', message: `invalid card number: ${result.error.expected}`, params: { code: result.error.code } })
+      if (!result.ok)
+        ctx.addIssue({
+          code: 'custom',
+          message: `invalid card number: ${result.error.expected}`,
+          params: { code: result.error.code },
+        })
     })
 }
 
 export function buildSchemas(bins: BinTable, mccs: MccTable) {
   const card = z.strictObject({ pan: panSchema(bins), expiry: EXPIRY })
-  const mcc = z.string().regex(/^\d{4}$/, 'expected a 4-digit MCC').refine((code) => mccs.lookup(code) !== null, 'expected an MCC from the ISO 18245 table')
+  const mcc = z
+    .string()
+    .regex(/^\d{4}$/, 'expected a 4-digit MCC')
+    .refine((code) => mccs.lookup(code) !== null, 'expected an MCC from the ISO 18245 table')
 
   const authorization = z
     .strictObject({
@@ -88,10 +118,19 @@ export function buildSchemas(bins: BinTable, mccs: MccTable) {
       if (body.kind === 'balance_inquiry') {
         if (body.amount !== undefined) {
           const minor = amountIn(body.amount, currency, ctx, ['amount'], true)
-          if (minor !== null && minor !== 0) ctx.addIssue({ code: 'custom', path: ['amount'], message: 'expected no amount (or "0") for a balance inquiry' })
+          if (minor !== null && minor !== 0)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['amount'],
+              message: 'expected no amount (or "0") for a balance inquiry',
+            })
         }
       } else if (body.amount === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['amount'], message: 'expected an amount for a purchase or preauthorization' })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['amount'],
+          message: 'expected an amount for a purchase or preauthorization',
+        })
         return z.NEVER
       } else {
         const minor = amountIn(body.amount, currency, ctx, ['amount'])
@@ -123,7 +162,10 @@ export function buildSchemas(bins: BinTable, mccs: MccTable) {
       riskTier: z.enum(RISK_TIERS).optional(),
       reason: z.string().max(500).optional(),
     })
-    .refine((body) => Object.keys(body).some((k) => k !== 'reason'), 'expected at least one field to change')
+    .refine(
+      (body) => Object.keys(body).some((k) => k !== 'reason'),
+      'expected at least one field to change',
+    )
 
   const terminalCreate = z.strictObject({
     id: TERMINAL_ID,
@@ -138,7 +180,10 @@ export function buildSchemas(bins: BinTable, mccs: MccTable) {
       region: REGION.nullable().optional(),
       reason: z.string().max(500).optional(),
     })
-    .refine((body) => Object.keys(body).some((k) => k !== 'reason'), 'expected at least one field to change')
+    .refine(
+      (body) => Object.keys(body).some((k) => k !== 'reason'),
+      'expected at least one field to change',
+    )
 
   const cardCreate = z
     .strictObject({
@@ -154,13 +199,27 @@ export function buildSchemas(bins: BinTable, mccs: MccTable) {
       const currency = findCurrency(body.currency)
       if (currency === null) return z.NEVER
       if (body.type === 'debit' && body.creditLimit !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['creditLimit'], message: 'a debit card has a balance, not a credit limit' })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['creditLimit'],
+          message: 'a debit card has a balance, not a credit limit',
+        })
       }
       if (body.type === 'credit' && body.balance !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['balance'], message: 'a credit card has a credit limit, not a balance' })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['balance'],
+          message: 'a credit card has a credit limit, not a balance',
+        })
       }
       const text = body.type === 'debit' ? (body.balance ?? '0') : (body.creditLimit ?? '0')
-      const minor = amountIn(text, currency, ctx, [body.type === 'debit' ? 'balance' : 'creditLimit'], true)
+      const minor = amountIn(
+        text,
+        currency,
+        ctx,
+        [body.type === 'debit' ? 'balance' : 'creditLimit'],
+        true,
+      )
       if (minor === null) return z.NEVER
       return { ...body, currency, amountMinor: minor }
     })
@@ -183,10 +242,24 @@ export function buildSchemas(bins: BinTable, mccs: MccTable) {
   const limit = z.strictObject(limitFields).transform((body, ctx) => {
     const currency = findCurrency(body.currency)
     if (currency === null) return z.NEVER
-    const perTransactionMaxMinor = body.perTransactionMax === null ? null : amountIn(body.perTransactionMax, currency, ctx, ['perTransactionMax'], true)
-    const dailyAmountMaxMinor = body.dailyAmountMax === null ? null : amountIn(body.dailyAmountMax, currency, ctx, ['dailyAmountMax'], true)
-    if (body.perTransactionMax === null && body.dailyAmountMax === null && body.dailyCountMax === null) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'expected at least one of perTransactionMax, dailyAmountMax, dailyCountMax' })
+    const perTransactionMaxMinor =
+      body.perTransactionMax === null
+        ? null
+        : amountIn(body.perTransactionMax, currency, ctx, ['perTransactionMax'], true)
+    const dailyAmountMaxMinor =
+      body.dailyAmountMax === null
+        ? null
+        : amountIn(body.dailyAmountMax, currency, ctx, ['dailyAmountMax'], true)
+    if (
+      body.perTransactionMax === null &&
+      body.dailyAmountMax === null &&
+      body.dailyCountMax === null
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'expected at least one of perTransactionMax, dailyAmountMax, dailyCountMax',
+      })
     }
     return { ...body, currency, perTransactionMaxMinor, dailyAmountMaxMinor }
   })
@@ -202,16 +275,28 @@ export function buildSchemas(bins: BinTable, mccs: MccTable) {
     })
     .superRefine((body, ctx) => {
       if (body.kind === 'card' && body.pan === undefined && body.value === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['pan'], message: 'expected the card number (pan) or its token (value)' })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['pan'],
+          message: 'expected the card number (pan) or its token (value)',
+        })
       }
       if (body.kind !== 'card' && body.pan !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['pan'], message: 'pan is only for card entries' })
       }
       if (body.kind !== 'card' && body.value === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['value'], message: `expected the ${body.kind} to block` })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['value'],
+          message: `expected the ${body.kind} to block`,
+        })
       }
       if (body.kind === 'bin' && body.value !== undefined && !/^\d{3,10}$/.test(body.value)) {
-        ctx.addIssue({ code: 'custom', path: ['value'], message: 'expected a BIN prefix of 3 to 10 digits' })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['value'],
+          message: 'expected a BIN prefix of 3 to 10 digits',
+        })
       }
     })
 
@@ -222,12 +307,28 @@ export function buildSchemas(bins: BinTable, mccs: MccTable) {
     to: z.iso.datetime({ offset: true }).optional(),
     outcome: z.enum(['approved', 'declined']).optional(),
     reason: z.enum(REASON_CODES).optional(),
-    kind: z.enum(['purchase', 'preauthorization', 'completion', 'void', 'reversal', 'refund', 'balance_inquiry']).optional(),
-    cardLast4: z.string().regex(/^\d{4}$/, 'expected 4 digits').optional(),
+    kind: z
+      .enum([
+        'purchase',
+        'preauthorization',
+        'completion',
+        'void',
+        'reversal',
+        'refund',
+        'balance_inquiry',
+      ])
+      .optional(),
+    cardLast4: z
+      .string()
+      .regex(/^\d{4}$/, 'expected 4 digits')
+      .optional(),
     amount: AMOUNT_TEXT.optional(),
     currency: CURRENCY_TEXT.default('CNY'),
     stan: STAN.optional(),
-    rrn: z.string().regex(/^[0-9A-Za-z]{12}$/, 'expected 12 characters').optional(),
+    rrn: z
+      .string()
+      .regex(/^[0-9A-Za-z]{12}$/, 'expected 12 characters')
+      .optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     cursor: z.string().max(200).optional(),
     lang: LANG.optional(),
@@ -238,7 +339,20 @@ export function buildSchemas(bins: BinTable, mccs: MccTable) {
     cursor: z.string().max(200).optional(),
   })
 
-  return { authorization, followUp, merchantCreate, merchantPatch, terminalCreate, terminalPatch, cardCreate, cardPatch, limit, listEntry, transactionQuery, page }
+  return {
+    authorization,
+    followUp,
+    merchantCreate,
+    merchantPatch,
+    terminalCreate,
+    terminalPatch,
+    cardCreate,
+    cardPatch,
+    limit,
+    listEntry,
+    transactionQuery,
+    page,
+  }
 }
 
 export type Schemas = ReturnType<typeof buildSchemas>

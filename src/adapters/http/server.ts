@@ -15,7 +15,10 @@ const IDEMPOTENCY_KEY_MAX = 128
 
 /** Thrown inside handlers to answer with a problem; the error handler renders it. */
 export class HttpProblem extends Error {
-  constructor(readonly problem: Problem, readonly headers: Readonly<Record<string, string>> = {}) {
+  constructor(
+    readonly problem: Problem,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
     super(problem.detail)
   }
 }
@@ -28,15 +31,32 @@ export interface Router {
   readonly routes: readonly RouteDoc[]
 }
 
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'path', explain?: ExplainContext): z.output<S> {
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  where: 'body' | 'query' | 'path',
+  explain?: ExplainContext,
+): z.output<S> {
   const result = schema.safeParse(value ?? (where === 'body' ? undefined : {}))
   if (!result.success) {
     const base = validationProblem(result.error, where)
     if (explain === undefined) throw new HttpProblem(base)
     // A rejected transaction still gets its reason and explanation, as a terminal would.
     const reason = reasonOfFieldErrors(base.errors ?? [])
-    const explanation = explainReason(reason, 'rejected', { fields: (base.errors ?? []).map((e) => e.field).join(', ') }, [], explain.lang, explain.utcOffsetMinutes)
-    throw new HttpProblem({ ...base, reason: { code: reason, family: explanation.reason?.family ?? 'data' }, responseCode: explanation.responseCode, explanation })
+    const explanation = explainReason(
+      reason,
+      'rejected',
+      { fields: (base.errors ?? []).map((e) => e.field).join(', ') },
+      [],
+      explain.lang,
+      explain.utcOffsetMinutes,
+    )
+    throw new HttpProblem({
+      ...base,
+      reason: { code: reason, family: explanation.reason?.family ?? 'data' },
+      responseCode: explanation.responseCode,
+      explanation,
+    })
   }
   return result.data
 }
@@ -47,7 +67,9 @@ export interface ExplainContext {
 }
 
 /** The reason a terminal would be given for a request with these field errors. */
-export function reasonOfFieldErrors(errors: readonly { readonly field: string; readonly code: string }[]): ReasonCode {
+export function reasonOfFieldErrors(
+  errors: readonly { readonly field: string; readonly code: string }[],
+): ReasonCode {
   if (errors.some((e) => e.field === 'card.pan' || e.field === 'pan')) return 'invalid_card_number'
   if (errors.some((e) => e.field === 'amount')) return 'invalid_amount'
   if (errors.some((e) => e.field === 'currency')) return 'unsupported_currency'
@@ -60,7 +82,11 @@ export function langOf(request: FastifyRequest): Lang {
   const asked = typeof query?.lang === 'string' ? query.lang : undefined
   if (asked === 'zh-CN' || asked === 'en') return asked
   if (asked !== undefined) {
-    throw new HttpProblem(problem(400, 'validation_failed', 'Invalid request query', 'lang: expected "zh-CN" or "en"', { errors: [{ field: 'lang', code: 'invalid_value', message: 'expected "zh-CN" or "en"' }] }))
+    throw new HttpProblem(
+      problem(400, 'validation_failed', 'Invalid request query', 'lang: expected "zh-CN" or "en"', {
+        errors: [{ field: 'lang', code: 'invalid_value', message: 'expected "zh-CN" or "en"' }],
+      }),
+    )
   }
   const header = request.headers['accept-language']
   return typeof header === 'string' && /^\s*zh/i.test(header) ? 'zh-CN' : 'en'
@@ -69,8 +95,29 @@ export function langOf(request: FastifyRequest): Lang {
 export function idempotencyKeyOf(request: FastifyRequest): string | null {
   const value = request.headers['idempotency-key']
   if (value === undefined) return null
-  if (typeof value !== 'string' || value.length === 0 || value.length > IDEMPOTENCY_KEY_MAX || !/^[\x21-\x7e]+$/.test(value)) {
-    throw new HttpProblem(problem(400, 'validation_failed', 'Invalid Idempotency-Key', `Idempotency-Key: expected 1 to ${IDEMPOTENCY_KEY_MAX} visible ASCII characters`, { errors: [{ field: 'Idempotency-Key', code: 'invalid_header', message: `expected 1 to ${IDEMPOTENCY_KEY_MAX} visible ASCII characters` }] }))
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > IDEMPOTENCY_KEY_MAX ||
+    !/^[\x21-\x7e]+$/.test(value)
+  ) {
+    throw new HttpProblem(
+      problem(
+        400,
+        'validation_failed',
+        'Invalid Idempotency-Key',
+        `Idempotency-Key: expected 1 to ${IDEMPOTENCY_KEY_MAX} visible ASCII characters`,
+        {
+          errors: [
+            {
+              field: 'Idempotency-Key',
+              code: 'invalid_header',
+              message: `expected 1 to ${IDEMPOTENCY_KEY_MAX} visible ASCII characters`,
+            },
+          ],
+        },
+      ),
+    )
   }
   return `http:${value}`
 }
@@ -101,7 +148,15 @@ export function buildHttpServer(deps: HttpDeps) {
     const header = request.headers.authorization
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null
     if (match === null || match[1] === undefined || !deps.isAdminToken(match[1])) {
-      throw new HttpProblem(problem(401, 'unauthorized', 'Administrator token required', 'send Authorization: Bearer <token> (TOLLGATE_ADMIN_TOKEN, or the token printed at first start)'), { 'www-authenticate': 'Bearer' })
+      throw new HttpProblem(
+        problem(
+          401,
+          'unauthorized',
+          'Administrator token required',
+          'send Authorization: Bearer <token> (TOLLGATE_ADMIN_TOKEN, or the token printed at first start)',
+        ),
+        { 'www-authenticate': 'Bearer' },
+      )
     }
   }
 
@@ -122,7 +177,11 @@ export function buildHttpServer(deps: HttpDeps) {
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
-    deps.metrics.httpRequests.inc({ route, method: request.method, status: String(reply.statusCode) })
+    deps.metrics.httpRequests.inc({
+      route,
+      method: request.method,
+      status: String(reply.statusCode),
+    })
     deps.metrics.httpSeconds.observe(reply.elapsedTime / 1000, { route })
   })
 
@@ -135,28 +194,90 @@ export function buildHttpServer(deps: HttpDeps) {
     const status = fastifyError.statusCode ?? 500
     if (status >= 500) {
       request.log.error({ err: error, route: request.routeOptions.url }, 'request failed')
-      return reply.code(status === 503 ? 503 : 500).type('application/problem+json').send(
-        problem(status === 503 ? 503 : 500, 'internal_error', 'Internal error', 'the request could not be completed; nothing was half-written (each decision commits atomically)'),
-      )
+      return reply
+        .code(status === 503 ? 503 : 500)
+        .type('application/problem+json')
+        .send(
+          problem(
+            status === 503 ? 503 : 500,
+            'internal_error',
+            'Internal error',
+            'the request could not be completed; nothing was half-written (each decision commits atomically)',
+          ),
+        )
     }
-    const detail = describeClientError(fastifyError.code, fastifyError.message ?? 'bad request', deps.limits.bodyLimitBytes)
-    return reply.code(status).type('application/problem+json').send(problem(status, detail.code, detail.title, detail.detail, detail.errors === undefined ? {} : { errors: detail.errors }))
+    const detail = describeClientError(
+      fastifyError.code,
+      fastifyError.message ?? 'bad request',
+      deps.limits.bodyLimitBytes,
+    )
+    return reply
+      .code(status)
+      .type('application/problem+json')
+      .send(
+        problem(
+          status,
+          detail.code,
+          detail.title,
+          detail.detail,
+          detail.errors === undefined ? {} : { errors: detail.errors },
+        ),
+      )
   })
 
   app.setNotFoundHandler(async (request, reply) =>
-    reply.code(404).type('application/problem+json').send(problem(404, 'not_found', 'No such route', `${request.method} ${request.url.split('?')[0] ?? ''} is not a Tollgate route; see /openapi.json`)),
+    reply
+      .code(404)
+      .type('application/problem+json')
+      .send(
+        problem(
+          404,
+          'not_found',
+          'No such route',
+          `${request.method} ${request.url.split('?')[0] ?? ''} is not a Tollgate route; see /openapi.json`,
+        ),
+      ),
   )
 
   registerTransactionRoutes(router, deps, schemas)
   registerAdminRoutes(router, deps, schemas)
 
-  router.add({ method: 'GET', url: '/healthz', summary: 'Liveness: the process answers.', tag: 'operations', admin: false, responses: { 200: 'alive' } }, () => ({ status: 'ok' }))
-  router.add({ method: 'GET', url: '/readyz', summary: 'Readiness: the store is open and the queue accepts work.', tag: 'operations', admin: false, responses: { 200: 'ready', 503: 'not ready' } }, (_request, reply) => {
-    if (!deps.isReady()) return reply.code(503).send({ status: 'not_ready' })
-    return { status: 'ready', queueDepth: deps.authorizer.depth }
-  })
-  router.add({ method: 'GET', url: '/metrics', summary: 'Prometheus metrics.', tag: 'operations', admin: false, responses: { 200: 'text exposition format' } }, (_request, reply) =>
-    reply.type('text/plain; version=0.0.4').send(deps.metrics.registry.render()),
+  router.add(
+    {
+      method: 'GET',
+      url: '/healthz',
+      summary: 'Liveness: the process answers.',
+      tag: 'operations',
+      admin: false,
+      responses: { 200: 'alive' },
+    },
+    () => ({ status: 'ok' }),
+  )
+  router.add(
+    {
+      method: 'GET',
+      url: '/readyz',
+      summary: 'Readiness: the store is open and the queue accepts work.',
+      tag: 'operations',
+      admin: false,
+      responses: { 200: 'ready', 503: 'not ready' },
+    },
+    (_request, reply) => {
+      if (!deps.isReady()) return reply.code(503).send({ status: 'not_ready' })
+      return { status: 'ready', queueDepth: deps.authorizer.depth }
+    },
+  )
+  router.add(
+    {
+      method: 'GET',
+      url: '/metrics',
+      summary: 'Prometheus metrics.',
+      tag: 'operations',
+      admin: false,
+      responses: { 200: 'text exposition format' },
+    },
+    (_request, reply) =>
+      reply.type('text/plain; version=0.0.4').send(deps.metrics.registry.render()),
   )
   const document = openApiDocument(routes, API_VERSION)
   app.get('/openapi.json', () => document)
@@ -167,15 +288,36 @@ function describeClientError(
   code: string | undefined,
   message: string,
   bodyLimitBytes: number,
-): { code: string; title: string; detail: string; errors?: { field: string; code: string; message: string }[] } {
+): {
+  code: string
+  title: string
+  detail: string
+  errors?: { field: string; code: string; message: string }[]
+} {
   switch (code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { code: 'malformed_json', title: 'Malformed JSON', detail: `the body is not valid JSON: ${message}`, errors: [{ field: '(body)', code: 'malformed_json', message }] }
+      return {
+        code: 'malformed_json',
+        title: 'Malformed JSON',
+        detail: `the body is not valid JSON: ${message}`,
+        errors: [{ field: '(body)', code: 'malformed_json', message }],
+      }
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { code: 'body_too_large', title: 'Body too large', detail: `the body exceeds ${bodyLimitBytes} bytes`, errors: [{ field: '(body)', code: 'body_too_large', message: `at most ${bodyLimitBytes} bytes` }] }
+      return {
+        code: 'body_too_large',
+        title: 'Body too large',
+        detail: `the body exceeds ${bodyLimitBytes} bytes`,
+        errors: [
+          { field: '(body)', code: 'body_too_large', message: `at most ${bodyLimitBytes} bytes` },
+        ],
+      }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { code: 'unsupported_media_type', title: 'Unsupported media type', detail: 'send the body as application/json' }
+      return {
+        code: 'unsupported_media_type',
+        title: 'Unsupported media type',
+        detail: 'send the body as application/json',
+      }
     case undefined:
     default:
       return { code: 'bad_request', title: 'Bad request', detail: message }

@@ -42,16 +42,26 @@ const MAC_FIELD = 64
  * Nothing is stored for either. Requests go through the same bounded queue as HTTP.
  */
 export function createIsoHandler(deps: IsoChannelDeps): (frame: Buffer) => Promise<Buffer | null> {
-  const headerBytes = deps.dialect.header === null ? 0 : deps.dialect.header.tpduBytes + deps.dialect.header.headerBytes
+  const headerBytes =
+    deps.dialect.header === null
+      ? 0
+      : deps.dialect.header.tpduBytes + deps.dialect.header.headerBytes
 
   const finish = (request: IsoMessage, answer: IsoFields, macKey: MacKey | null): Buffer | null => {
-    const response: IsoMessage = { mti: answer.mti, fields: new Map(answer.fields), ...(request.header === undefined ? {} : { header: replyHeader(request.header) }) }
+    const response: IsoMessage = {
+      mti: answer.mti,
+      fields: new Map(answer.fields),
+      ...(request.header === undefined ? {} : { header: replyHeader(request.header) }),
+    }
     const fields = response.fields as Map<number, string>
     if (macKey !== null) fields.set(MAC_FIELD, '0'.repeat(MAC_BYTES * 2))
     else fields.delete(MAC_FIELD)
     const encoded = encode(deps.dialect, response)
     if (!encoded.ok) {
-      deps.logger.error({ error: encoded.error, mti: response.mti }, 'iso8583: could not encode a response')
+      deps.logger.error(
+        { error: encoded.error, mti: response.mti },
+        'iso8583: could not encode a response',
+      )
       return null
     }
     const bytes = Buffer.from(encoded.bytes)
@@ -59,7 +69,11 @@ export function createIsoHandler(deps: IsoChannelDeps): (frame: Buffer) => Promi
       const mac = cupEcbMac(macKey, bytes.subarray(headerBytes, bytes.length - MAC_BYTES))
       Buffer.from(mac).copy(bytes, bytes.length - MAC_BYTES)
     }
-    deps.metrics.messages.inc({ dialect: deps.dialectName, mti: response.mti, code: answer.fields.get(39) ?? '' })
+    deps.metrics.messages.inc({
+      dialect: deps.dialectName,
+      mti: response.mti,
+      code: answer.fields.get(39) ?? '',
+    })
     return bytes
   }
 
@@ -68,17 +82,34 @@ export function createIsoHandler(deps: IsoChannelDeps): (frame: Buffer) => Promi
     if (!decoded.ok) {
       const error = decoded.error
       deps.metrics.decodeErrors.inc({ dialect: deps.dialectName, code: error.code })
-      deps.logger.warn({ code: error.code, field: error.field, offset: error.offset, expected: error.expected, found: error.found, mti: error.mti }, 'iso8583: malformed message')
+      deps.logger.warn(
+        {
+          code: error.code,
+          field: error.field,
+          offset: error.offset,
+          expected: error.expected,
+          found: error.found,
+          mti: error.mti,
+        },
+        'iso8583: malformed message',
+      )
       const answer = error.mti === null ? null : formatErrorResponse(error.mti, new Map())
       if (answer === null) return null
       const header = readHeader(frame, deps.dialect)
-      return finish({ mti: error.mti ?? '0000', fields: new Map(), ...(header === null ? {} : { header }) }, answer, null)
+      return finish(
+        { mti: error.mti ?? '0000', fields: new Map(), ...(header === null ? {} : { header }) },
+        answer,
+        null,
+      )
     }
     const message = decoded.message
     const terminalId = message.fields.get(41)?.trim() ?? null
     // The MAC is a cup-pos feature (field 64 as 8 bytes at the end). Network management is
     // exempt: signing on is how a terminal gets its working keys.
-    const macKey = terminalId === null || deps.dialectName !== 'cup-pos' || message.mti.startsWith('08') ? null : deps.macKeyOf(terminalId)
+    const macKey =
+      terminalId === null || deps.dialectName !== 'cup-pos' || message.mti.startsWith('08')
+        ? null
+        : deps.macKeyOf(terminalId)
     if (macKey !== null) {
       const mac = message.fields.get(MAC_FIELD)
       const block = frame.subarray(headerBytes, frame.length - MAC_BYTES)
@@ -91,28 +122,54 @@ export function createIsoHandler(deps: IsoChannelDeps): (frame: Buffer) => Promi
         return finish(message, { mti: answer.mti, fields }, null)
       }
     }
-    const meaning = interpret(message, { dialect: deps.dialectName, tokenize: deps.tokenize, localDate: deps.localDate() })
+    const meaning = interpret(message, {
+      dialect: deps.dialectName,
+      tokenize: deps.tokenize,
+      localDate: deps.localDate(),
+    })
     switch (meaning.type) {
       case 'invalid': {
-        deps.logger.warn({ field: meaning.field, expected: meaning.expected, mti: message.mti }, 'iso8583: unsupported or incomplete message')
+        deps.logger.warn(
+          { field: meaning.field, expected: meaning.expected, mti: message.mti },
+          'iso8583: unsupported or incomplete message',
+        )
         const answer = formatErrorResponse(message.mti, message.fields)
         return answer === null ? null : finish(message, answer, macKey)
       }
       case 'network': {
-        const known = meaning.terminalId === null ? meaning.action === 'echo' : (await deps.store.getTerminal(meaning.terminalId)) !== null
-        return finish(message, networkResponse(message, known, known ? null : 'unknown_terminal', deps.dialectName), macKey)
+        const known =
+          meaning.terminalId === null
+            ? meaning.action === 'echo'
+            : (await deps.store.getTerminal(meaning.terminalId)) !== null
+        return finish(
+          message,
+          networkResponse(message, known, known ? null : 'unknown_terminal', deps.dialectName),
+          macKey,
+        )
       }
       case 'request': {
         const submitted = deps.authorizer.submit(meaning.request)
         if (submitted.type !== 'accepted') {
-          const answer = respond(message, { type: 'rejected', reason: 'system_busy', errors: [], checks: [], evidence: {} }, deps.dialectName)
+          const answer = respond(
+            message,
+            { type: 'rejected', reason: 'system_busy', errors: [], checks: [], evidence: {} },
+            deps.dialectName,
+          )
           return finish(message, answer, macKey)
         }
         const result = await submitted.result
-        if (meaning.request.kind === 'reversal' && result.type === 'rejected' && result.reason === 'original_not_found') {
+        if (
+          meaning.request.kind === 'reversal' &&
+          result.type === 'rejected' &&
+          result.reason === 'original_not_found'
+        ) {
           // Nothing to reverse: the original never reached us (or was never decided), so no money
           // moved. Acknowledge, so the terminal stops retrying (see docs/iso8583.md).
-          deps.metrics.messages.inc({ dialect: deps.dialectName, mti: message.mti, code: 'reversal_without_original' })
+          deps.metrics.messages.inc({
+            dialect: deps.dialectName,
+            mti: message.mti,
+            code: 'reversal_without_original',
+          })
           const answer = respond(message, result, deps.dialectName)
           const fields = new Map(answer.fields)
           fields.set(39, '00')
@@ -125,8 +182,14 @@ export function createIsoHandler(deps: IsoChannelDeps): (frame: Buffer) => Promi
 }
 
 /** The TPDU of an answer swaps the destination and source addresses. */
-function replyHeader(header: { readonly tpdu: string; readonly header: string }): { tpdu: string; header: string } {
-  const tpdu = header.tpdu.length === 10 ? header.tpdu.slice(0, 2) + header.tpdu.slice(6, 10) + header.tpdu.slice(2, 6) : header.tpdu
+function replyHeader(header: { readonly tpdu: string; readonly header: string }): {
+  tpdu: string
+  header: string
+} {
+  const tpdu =
+    header.tpdu.length === 10
+      ? header.tpdu.slice(0, 2) + header.tpdu.slice(6, 10) + header.tpdu.slice(2, 6)
+      : header.tpdu
   return { tpdu, header: header.header }
 }
 
@@ -136,6 +199,9 @@ function readHeader(frame: Buffer, dialect: Dialect): { tpdu: string; header: st
   if (frame.length < tpduBytes + headerBytes) return null
   return {
     tpdu: frame.subarray(0, tpduBytes).toString('hex').toUpperCase(),
-    header: frame.subarray(tpduBytes, tpduBytes + headerBytes).toString('hex').toUpperCase(),
+    header: frame
+      .subarray(tpduBytes, tpduBytes + headerBytes)
+      .toString('hex')
+      .toUpperCase(),
   }
 }

@@ -322,10 +322,21 @@ describe('encode rejects what it cannot write, as values', () => {
   })
 
   it('pads short fixed values: n with zeros on the left, an/ans with spaces on the right', () => {
-    const result = encode(ascii, message([[4, '100'], [41, 'T1']]))
+    const result = encode(
+      ascii,
+      message([
+        [4, '100'],
+        [41, 'T1'],
+      ]),
+    )
     expect(result.ok && decode(ascii, result.bytes)).toMatchObject({
       ok: true,
-      message: { fields: new Map([[4, '000000000100'], [41, 'T1      ']]) },
+      message: {
+        fields: new Map([
+          [4, '000000000100'],
+          [41, 'T1      '],
+        ]),
+      },
     })
   })
 

@@ -47,11 +47,7 @@ export type DecodeResult =
   | { readonly ok: false; readonly error: DecodeError }
 
 export type EncodeErrorCode =
-  | 'bad_mti'
-  | 'bad_header'
-  | 'unknown_field'
-  | 'bad_content'
-  | 'length_over_max'
+  'bad_mti' | 'bad_header' | 'unknown_field' | 'bad_content' | 'length_over_max'
 
 /** Why a message cannot be encoded in a dialect. Safe to log, like DecodeError. */
 export interface EncodeError {
@@ -540,8 +536,7 @@ function checkHeader(dialect: Dialect, message: IsoMessage): EncodeError | null 
   const tpduOk = header.tpdu.length === spec.tpduBytes * 2 && isHexText(header.tpdu)
   const headerOk = header.header.length === spec.headerBytes * 2 && isHexText(header.header)
   if (!tpduOk || !headerOk) {
-    const expected =
-      `TPDU as ${spec.tpduBytes * 2} and header as ${spec.headerBytes * 2} hex digits`
+    const expected = `TPDU as ${spec.tpduBytes * 2} and header as ${spec.headerBytes * 2} hex digits`
     const found = `${header.tpdu.length} and ${header.header.length} characters`
     return { code: 'bad_header', field: null, expected, found }
   }
@@ -706,8 +701,7 @@ export type SubfieldsResult =
   | { readonly ok: false; readonly reason: string }
 
 export type JoinResult =
-  | { readonly ok: true; readonly value: string }
-  | { readonly ok: false; readonly reason: string }
+  { readonly ok: true; readonly value: string } | { readonly ok: false; readonly reason: string }
 
 /**
  * Split a field value into the subfields its spec declares. Trailing subfields may be absent;

@@ -103,7 +103,7 @@ describe('decode errors never carry sensitive content', () => {
     const bytes = new Uint8Array(Buffer.from('02002000000000000000123A56', 'latin1'))
     const result = decode(ascii, bytes)
     expect(result.ok ? '' : formatDecodeError(result.error, ascii)).toBe(
-      "bad_content at byte 23 in field 3 (Processing code): expected ASCII digits 0-9, " +
+      'bad_content at byte 23 in field 3 (Processing code): expected ASCII digits 0-9, ' +
         "found byte 0x41 ('A') [MTI 0200]",
     )
   })

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import type { RequestResult } from '../../core/pipeline/result.js'
 import type { TransactionRecord } from '../../core/model.js'
-import { balanceField, formatErrorResponse, interpret, kindOf, respond, responseCodeFor, type IsoFields } from './messages.js'
+import {
+  balanceField,
+  formatErrorResponse,
+  interpret,
+  kindOf,
+  respond,
+  responseCodeFor,
+  type IsoFields,
+} from './messages.js'
 
 const tokenize = (pan: string) => `tok_${pan.length}`
 const iso = { dialect: 'iso87-ascii' as const, tokenize, localDate: '2026-11-26' }
@@ -13,8 +21,15 @@ function message(mti: string, entries: [number, string][]): IsoFields {
 }
 
 const purchase87 = message('0200', [
-  [2, PAN], [3, '000000'], [4, '000000008800'], [7, '1126120000'], [11, '000123'], [14, '3012'],
-  [41, '10000001'], [42, '898310058120001'], [49, '156'],
+  [2, PAN],
+  [3, '000000'],
+  [4, '000000008800'],
+  [7, '1126120000'],
+  [11, '000123'],
+  [14, '3012'],
+  [41, '10000001'],
+  [42, '898310058120001'],
+  [49, '156'],
 ])
 
 describe('interpreting ISO 8583 messages', () => {
@@ -22,9 +37,18 @@ describe('interpreting ISO 8583 messages', () => {
     expect(interpret(purchase87, iso)).toEqual({
       type: 'request',
       request: {
-        type: 'new', kind: 'purchase', channel: 'iso8583', terminalId: '10000001', merchantId: '898310058120001',
-        stan: '000123', transmissionTime: '1126120000', card: { pan: PAN, expiry: '3012' }, cardToken: 'tok_19',
-        amountMinor: 8800, currency: 'CNY', idempotencyKey: null,
+        type: 'new',
+        kind: 'purchase',
+        channel: 'iso8583',
+        terminalId: '10000001',
+        merchantId: '898310058120001',
+        stan: '000123',
+        transmissionTime: '1126120000',
+        card: { pan: PAN, expiry: '3012' },
+        cardToken: 'tok_19',
+        amountMinor: 8800,
+        currency: 'CNY',
+        idempotencyKey: null,
       },
     })
   })
@@ -43,39 +67,124 @@ describe('interpreting ISO 8583 messages', () => {
   })
 
   it('names the original of a reversal by field 90, or by its own STAN and time', () => {
-    const by90 = message('0400', [[3, '000000'], [11, '000200'], [41, '10000001'], [90, '0200000123112612000000000000000000000000000']])
-    expect(interpret(by90, iso)).toMatchObject({ type: 'request', request: { kind: 'reversal', originalTrace: { terminalId: '10000001', stan: '000123', transmissionTime: '1126120000' } } })
-    const repeated = message('0400', [[3, '000000'], [7, '1126120000'], [11, '000123'], [41, '10000001']])
-    expect(interpret(repeated, iso)).toMatchObject({ type: 'request', request: { originalTrace: { stan: '000123', transmissionTime: '1126120000' } } })
+    const by90 = message('0400', [
+      [3, '000000'],
+      [11, '000200'],
+      [41, '10000001'],
+      [90, '0200000123112612000000000000000000000000000'],
+    ])
+    expect(interpret(by90, iso)).toMatchObject({
+      type: 'request',
+      request: {
+        kind: 'reversal',
+        originalTrace: { terminalId: '10000001', stan: '000123', transmissionTime: '1126120000' },
+      },
+    })
+    const repeated = message('0400', [
+      [3, '000000'],
+      [7, '1126120000'],
+      [11, '000123'],
+      [41, '10000001'],
+    ])
+    expect(interpret(repeated, iso)).toMatchObject({
+      type: 'request',
+      request: { originalTrace: { stan: '000123', transmissionTime: '1126120000' } },
+    })
   })
 
   it('names the original of a cup-pos void by field 61: batch, trace, MMDD', () => {
-    const voidMessage = message('0200', [[11, '000124'], [41, '10000001'], [60, '23000001'], [61, '0000010001231126']])
+    const voidMessage = message('0200', [
+      [11, '000124'],
+      [41, '10000001'],
+      [60, '23000001'],
+      [61, '0000010001231126'],
+    ])
     expect(interpret(voidMessage, cup)).toMatchObject({
-      type: 'request', request: { kind: 'void', amountMinor: null, originalTrace: { stan: '000123', transmissionTime: null, localDate: '2026-11-26' } },
+      type: 'request',
+      request: {
+        kind: 'void',
+        amountMinor: null,
+        originalTrace: { stan: '000123', transmissionTime: null, localDate: '2026-11-26' },
+      },
     })
   })
 
   it('says which field is missing or unsupported', () => {
-    expect(interpret(message('0200', [[3, '000000'], [11, '000001']]), iso)).toEqual({ type: 'invalid', field: 41, expected: 'the terminal id (field 41)' })
-    expect(interpret(message('0200', [[3, '770000'], [11, '000001'], [41, '10000001']]), iso)).toMatchObject({ type: 'invalid', field: 3 })
-    expect(interpret(message('0300', [[41, '10000001']]), iso)).toMatchObject({ type: 'invalid', field: null })
-    expect(interpret(message('0200', [[2, PAN], [3, '000000'], [11, '000001'], [41, '10000001'], [42, '898310058120001']]), iso)).toMatchObject({ type: 'invalid', field: 4 })
+    expect(
+      interpret(
+        message('0200', [
+          [3, '000000'],
+          [11, '000001'],
+        ]),
+        iso,
+      ),
+    ).toEqual({ type: 'invalid', field: 41, expected: 'the terminal id (field 41)' })
+    expect(
+      interpret(
+        message('0200', [
+          [3, '770000'],
+          [11, '000001'],
+          [41, '10000001'],
+        ]),
+        iso,
+      ),
+    ).toMatchObject({ type: 'invalid', field: 3 })
+    expect(interpret(message('0300', [[41, '10000001']]), iso)).toMatchObject({
+      type: 'invalid',
+      field: null,
+    })
+    expect(
+      interpret(
+        message('0200', [
+          [2, PAN],
+          [3, '000000'],
+          [11, '000001'],
+          [41, '10000001'],
+          [42, '898310058120001'],
+        ]),
+        iso,
+      ),
+    ).toMatchObject({ type: 'invalid', field: 4 })
   })
 
   it('reads network management: sign-on, echo', () => {
-    expect(interpret(message('0800', [[41, '10000001'], [70, '001']]), iso)).toEqual({ type: 'network', action: 'sign_on', terminalId: '10000001' })
+    expect(
+      interpret(
+        message('0800', [
+          [41, '10000001'],
+          [70, '001'],
+        ]),
+        iso,
+      ),
+    ).toEqual({ type: 'network', action: 'sign_on', terminalId: '10000001' })
     expect(interpret(message('0800', [[70, '301']]), iso)).toMatchObject({ action: 'echo' })
-    expect(interpret(message('0800', [[41, '10000001'], [60, '00000001001']]), cup)).toMatchObject({ action: 'sign_on' })
+    expect(
+      interpret(
+        message('0800', [
+          [41, '10000001'],
+          [60, '00000001001'],
+        ]),
+        cup,
+      ),
+    ).toMatchObject({ action: 'sign_on' })
   })
 })
 
 describe('answering', () => {
   const record = {
-    id: 'tx_1', rrn: '633006000001', reason: null, authorizationCode: 'A1B2C3', balanceMinor: null, currency: 'CNY',
+    id: 'tx_1',
+    rrn: '633006000001',
+    reason: null,
+    authorizationCode: 'A1B2C3',
+    balanceMinor: null,
+    currency: 'CNY',
   } as unknown as TransactionRecord
   it('echoes the request, adds 37, 38 and 39 on approval', () => {
-    const answer = respond(purchase87, { type: 'decided', transaction: record, replayed: false }, 'iso87-ascii')
+    const answer = respond(
+      purchase87,
+      { type: 'decided', transaction: record, replayed: false },
+      'iso87-ascii',
+    )
     expect(answer.mti).toBe('0210')
     expect(answer.fields.get(39)).toBe('00')
     expect(answer.fields.get(38)).toBe('A1B2C3')
@@ -88,12 +197,24 @@ describe('answering', () => {
     expect(responseCodeFor('unknown_terminal', 'iso87-ascii')).toBe('58')
     expect(responseCodeFor('unknown_terminal', 'cup-pos')).toBe('97')
     expect(balanceField(12_345, '156')).toBe('0002156C000000012345')
-    const rejected: RequestResult = { type: 'rejected', reason: 'unknown_terminal', errors: [], checks: [], evidence: {} }
+    const rejected: RequestResult = {
+      type: 'rejected',
+      reason: 'unknown_terminal',
+      errors: [],
+      checks: [],
+      evidence: {},
+    }
     expect(respond(purchase87, rejected, 'cup-pos').fields.get(39)).toBe('97')
   })
 
   it('answers a readable MTI with an unreadable body with 30', () => {
-    expect(formatErrorResponse('0200', new Map([[11, '000001']]))).toEqual({ mti: '0210', fields: new Map([[11, '000001'], [39, '30']]) })
+    expect(formatErrorResponse('0200', new Map([[11, '000001']]))).toEqual({
+      mti: '0210',
+      fields: new Map([
+        [11, '000001'],
+        [39, '30'],
+      ]),
+    })
     expect(formatErrorResponse('0999', new Map())).toBeNull()
   })
 })

@@ -95,7 +95,11 @@ function processingType(m: IsoFields): string | null {
  * transmission time); a reversal without field 90 repeats the original's STAN and time. A
  * cup-pos message carries the original's batch, trace and MMDD date in field 61.
  */
-function originalTraceOf(m: IsoFields, ctx: InterpretContext, terminalId: string): OriginalTrace | null {
+function originalTraceOf(
+  m: IsoFields,
+  ctx: InterpretContext,
+  terminalId: string,
+): OriginalTrace | null {
   if (ctx.dialect === 'cup-pos') {
     const isReversal = m.mti.startsWith('04')
     const f61 = field(m, 61)
@@ -106,7 +110,8 @@ function originalTraceOf(m: IsoFields, ctx: InterpretContext, terminalId: string
     if (f61 === null || !/^\d{12}/.test(f61)) return null
     const stan = f61.slice(6, 12)
     const mmdd = f61.length >= 16 ? f61.slice(12, 16) : null
-    const localDate = mmdd === null ? null : `${ctx.localDate.slice(0, 4)}-${mmdd.slice(0, 2)}-${mmdd.slice(2, 4)}`
+    const localDate =
+      mmdd === null ? null : `${ctx.localDate.slice(0, 4)}-${mmdd.slice(0, 2)}-${mmdd.slice(2, 4)}`
     return { terminalId, stan, transmissionTime: null, localDate }
   }
   const f90 = field(m, 90)
@@ -118,24 +123,38 @@ function originalTraceOf(m: IsoFields, ctx: InterpretContext, terminalId: string
   return { terminalId, stan, transmissionTime: field(m, 7) }
 }
 
-type Kind = 'purchase' | 'preauthorization' | 'balance_inquiry' | 'completion' | 'void' | 'refund' | 'reversal'
+type Kind =
+  | 'purchase'
+  | 'preauthorization'
+  | 'balance_inquiry'
+  | 'completion'
+  | 'void'
+  | 'refund'
+  | 'reversal'
 
 /** Which transaction an MTI plus processing code (or cup-pos field 60.1) is. */
 export function kindOf(m: IsoFields, dialect: DialectName): Kind | null {
   if (m.mti.startsWith('04')) return 'reversal'
   if (dialect === 'cup-pos') {
     switch (cupMessageType(m)) {
-      case CUP_MESSAGE_TYPE.purchase: return 'purchase'
-      case CUP_MESSAGE_TYPE.balanceInquiry: return 'balance_inquiry'
-      case CUP_MESSAGE_TYPE.preauthorization: return 'preauthorization'
+      case CUP_MESSAGE_TYPE.purchase:
+        return 'purchase'
+      case CUP_MESSAGE_TYPE.balanceInquiry:
+        return 'balance_inquiry'
+      case CUP_MESSAGE_TYPE.preauthorization:
+        return 'preauthorization'
       case CUP_MESSAGE_TYPE.completion:
-      case CUP_MESSAGE_TYPE.completionAdvice: return 'completion'
+      case CUP_MESSAGE_TYPE.completionAdvice:
+        return 'completion'
       case CUP_MESSAGE_TYPE.purchaseVoid:
       case CUP_MESSAGE_TYPE.preauthorizationVoid:
-      case CUP_MESSAGE_TYPE.completionVoid: return 'void'
-      case CUP_MESSAGE_TYPE.refund: return 'refund'
+      case CUP_MESSAGE_TYPE.completionVoid:
+        return 'void'
+      case CUP_MESSAGE_TYPE.refund:
+        return 'refund'
       case null:
-      default: return null
+      default:
+        return null
     }
   }
   const type = processingType(m)
@@ -156,15 +175,33 @@ export function interpret(m: IsoFields, ctx: InterpretContext): Interpretation {
   const terminalId = field(m, 41)?.trim() ?? null
   if (m.mti === '0800') {
     const code = ctx.dialect === 'cup-pos' ? (field(m, 60)?.slice(8, 11) ?? null) : field(m, 70)
-    return { type: 'network', action: code === null ? 'unknown' : (NETWORK_CODES[code] ?? 'unknown'), terminalId }
+    return {
+      type: 'network',
+      action: code === null ? 'unknown' : (NETWORK_CODES[code] ?? 'unknown'),
+      terminalId,
+    }
   }
-  if (RESPONSE_MTI[m.mti] === undefined) return { type: 'invalid', field: null, expected: 'an MTI Tollgate answers: 0100, 0200, 0220, 0400, 0420 or 0800' }
-  if (terminalId === null) return { type: 'invalid', field: 41, expected: 'the terminal id (field 41)' }
+  if (RESPONSE_MTI[m.mti] === undefined)
+    return {
+      type: 'invalid',
+      field: null,
+      expected: 'an MTI Tollgate answers: 0100, 0200, 0220, 0400, 0420 or 0800',
+    }
+  if (terminalId === null)
+    return { type: 'invalid', field: 41, expected: 'the terminal id (field 41)' }
   const kind = kindOf(m, ctx.dialect)
   if (kind === null) {
     return ctx.dialect === 'cup-pos'
-      ? { type: 'invalid', field: 60, expected: 'a message type code Tollgate supports in field 60.1 (01, 10, 11, 20–25)' }
-      : { type: 'invalid', field: 3, expected: 'a processing code Tollgate supports (00, 02, 20, 31)' }
+      ? {
+          type: 'invalid',
+          field: 60,
+          expected: 'a message type code Tollgate supports in field 60.1 (01, 10, 11, 20–25)',
+        }
+      : {
+          type: 'invalid',
+          field: 3,
+          expected: 'a processing code Tollgate supports (00, 02, 20, 31)',
+        }
   }
   const stan = field(m, 11)
   if (stan === null) return { type: 'invalid', field: 11, expected: 'a 6-digit STAN (field 11)' }
@@ -174,24 +211,41 @@ export function interpret(m: IsoFields, ctx: InterpretContext): Interpretation {
     const expiry = field(m, 14)
     const merchantId = field(m, 42)?.trim() ?? null
     if (pan === null) return { type: 'invalid', field: 2, expected: 'the card number (field 2)' }
-    if (merchantId === null) return { type: 'invalid', field: 42, expected: 'the merchant id (field 42)' }
+    if (merchantId === null)
+      return { type: 'invalid', field: 42, expected: 'the merchant id (field 42)' }
     const amountMinor = kind === 'balance_inquiry' ? 0 : amountOf(m)
-    if (amountMinor === null) return { type: 'invalid', field: 4, expected: 'the amount in minor units, n12 (field 4)' }
+    if (amountMinor === null)
+      return { type: 'invalid', field: 4, expected: 'the amount in minor units, n12 (field 4)' }
     return {
       type: 'request',
       request: {
-        ...base, type: 'new', kind, terminalId, merchantId, stan, transmissionTime: field(m, 7),
-        card: { pan, expiry: expiry ?? '' }, cardToken: /^\d{13,19}$/.test(pan) ? ctx.tokenize(pan) : 'tok_invalid',
-        amountMinor, currency: currencyOf(m),
+        ...base,
+        type: 'new',
+        kind,
+        terminalId,
+        merchantId,
+        stan,
+        transmissionTime: field(m, 7),
+        card: { pan, expiry: expiry ?? '' },
+        cardToken: /^\d{13,19}$/.test(pan) ? ctx.tokenize(pan) : 'tok_invalid',
+        amountMinor,
+        currency: currencyOf(m),
       },
     }
   }
   const trace = originalTraceOf(m, ctx, terminalId)
   if (trace === null) {
-    return { type: 'invalid', field: ctx.dialect === 'cup-pos' ? 61 : 90, expected: 'the original transaction (batch, trace and date in field 61; or field 90)' }
+    return {
+      type: 'invalid',
+      field: ctx.dialect === 'cup-pos' ? 61 : 90,
+      expected: 'the original transaction (batch, trace and date in field 61; or field 90)',
+    }
   }
   const amountMinor = kind === 'completion' || kind === 'refund' ? amountOf(m) : null
-  return { type: 'request', request: { ...base, type: 'follow_up', kind, stan, amountMinor, originalTrace: trace } }
+  return {
+    type: 'request',
+    request: { ...base, type: 'follow_up', kind, stan, amountMinor, originalTrace: trace },
+  }
 }
 
 /** The response code a dialect's terminals read for a reason. */
@@ -229,13 +283,19 @@ export function respond(m: IsoFields, result: RequestResult, dialect: DialectNam
   fields.set(39, record.reason === null ? '00' : responseCodeFor(record.reason, dialect))
   if (record.authorizationCode !== null) fields.set(38, record.authorizationCode)
   if (record.balanceMinor !== null) {
-    fields.set(54, balanceField(record.balanceMinor, findCurrency(record.currency)?.numeric ?? '156'))
+    fields.set(
+      54,
+      balanceField(record.balanceMinor, findCurrency(record.currency)?.numeric ?? '156'),
+    )
   }
   return { mti, fields }
 }
 
 /** A format-error answer for a message whose MTI could be read but whose body could not. */
-export function formatErrorResponse(mti: string, echo: ReadonlyMap<number, string>): IsoFields | null {
+export function formatErrorResponse(
+  mti: string,
+  echo: ReadonlyMap<number, string>,
+): IsoFields | null {
   const responseMti = RESPONSE_MTI[mti]
   if (responseMti === undefined) return null
   const fields = new Map<number, string>()
@@ -248,7 +308,12 @@ export function formatErrorResponse(mti: string, echo: ReadonlyMap<number, strin
 }
 
 /** The answer to a network management message. */
-export function networkResponse(m: IsoFields, approved: boolean, reason: ReasonCode | null, dialect: DialectName): IsoFields {
+export function networkResponse(
+  m: IsoFields,
+  approved: boolean,
+  reason: ReasonCode | null,
+  dialect: DialectName,
+): IsoFields {
   const fields = new Map<number, string>()
   for (const n of [7, 11, 12, 13, 32, 41, 42, 60, 70] as const) {
     const value = m.fields.get(n)

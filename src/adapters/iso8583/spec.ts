@@ -56,7 +56,8 @@ const specSchema = z.strictObject({
     .strictObject({
       tpduBytes: z.int().min(0).max(16),
       headerBytes: z.int().min(0).max(64),
-      tpduIds: z.array(z.string().regex(/^[0-9A-F]{2}$/, 'one byte as 2 upper-case hex digits'))
+      tpduIds: z
+        .array(z.string().regex(/^[0-9A-F]{2}$/, 'one byte as 2 upper-case hex digits'))
         .min(1)
         .optional(),
     })

@@ -23,7 +23,10 @@ interface Series {
 export class Counter implements Series {
   readonly type = 'counter' as const
   private readonly values = new Map<string, number>()
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
   inc(labels: Labels = {}, by = 1): void {
     const key = labelKey(labels)
     if (!this.values.has(key) && this.values.size >= METRIC_SERIES_MAX) return
@@ -40,7 +43,10 @@ export class Counter implements Series {
 export class Gauge implements Series {
   readonly type = 'gauge' as const
   private readonly values = new Map<string, () => number>()
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
   track(read: () => number, labels: Labels = {}): void {
     this.values.set(labelKey(labels), read)
   }
@@ -52,7 +58,11 @@ export class Gauge implements Series {
 export class Histogram implements Series {
   readonly type = 'histogram' as const
   private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>()
-  constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: readonly number[],
+  ) {}
   observe(value: number, labels: Labels = {}): void {
     const key = labelKey(labels)
     let entry = this.series.get(key)
@@ -71,7 +81,9 @@ export class Histogram implements Series {
     const lines: string[] = []
     for (const [key, entry] of this.series) {
       const inner = key === '' ? '' : key.slice(1, -1) + ','
-      this.buckets.forEach((bound, i) => lines.push(`${this.name}_bucket{${inner}le="${bound}"} ${entry.counts[i] ?? 0}`))
+      this.buckets.forEach((bound, i) =>
+        lines.push(`${this.name}_bucket{${inner}le="${bound}"} ${entry.counts[i] ?? 0}`),
+      )
       lines.push(`${this.name}_bucket{${inner}le="+Inf"} ${entry.count}`)
       lines.push(`${this.name}_sum${key} ${entry.sum}`)
       lines.push(`${this.name}_count${key} ${entry.count}`)
@@ -94,7 +106,11 @@ export class MetricsRegistry {
   render(): string {
     const lines: string[] = []
     for (const series of this.all) {
-      lines.push(`# HELP ${series.name} ${series.help}`, `# TYPE ${series.name} ${series.type}`, ...series.render())
+      lines.push(
+        `# HELP ${series.name} ${series.help}`,
+        `# TYPE ${series.name} ${series.type}`,
+        ...series.render(),
+      )
     }
     return lines.join('\n') + '\n'
   }
@@ -108,21 +124,66 @@ export class MetricsRegistry {
 export function createTollgateMetrics(registry = new MetricsRegistry()) {
   return {
     registry,
-    decisions: registry.counter('tollgate_decisions_total', 'Decisions by kind, outcome and reason (declines).'),
-    rejections: registry.counter('tollgate_rejections_total', 'Requests rejected before a decision, by reason.'),
-    replays: registry.counter('tollgate_replays_total', 'Retransmissions answered with the original response.'),
-    busy: registry.counter('tollgate_busy_total', 'Requests refused because the authorization queue was full.'),
+    decisions: registry.counter(
+      'tollgate_decisions_total',
+      'Decisions by kind, outcome and reason (declines).',
+    ),
+    rejections: registry.counter(
+      'tollgate_rejections_total',
+      'Requests rejected before a decision, by reason.',
+    ),
+    replays: registry.counter(
+      'tollgate_replays_total',
+      'Retransmissions answered with the original response.',
+    ),
+    busy: registry.counter(
+      'tollgate_busy_total',
+      'Requests refused because the authorization queue was full.',
+    ),
     batches: registry.counter('tollgate_batches_total', 'Batches committed.'),
-    batchSize: registry.histogram('tollgate_batch_size', 'Requests per committed batch.', [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]),
-    batchSeconds: registry.histogram('tollgate_batch_seconds', 'Time to decide and commit one batch.', [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1]),
-    queueDepth: registry.gauge('tollgate_queue_depth', 'Requests waiting in the authorization queue.'),
-    holdsExpired: registry.counter('tollgate_holds_expired_total', 'Preauthorization holds released by expiry.'),
-    httpRequests: registry.counter('tollgate_http_requests_total', 'HTTP requests by route and status.'),
-    httpSeconds: registry.histogram('tollgate_http_request_seconds', 'HTTP request duration.', [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
-    storeErrors: registry.counter('tollgate_store_errors_total', 'Batches that failed in the store.'),
-    isoMessages: registry.counter('tollgate_iso_messages_total', 'ISO 8583 answers by dialect, MTI and field 39.'),
-    isoDecodeErrors: registry.counter('tollgate_iso_decode_errors_total', 'ISO 8583 messages that could not be read, by dialect and error code.'),
-    isoEvents: registry.counter('tollgate_iso_connection_events_total', 'ISO 8583 connection events by type.'),
+    batchSize: registry.histogram(
+      'tollgate_batch_size',
+      'Requests per committed batch.',
+      [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    ),
+    batchSeconds: registry.histogram(
+      'tollgate_batch_seconds',
+      'Time to decide and commit one batch.',
+      [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
+    ),
+    queueDepth: registry.gauge(
+      'tollgate_queue_depth',
+      'Requests waiting in the authorization queue.',
+    ),
+    holdsExpired: registry.counter(
+      'tollgate_holds_expired_total',
+      'Preauthorization holds released by expiry.',
+    ),
+    httpRequests: registry.counter(
+      'tollgate_http_requests_total',
+      'HTTP requests by route and status.',
+    ),
+    httpSeconds: registry.histogram(
+      'tollgate_http_request_seconds',
+      'HTTP request duration.',
+      [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    ),
+    storeErrors: registry.counter(
+      'tollgate_store_errors_total',
+      'Batches that failed in the store.',
+    ),
+    isoMessages: registry.counter(
+      'tollgate_iso_messages_total',
+      'ISO 8583 answers by dialect, MTI and field 39.',
+    ),
+    isoDecodeErrors: registry.counter(
+      'tollgate_iso_decode_errors_total',
+      'ISO 8583 messages that could not be read, by dialect and error code.',
+    ),
+    isoEvents: registry.counter(
+      'tollgate_iso_connection_events_total',
+      'ISO 8583 connection events by type.',
+    ),
   }
 }
 

@@ -17,7 +17,13 @@ import { assert } from '../../core/assert.js'
  */
 
 export const TRANSACTION_KINDS = [
-  'purchase', 'preauthorization', 'balance_inquiry', 'void', 'refund', 'completion', 'reversal',
+  'purchase',
+  'preauthorization',
+  'balance_inquiry',
+  'void',
+  'refund',
+  'completion',
+  'reversal',
 ] as const
 export type TransactionKind = (typeof TRANSACTION_KINDS)[number]
 export const NETWORK_KINDS = ['sign_on', 'echo'] as const
@@ -27,8 +33,10 @@ export type TerminalKind = TransactionKind | NetworkKind
 export type OriginalKind = 'purchase' | 'preauthorization' | 'completion' | 'refund'
 
 export function isTerminalKind(value: string): value is TerminalKind {
-  return (TRANSACTION_KINDS as readonly string[]).includes(value) ||
+  return (
+    (TRANSACTION_KINDS as readonly string[]).includes(value) ||
     (NETWORK_KINDS as readonly string[]).includes(value)
+  )
 }
 
 export function isTransactionKind(kind: TerminalKind): kind is TransactionKind {
@@ -68,34 +76,55 @@ interface KindProfile {
 /** MTI, processing code and cup-pos message type code (60.1) of each transaction. */
 const PROFILES: Readonly<Record<Exclude<TransactionKind, 'reversal'>, KindProfile>> = {
   purchase: {
-    isoMti: '0200', isoProcessingCode: '000000',
-    cupMti: '0200', cupProcessingCode: '000000', cupMessageType: '22',
+    isoMti: '0200',
+    isoProcessingCode: '000000',
+    cupMti: '0200',
+    cupProcessingCode: '000000',
+    cupMessageType: '22',
   },
   preauthorization: {
-    isoMti: '0100', isoProcessingCode: '030000',
-    cupMti: '0100', cupProcessingCode: '030000', cupMessageType: '10',
+    isoMti: '0100',
+    isoProcessingCode: '030000',
+    cupMti: '0100',
+    cupProcessingCode: '030000',
+    cupMessageType: '10',
   },
   balance_inquiry: {
-    isoMti: '0200', isoProcessingCode: '310000',
-    cupMti: '0200', cupProcessingCode: '310000', cupMessageType: '01',
+    isoMti: '0200',
+    isoProcessingCode: '310000',
+    cupMti: '0200',
+    cupProcessingCode: '310000',
+    cupMessageType: '01',
   },
   void: {
-    isoMti: '0200', isoProcessingCode: '020000',
-    cupMti: '0200', cupProcessingCode: '200000', cupMessageType: '23',
+    isoMti: '0200',
+    isoProcessingCode: '020000',
+    cupMti: '0200',
+    cupProcessingCode: '200000',
+    cupMessageType: '23',
   },
   refund: {
-    isoMti: '0220', isoProcessingCode: '200000',
-    cupMti: '0220', cupProcessingCode: '200000', cupMessageType: '25',
+    isoMti: '0220',
+    isoProcessingCode: '200000',
+    cupMti: '0220',
+    cupProcessingCode: '200000',
+    cupMessageType: '25',
   },
   completion: {
-    isoMti: '0220', isoProcessingCode: '000000',
-    cupMti: '0200', cupProcessingCode: '000000', cupMessageType: '20',
+    isoMti: '0220',
+    isoProcessingCode: '000000',
+    cupMti: '0200',
+    cupProcessingCode: '000000',
+    cupMessageType: '20',
   },
 }
 
 /** cup-pos 60.1 of a void, by what it voids (purchase, preauthorization or completion void). */
 const CUP_VOID_TYPE: Readonly<Record<OriginalKind, string>> = {
-  purchase: '23', preauthorization: '11', completion: '21', refund: '23',
+  purchase: '23',
+  preauthorization: '11',
+  completion: '21',
+  refund: '23',
 }
 
 /** The terminal's clock readings for one message (taken once, outside the builders). */
@@ -193,8 +222,11 @@ export function buildRequest(input: RequestInput): IsoMessage {
     return { mti: '0800', fields: networkFields(input, input.kind), ...header }
   }
   const original = input.original
-  const followUp = input.kind === 'void' || input.kind === 'refund' ||
-    input.kind === 'completion' || input.kind === 'reversal'
+  const followUp =
+    input.kind === 'void' ||
+    input.kind === 'refund' ||
+    input.kind === 'completion' ||
+    input.kind === 'reversal'
   assert(!followUp || original !== null, `a ${input.kind} names its original`)
   const wire = wireOf(input, original)
   const fields = new Map<number, string>()
@@ -209,7 +241,8 @@ export function buildRequest(input: RequestInput): IsoMessage {
     fields.set(14, input.card.expiry)
     fields.set(22, ENTRY_MODE_KEYED)
   }
-  const preauthorization = input.kind === 'preauthorization' ||
+  const preauthorization =
+    input.kind === 'preauthorization' ||
     (input.kind === 'reversal' && original?.kind === 'preauthorization')
   fields.set(25, preauthorization && cup ? CONDITION_PREAUTHORIZATION : CONDITION_NORMAL)
   fields.set(41, input.terminalId)
@@ -384,10 +417,16 @@ export class IsoConnection {
         clearTimeout(timer)
         socket.destroy()
         const refused = error.code === 'ECONNREFUSED'
-        const why = refused ? 'connection refused (is `tollgate serve` running, on this ISO port?)'
+        const why = refused
+          ? 'connection refused (is `tollgate serve` running, on this ISO port?)'
           : error.message
-        reject(new TerminalError(refused ? 'connect_refused' : 'connect_failed',
-          `cannot connect to ${where}: ${why}`, { cause: error }))
+        reject(
+          new TerminalError(
+            refused ? 'connect_refused' : 'connect_failed',
+            `cannot connect to ${where}: ${why}`,
+            { cause: error },
+          ),
+        )
       })
     })
   }
@@ -406,8 +445,10 @@ export class IsoConnection {
     for (let stray = 0; stray <= STRAY_FRAMES_MAX; stray += 1) {
       const arrival = await this.#next(deadline)
       if (arrival === null) {
-        throw new TerminalError('answer_timeout',
-          `no ${expectedMti} answer to STAN ${stan ?? '?'} within ${timeoutMs} ms`)
+        throw new TerminalError(
+          'answer_timeout',
+          `no ${expectedMti} answer to STAN ${stan ?? '?'} within ${timeoutMs} ms`,
+        )
       }
       if (arrival.type === 'ended') {
         throw new TerminalError('connection_closed', `${this.#ended ?? 'closed'} before answering`)

@@ -18,11 +18,25 @@ import { formatExplanation } from '../format.js'
 import type { ExplanationLike } from '../format.js'
 import { ApiClient } from '../http-client.js'
 import {
-  ANSWER_TIMEOUT_MS_DEFAULT, buildRequest, CONNECT_TIMEOUT_MS_DEFAULT, dialectCarriesMac,
-  IsoConnection, isTerminalKind, isTransactionKind, TerminalError, terminalTime, TIMEOUT_MS_MAX,
+  ANSWER_TIMEOUT_MS_DEFAULT,
+  buildRequest,
+  CONNECT_TIMEOUT_MS_DEFAULT,
+  dialectCarriesMac,
+  IsoConnection,
+  isTerminalKind,
+  isTransactionKind,
+  TerminalError,
+  terminalTime,
+  TIMEOUT_MS_MAX,
 } from './client.js'
 import type {
-  CardInput, Endpoint, Exchange, OriginalKind, OriginalRef, TerminalKind, TransactionKind,
+  CardInput,
+  Endpoint,
+  Exchange,
+  OriginalKind,
+  OriginalRef,
+  TerminalKind,
+  TransactionKind,
 } from './client.js'
 
 /**
@@ -142,16 +156,24 @@ const TEXT = {
   rrn: { 'zh-CN': '参考号', en: 'RRN' },
   balance: { 'zh-CN': '余额', en: 'balance' },
   unknownCode: { 'zh-CN': '未知应答码', en: 'unknown response code' },
-  noAnswerCode: { 'zh-CN': '应答中没有应答码（域39）', en: 'the answer has no response code (field 39)' },
-  badMac: { 'zh-CN': '警告：应答的MAC校验失败', en: 'warning: the MAC of the answer does not verify' },
+  noAnswerCode: {
+    'zh-CN': '应答中没有应答码（域39）',
+    en: 'the answer has no response code (field 39)',
+  },
+  badMac: {
+    'zh-CN': '警告：应答的MAC校验失败',
+    en: 'warning: the MAC of the answer does not verify',
+  },
   notRecorded: {
     'zh-CN': '主机未记录此交易（请求在决策前被拒收），没有可查询的解释。',
-    en: 'The host recorded no transaction for this answer (refused before a decision): ' +
+    en:
+      'The host recorded no transaction for this answer (refused before a decision): ' +
       'no explanation to fetch.',
   },
   reversalAcknowledged: {
     'zh-CN': '主机确认了冲正，但没有记录：它没有该流水号的原交易，无需冲正。',
-    en: 'The host acknowledged the reversal but recorded nothing: it has no original with this ' +
+    en:
+      'The host acknowledged the reversal but recorded nothing: it has no original with this ' +
       'STAN, so there was nothing to undo.',
   },
   noExplanation: { 'zh-CN': '无法获取解释', en: 'cannot fetch the explanation' },
@@ -163,7 +185,10 @@ const TEXT = {
 const storedSchema = z.object({
   stan: z.string().regex(/^\d{6}$/),
   kind: z.enum(['purchase', 'preauthorization', 'completion', 'refund']),
-  transmissionTime: z.string().regex(/^\d{10}$/).nullable(),
+  transmissionTime: z
+    .string()
+    .regex(/^\d{10}$/)
+    .nullable(),
   localDate: z.string().regex(/^\d{4}$/),
   amountMinor: z.int().min(0).nullable(),
 })
@@ -206,9 +231,8 @@ class TraceBook {
   }
 
   nextStan(): string {
-    this.#lastStan = this.#path === null
-      ? randomInt(1, STAN_MAX + 1)
-      : (this.#lastStan % STAN_MAX) + 1
+    this.#lastStan =
+      this.#path === null ? randomInt(1, STAN_MAX + 1) : (this.#lastStan % STAN_MAX) + 1
     this.#save()
     return String(this.#lastStan).padStart(6, '0')
   }
@@ -268,15 +292,30 @@ interface Order {
 }
 
 const OPTIONS = {
-  kind: { type: 'string' }, amount: { type: 'string' }, card: { type: 'string' },
-  expiry: { type: 'string' }, terminal: { type: 'string' }, merchant: { type: 'string' },
-  stan: { type: 'string' }, 'original-stan': { type: 'string' },
-  'original-time': { type: 'string' }, 'original-date': { type: 'string' },
-  'original-kind': { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
-  dialect: { type: 'string' }, framing: { type: 'string' }, lang: { type: 'string' },
-  url: { type: 'string' }, 'mac-key': { type: 'string' }, timeout: { type: 'string' },
-  currency: { type: 'string' }, 'show-messages': { type: 'boolean' },
-  'no-sign-on': { type: 'boolean' }, interactive: { type: 'boolean' }, help: { type: 'boolean' },
+  kind: { type: 'string' },
+  amount: { type: 'string' },
+  card: { type: 'string' },
+  expiry: { type: 'string' },
+  terminal: { type: 'string' },
+  merchant: { type: 'string' },
+  stan: { type: 'string' },
+  'original-stan': { type: 'string' },
+  'original-time': { type: 'string' },
+  'original-date': { type: 'string' },
+  'original-kind': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  dialect: { type: 'string' },
+  framing: { type: 'string' },
+  lang: { type: 'string' },
+  url: { type: 'string' },
+  'mac-key': { type: 'string' },
+  timeout: { type: 'string' },
+  currency: { type: 'string' },
+  'show-messages': { type: 'boolean' },
+  'no-sign-on': { type: 'boolean' },
+  interactive: { type: 'boolean' },
+  help: { type: 'boolean' },
 } as const
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values']
@@ -323,34 +362,59 @@ function sessionOf(values: Values): Session {
   const portText = values.port ?? process.env.TOLLGATE_ISO_PORT ?? '8583'
   const port = integerIn(portText, 1, 65_535, '--port')
   const dialect = loadDialect(dialectName)
-  const terminalId = check(values.terminal ?? DEMO_TERMINALS.noodles.id,
-    /^[0-9A-Za-z]{1,8}$/, '--terminal', 'up to 8 letters or digits')
-  const merchantId = check(values.merchant ?? DEMO_TERMINALS.noodles.merchantId,
-    /^[0-9A-Za-z]{1,15}$/, '--merchant', 'up to 15 letters or digits')
+  const terminalId = check(
+    values.terminal ?? DEMO_TERMINALS.noodles.id,
+    /^[0-9A-Za-z]{1,8}$/,
+    '--terminal',
+    'up to 8 letters or digits',
+  )
+  const merchantId = check(
+    values.merchant ?? DEMO_TERMINALS.noodles.merchantId,
+    /^[0-9A-Za-z]{1,15}$/,
+    '--merchant',
+    'up to 15 letters or digits',
+  )
   const currency = findCurrency(values.currency ?? 'CNY')
   if (currency === null) usage(`--currency: unknown currency ${values.currency ?? ''}`)
-  const seconds = values.timeout === undefined ? ANSWER_TIMEOUT_MS_DEFAULT / 1000
-    : integerIn(values.timeout, 1, TIMEOUT_MS_MAX / 1000, '--timeout')
+  const seconds =
+    values.timeout === undefined
+      ? ANSWER_TIMEOUT_MS_DEFAULT / 1000
+      : integerIn(values.timeout, 1, TIMEOUT_MS_MAX / 1000, '--timeout')
   const token = process.env.TOLLGATE_ADMIN_TOKEN
-  const api = new ApiClient(values.url ?? process.env.TOLLGATE_URL ?? 'http://127.0.0.1:8080',
-    { lang, ...(token === undefined ? {} : { token }) })
+  const api = new ApiClient(values.url ?? process.env.TOLLGATE_URL ?? 'http://127.0.0.1:8080', {
+    lang,
+    ...(token === undefined ? {} : { token }),
+  })
   return {
     endpoint: {
-      host: values.host ?? '127.0.0.1', port, dialect, framing,
+      host: values.host ?? '127.0.0.1',
+      port,
+      dialect,
+      framing,
       connectTimeoutMs: CONNECT_TIMEOUT_MS_DEFAULT,
     },
-    dialectName, lang, terminalId, merchantId, currency, api,
-    showMessages: values['show-messages'] === true, signOn: values['no-sign-on'] !== true,
-    macKey: macKeyOf(values['mac-key'], dialectName), answerTimeoutMs: seconds * 1000,
-    utcOffsetMinutes: utcOffsetMinutes(), book: TraceBook.open(terminalId),
+    dialectName,
+    lang,
+    terminalId,
+    merchantId,
+    currency,
+    api,
+    showMessages: values['show-messages'] === true,
+    signOn: values['no-sign-on'] !== true,
+    macKey: macKeyOf(values['mac-key'], dialectName),
+    answerTimeoutMs: seconds * 1000,
+    utcOffsetMinutes: utcOffsetMinutes(),
+    book: TraceBook.open(terminalId),
   }
 }
 
 function macKeyOf(hex: string | undefined, dialectName: DialectName): MacKey | null {
   if (hex === undefined) return null
   if (!dialectCarriesMac(loadDialect(dialectName))) {
-    usage(`--mac-key: ${dialectName} carries no 8-byte binary MAC in field 64 ` +
-      '(use cup-pos or iso87-binary)')
+    usage(
+      `--mac-key: ${dialectName} carries no 8-byte binary MAC in field 64 ` +
+        '(use cup-pos or iso87-binary)',
+    )
   }
   try {
     return MacKey.fromHex(hex)
@@ -377,7 +441,10 @@ function cardOf(pan: string | undefined, expiry: string | undefined): CardInput 
 }
 
 const ORIGINAL_KINDS: readonly OriginalKind[] = [
-  'purchase', 'preauthorization', 'completion', 'refund',
+  'purchase',
+  'preauthorization',
+  'completion',
+  'refund',
 ]
 
 /** The original a follow-up names, from the flags and what this terminal remembers. */
@@ -395,8 +462,10 @@ function originalOf(kind: TransactionKind, values: Values, session: Session): Or
   const time = values['original-time'] ?? known?.transmissionTime ?? null
   if (time !== null) check(time, /^\d{10}$/, '--original-time', 'MMDDhhmmss')
   if (time === null && session.dialectName !== 'cup-pos') {
-    throw new TerminalUsageError(`${session.dialectName}: give --original-time <MMDDhhmmss> ` +
-      `(field 7 of the original; this terminal has no record of STAN ${stan})`)
+    throw new TerminalUsageError(
+      `${session.dialectName}: give --original-time <MMDDhhmmss> ` +
+        `(field 7 of the original; this terminal has no record of STAN ${stan})`,
+    )
   }
   const today = terminalTime(Date.now(), session.utcOffsetMinutes).localDate
   const date = values['original-date'] ?? known?.localDate ?? today
@@ -407,13 +476,14 @@ function originalOf(kind: TransactionKind, values: Values, session: Session): Or
 function orderOf(values: Values, session: Session): Order {
   const kindText = values.kind ?? ''
   if (!isTerminalKind(kindText)) {
-    usage('--kind: expected one of purchase, preauthorization, balance_inquiry, void, refund, ' +
-      `completion, reversal, sign_on, echo; got "${kindText}"`)
+    usage(
+      '--kind: expected one of purchase, preauthorization, balance_inquiry, void, refund, ' +
+        `completion, reversal, sign_on, echo; got "${kindText}"`,
+    )
   }
   const kind = kindText
-  const stan = values.stan === undefined
-    ? null
-    : check(values.stan, /^\d{6}$/, '--stan', '6 digits')
+  const stan =
+    values.stan === undefined ? null : check(values.stan, /^\d{6}$/, '--stan', '6 digits')
   const amount = values.amount === undefined ? null : amountOf(values.amount, session.currency)
   if (!isTransactionKind(kind)) return { kind, card: null, amountMinor: null, stan, original: null }
   if (kind === 'purchase' || kind === 'preauthorization' || kind === 'balance_inquiry') {
@@ -494,7 +564,12 @@ function show(message: IsoMessage, session: Session): void {
   // The MAC is computed at encoding; it is masked in the listing anyway.
   const sealed = session.macKey === null ? message : withField(message, 64, '0'.repeat(16))
   const text = describe(session.endpoint.dialect, sealed)
-  say(text.split('\n').map((line) => `   ${line}`).join('\n'))
+  say(
+    text
+      .split('\n')
+      .map((line) => `   ${line}`)
+      .join('\n'),
+  )
 }
 
 /** Sends one message on an open link and prints both sides. */
@@ -514,10 +589,16 @@ async function send(
 
 function networkMessage(kind: 'sign_on' | 'echo', session: Session): IsoMessage {
   return buildRequest({
-    kind, dialect: session.dialectName, stan: session.book.nextStan(),
-    time: terminalTime(Date.now(), session.utcOffsetMinutes), terminalId: session.terminalId,
-    merchantId: session.merchantId, card: null, amountMinor: null,
-    currencyNumeric: session.currency.numeric, original: null,
+    kind,
+    dialect: session.dialectName,
+    stan: session.book.nextStan(),
+    time: terminalTime(Date.now(), session.utcOffsetMinutes),
+    terminalId: session.terminalId,
+    merchantId: session.merchantId,
+    card: null,
+    amountMinor: null,
+    currencyNumeric: session.currency.numeric,
+    original: null,
   })
 }
 
@@ -527,18 +608,29 @@ function transactionMessage(order: Order, session: Session): IsoMessage {
   const stan = cupReversal ? (order.original?.stan ?? '') : (order.stan ?? session.book.nextStan())
   const time = terminalTime(Date.now(), session.utcOffsetMinutes)
   const message = buildRequest({
-    kind: order.kind, dialect: session.dialectName, stan, time, terminalId: session.terminalId,
-    merchantId: session.merchantId, card: order.card, amountMinor: order.amountMinor,
-    currencyNumeric: session.currency.numeric, original: order.original,
+    kind: order.kind,
+    dialect: session.dialectName,
+    stan,
+    time,
+    terminalId: session.terminalId,
+    merchantId: session.merchantId,
+    card: order.card,
+    amountMinor: order.amountMinor,
+    currencyNumeric: session.currency.numeric,
+    original: order.original,
   })
   const kind = order.kind
-  const original = kind === 'purchase' || kind === 'preauthorization' ||
-    kind === 'completion' || kind === 'refund'
+  const original =
+    kind === 'purchase' || kind === 'preauthorization' || kind === 'completion' || kind === 'refund'
   if (original) {
     // Remembered before sending: a terminal must be able to reverse what got no answer.
     const transmissionTime = session.dialectName === 'cup-pos' ? null : time.transmissionTime
     session.book.remember({
-      stan, kind, transmissionTime, localDate: time.localDate, amountMinor: order.amountMinor,
+      stan,
+      kind,
+      transmissionTime,
+      localDate: time.localDate,
+      amountMinor: order.amountMinor,
     })
   }
   return message
@@ -558,9 +650,10 @@ async function runOrder(order: Order, session: Session, signOn: boolean): Promis
       const code = signed.answer.fields.get(39) ?? null
       if (code !== '00') return { code, approved: false }
     }
-    const message = order.kind === 'sign_on' || order.kind === 'echo'
-      ? networkMessage(order.kind, session)
-      : transactionMessage(order, session)
+    const message =
+      order.kind === 'sign_on' || order.kind === 'echo'
+        ? networkMessage(order.kind, session)
+        : transactionMessage(order, session)
     sentAtMs = Date.now()
     exchange = await send(link, order.kind, message, session)
   } finally {
@@ -574,9 +667,11 @@ async function runOrder(order: Order, session: Session, signOn: boolean): Promis
   return { code, approved: code === '00' }
 }
 
-const listSchema = z.object({
-  items: z.array(z.object({ id: z.string(), kind: z.string(), createdAt: z.string() }).loose()),
-}).loose()
+const listSchema = z
+  .object({
+    items: z.array(z.object({ id: z.string(), kind: z.string(), createdAt: z.string() }).loose()),
+  })
+  .loose()
 
 interface Sent {
   readonly kind: TransactionKind
@@ -602,8 +697,8 @@ async function printExplanation(sent: Sent, session: Session): Promise<void> {
       return
     }
     const found = page.data.items[0]
-    const fresh = found !== undefined &&
-      Date.parse(found.createdAt) >= sent.sentAtMs - LOOKUP_CLOCK_SKEW_MS
+    const fresh =
+      found !== undefined && Date.parse(found.createdAt) >= sent.sentAtMs - LOOKUP_CLOCK_SKEW_MS
     if (found === undefined || found.kind !== sent.kind || !fresh) {
       const acknowledged = sent.kind === 'reversal' && sent.code === '00'
       say(acknowledged ? TEXT.reversalAcknowledged[lang] : TEXT.notRecorded[lang])
@@ -634,7 +729,9 @@ interface Prompter {
 
 function prompter(): Prompter {
   const lines = createInterface({
-    input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY,
+    input: process.stdin,
+    output: process.stdout,
+    terminal: process.stdin.isTTY,
   })
   // The iterator buffers lines typed (or piped) while a transaction is on the wire.
   const iterator = lines[Symbol.asyncIterator]()
@@ -668,22 +765,31 @@ function prompter(): Prompter {
 }
 
 const MENU: readonly (TerminalKind | 'quit')[] = [
-  'quit', 'purchase', 'preauthorization', 'completion', 'balance_inquiry', 'void', 'refund',
-  'reversal', 'sign_on',
+  'quit',
+  'purchase',
+  'preauthorization',
+  'completion',
+  'balance_inquiry',
+  'void',
+  'refund',
+  'reversal',
+  'sign_on',
 ]
 
 function menuText(lang: Lang): string {
   const quit = lang === 'zh-CN' ? '退出' : 'quit'
-  const items = MENU.map((item, index) =>
-    `${index}. ${item === 'quit' ? quit : KIND_LABELS[item][lang]}`)
+  const items = MENU.map(
+    (item, index) => `${index}. ${item === 'quit' ? quit : KIND_LABELS[item][lang]}`,
+  )
   return [...items.slice(1), items[0] ?? ''].join('  ')
 }
 
 function menuChoice(answer: string): TerminalKind | 'quit' | null {
   if (/^\d$/.test(answer)) return MENU[Number(answer)] ?? null
   if (answer === 'quit' || answer === 'q' || answer === '退出') return 'quit'
-  const byLabel = (Object.keys(KIND_LABELS) as TerminalKind[])
-    .find((kind) => kind === answer || KIND_LABELS[kind]['zh-CN'] === answer)
+  const byLabel = (Object.keys(KIND_LABELS) as TerminalKind[]).find(
+    (kind) => kind === answer || KIND_LABELS[kind]['zh-CN'] === answer,
+  )
   return byLabel ?? null
 }
 
@@ -724,9 +830,10 @@ async function askOrder(
   values['original-stan'] = stan
   if (kind === 'completion' || kind === 'refund') {
     const remembered = /^\d{6}$/.test(stan) ? session.book.find(stan)?.amountMinor : undefined
-    const fallback = remembered === undefined || remembered === null
-      ? undefined
-      : formatAmount(remembered, session.currency.exponent)
+    const fallback =
+      remembered === undefined || remembered === null
+        ? undefined
+        : formatAmount(remembered, session.currency.exponent)
     const amount = await ask.ask(PROMPTS.amount[lang], fallback)
     if (amount === null) return null
     if (amount !== '') values.amount = amount
@@ -809,8 +916,10 @@ async function run(args: string[]): Promise<ExitCode> {
   const menu = values.interactive === true || (values.kind === undefined && process.stdin.isTTY)
   if (menu) return interactive(session)
   if (values.kind === undefined) {
-    usage('give --kind <kind> for one transaction, or --interactive for the menu ' +
-      '(see tollgate terminal --help)')
+    usage(
+      'give --kind <kind> for one transaction, or --interactive for the menu ' +
+        '(see tollgate terminal --help)',
+    )
   }
   const order = orderOf(values, session)
   const outcome = await runOrder(order, session, session.signOn)

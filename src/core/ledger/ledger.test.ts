@@ -25,8 +25,15 @@ const HOUR_MS = 3_600_000
 
 function account(id: string, kind: AccountKind, overrides: Partial<Account> = {}): Account {
   return {
-    id, kind, currency: 'CNY', creditLimitMinor: 0, debitsPendingMinor: 0, debitsPostedMinor: 0,
-    creditsPendingMinor: 0, creditsPostedMinor: 0, ...overrides,
+    id,
+    kind,
+    currency: 'CNY',
+    creditLimitMinor: 0,
+    debitsPendingMinor: 0,
+    debitsPostedMinor: 0,
+    creditsPendingMinor: 0,
+    creditsPostedMinor: 0,
+    ...overrides,
   }
 }
 
@@ -77,7 +84,9 @@ describe('balances', () => {
     expect(ledgerBalanceMinor(debit)).toBe(7_500)
     expect(availableMinor(debit)).toBe(6_500)
     const credit = creditAccount(50_000, {
-      debitsPostedMinor: 12_000, debitsPendingMinor: 3_000, creditsPostedMinor: 2_000,
+      debitsPostedMinor: 12_000,
+      debitsPendingMinor: 3_000,
+      creditsPostedMinor: 2_000,
     })
     expect(availableMinor(credit)).toBe(37_000)
     expect(creditUsedMinor(credit)).toBe(13_000)
@@ -110,9 +119,18 @@ describe('hold', () => {
     expect(credit.creditsPendingMinor).toBe(4_000)
     expect(availableMinor(debit)).toBe(6_000)
     expect(result.transfer).toMatchObject({
-      id: 't1', transactionId: 'tx1', debitAccountId: 'debit', creditAccountId: 'clearing:CNY',
-      amountMinor: 4_000, currency: 'CNY', state: 'pending', postedAmountMinor: 0,
-      pendingId: null, createdAtMs: NOW_MS, expiresAtMs: NOW_MS + HOUR_MS, resolvedAtMs: null,
+      id: 't1',
+      transactionId: 'tx1',
+      debitAccountId: 'debit',
+      creditAccountId: 'clearing:CNY',
+      amountMinor: 4_000,
+      currency: 'CNY',
+      state: 'pending',
+      postedAmountMinor: 0,
+      pendingId: null,
+      createdAtMs: NOW_MS,
+      expiresAtMs: NOW_MS + HOUR_MS,
+      resolvedAtMs: null,
     })
   })
 
@@ -120,20 +138,26 @@ describe('hold', () => {
     const debit = debitAccount(10_000, { debitsPostedMinor: 3_000, debitsPendingMinor: 2_000 })
     const exact = ok(hold(holding(debit, clearing(), 5_000)))
     expect(availableMinor(accountsOf(exact)[0])).toBe(0)
-    expect(hold(holding(debit, clearing(), 5_001)))
-      .toEqual({ code: 'exceeds_available', availableMinor: 5_000 })
+    expect(hold(holding(debit, clearing(), 5_001))).toEqual({
+      code: 'exceeds_available',
+      availableMinor: 5_000,
+    })
   })
 
   it('lets a credit account hold exactly its limit and not one fen more', () => {
     const credit = creditAccount(20_000)
     expect(availableMinor(accountsOf(ok(hold(holding(credit, clearing(), 20_000))))[0])).toBe(0)
-    expect(hold(holding(credit, clearing(), 20_001)))
-      .toEqual({ code: 'exceeds_available', availableMinor: 20_000 })
+    expect(hold(holding(credit, clearing(), 20_001))).toEqual({
+      code: 'exceeds_available',
+      availableMinor: 20_000,
+    })
   })
 
   it('refuses a zero-balance debit account even one fen', () => {
-    expect(hold(holding(debitAccount(0), clearing(), 1)))
-      .toEqual({ code: 'exceeds_available', availableMinor: 0 })
+    expect(hold(holding(debitAccount(0), clearing(), 1))).toEqual({
+      code: 'exceeds_available',
+      availableMinor: 0,
+    })
   })
 
   it('asserts on impossible inputs', () => {
@@ -155,7 +179,10 @@ describe('post', () => {
     expect(debit.debitsPostedMinor).toBe(2_500)
     expect(credit.creditsPostedMinor).toBe(2_500)
     expect(result.transfer).toMatchObject({
-      state: 'posted', postedAmountMinor: 2_500, expiresAtMs: null, resolvedAtMs: NOW_MS,
+      state: 'posted',
+      postedAmountMinor: 2_500,
+      expiresAtMs: null,
+      resolvedAtMs: NOW_MS,
       pendingId: null,
     })
   })
@@ -163,15 +190,19 @@ describe('post', () => {
   it('lets a debit account spend exactly its available (holds count) and not one fen more', () => {
     const debit = debitAccount(10_000, { debitsPendingMinor: 4_000 })
     expect(availableMinor(accountsOf(ok(post(moving(debit, clearing(), 6_000))))[0])).toBe(0)
-    expect(post(moving(debit, clearing(), 6_001)))
-      .toEqual({ code: 'exceeds_available', availableMinor: 6_000 })
+    expect(post(moving(debit, clearing(), 6_001))).toEqual({
+      code: 'exceeds_available',
+      availableMinor: 6_000,
+    })
   })
 
   it('lets a credit account use exactly its limit and not one fen more', () => {
     const credit = creditAccount(8_000, { debitsPostedMinor: 3_000, creditsPostedMinor: 1_000 })
     expect(availableMinor(accountsOf(ok(post(moving(credit, clearing(), 6_000))))[0])).toBe(0)
-    expect(post(moving(credit, clearing(), 6_001)))
-      .toEqual({ code: 'exceeds_available', availableMinor: 6_000 })
+    expect(post(moving(credit, clearing(), 6_001))).toEqual({
+      code: 'exceeds_available',
+      availableMinor: 6_000,
+    })
   })
 
   it('never refuses a refund-like posting from an unbounded account to a cardholder', () => {
@@ -203,8 +234,13 @@ describe('postHold', () => {
   const [heldDebit, heldCredit] = accountsOf(held)
   const complete = (value: number, transfer: Transfer = held.transfer): ResolveResult =>
     postHold({
-      holdTransfer: transfer, debit: heldDebit, credit: heldCredit, amountMinor: amount(value),
-      postingId: 'p1', transactionId: 'tx2', nowMs: NOW_MS + 1,
+      holdTransfer: transfer,
+      debit: heldDebit,
+      credit: heldCredit,
+      amountMinor: amount(value),
+      postingId: 'p1',
+      transactionId: 'tx2',
+      nowMs: NOW_MS + 1,
     })
 
   it('posts the whole hold', () => {
@@ -212,10 +248,17 @@ describe('postHold', () => {
     const [debit, credit] = accountsOf(result)
     expect(debit).toMatchObject({ debitsPendingMinor: 0, debitsPostedMinor: 6_000 })
     expect(credit).toMatchObject({ creditsPendingMinor: 0, creditsPostedMinor: 6_000 })
-    expect(result.hold)
-      .toMatchObject({ state: 'posted', postedAmountMinor: 6_000, resolvedAtMs: NOW_MS + 1 })
+    expect(result.hold).toMatchObject({
+      state: 'posted',
+      postedAmountMinor: 6_000,
+      resolvedAtMs: NOW_MS + 1,
+    })
     expect(result.posting).toMatchObject({
-      id: 'p1', transactionId: 'tx2', amountMinor: 6_000, state: 'posted', pendingId: 't1',
+      id: 'p1',
+      transactionId: 'tx2',
+      amountMinor: 6_000,
+      state: 'posted',
+      pendingId: 't1',
     })
   })
 
@@ -224,8 +267,11 @@ describe('postHold', () => {
     const [debit] = accountsOf(result)
     expect(debit).toMatchObject({ debitsPendingMinor: 0, debitsPostedMinor: 2_500 })
     expect(availableMinor(debit)).toBe(7_500)
-    expect(result.hold)
-      .toMatchObject({ state: 'posted', postedAmountMinor: 2_500, amountMinor: 6_000 })
+    expect(result.hold).toMatchObject({
+      state: 'posted',
+      postedAmountMinor: 2_500,
+      amountMinor: 6_000,
+    })
     expect(result.posting?.amountMinor).toBe(2_500)
     assertConservation(byId([heldDebit, heldCredit]), byId(result.accounts))
   })
@@ -239,19 +285,29 @@ describe('postHold', () => {
   it('asserts on posting a transfer that is not pending', () => {
     expect(() => complete(1, complete(6_000).hold)).toThrow(/not pending/)
     const voided = releaseHold({
-      holdTransfer: held.transfer, debit: heldDebit, credit: heldCredit, state: 'voided',
+      holdTransfer: held.transfer,
+      debit: heldDebit,
+      credit: heldCredit,
+      state: 'voided',
       nowMs: NOW_MS,
     })
     expect(() => complete(1, voided.hold)).toThrow(/not pending/)
   })
 
   it("asserts on accounts that are not the hold's", () => {
-    const posting = (debit: Account) => () => postHold({
-      holdTransfer: held.transfer, debit, credit: heldCredit, amountMinor: amount(1),
-      postingId: 'p', transactionId: 't', nowMs: NOW_MS,
-    })
+    const posting = (debit: Account) => () =>
+      postHold({
+        holdTransfer: held.transfer,
+        debit,
+        credit: heldCredit,
+        amountMinor: amount(1),
+        postingId: 'p',
+        transactionId: 't',
+        nowMs: NOW_MS,
+      })
     const other = account('other', 'cardholder', {
-      debitsPendingMinor: 6_000, creditsPostedMinor: 10_000,
+      debitsPendingMinor: 6_000,
+      creditsPostedMinor: 10_000,
     })
     expect(posting(other)).toThrow(/hold accounts/)
     expect(posting(debitAccount(10_000))).toThrow(/pending below hold/)
@@ -274,8 +330,11 @@ describe('releaseHold', () => {
     const [debit, credit] = accountsOf(result)
     expect(availableMinor(debit)).toBe(20_000)
     expect(credit.creditsPendingMinor).toBe(0)
-    expect(result.hold)
-      .toMatchObject({ state: 'voided', resolvedAtMs: NOW_MS + 1, postedAmountMinor: 0 })
+    expect(result.hold).toMatchObject({
+      state: 'voided',
+      resolvedAtMs: NOW_MS + 1,
+      postedAmountMinor: 0,
+    })
     expect(result.posting).toBeNull()
   })
 
@@ -299,21 +358,34 @@ describe('ledgerTotals and assertConservation', () => {
       clearing({ creditsPendingMinor: 5, creditsPostedMinor: 7 }),
       account('x', 'cardholder', { currency: 'HKD', creditsPostedMinor: 3 }),
     ])
-    expect(totals.get('CNY'))
-      .toEqual({ debitsPending: 5, creditsPending: 5, debitsPosted: 7, creditsPosted: 7 })
-    expect(totals.get('HKD'))
-      .toEqual({ debitsPending: 0, creditsPending: 0, debitsPosted: 0, creditsPosted: 3 })
+    expect(totals.get('CNY')).toEqual({
+      debitsPending: 5,
+      creditsPending: 5,
+      debitsPosted: 7,
+      creditsPosted: 7,
+    })
+    expect(totals.get('HKD')).toEqual({
+      debitsPending: 0,
+      creditsPending: 0,
+      debitsPosted: 0,
+      creditsPosted: 3,
+    })
   })
 
   it('accepts balanced changes and asserts on unbalanced or impossible ones', () => {
     const before = byId([debitAccount(10_000), clearing()])
-    const after = (...accounts: Account[]) => () => assertConservation(before, byId(accounts))
+    const after =
+      (...accounts: Account[]) =>
+      () =>
+        assertConservation(before, byId(accounts))
     const moved = ok(post(moving(debitAccount(10_000), clearing(), 10)))
     expect(after(...moved.accounts)).not.toThrow()
-    expect(after(debitAccount(10_000, { debitsPostedMinor: 10 }), clearing()))
-      .toThrow(/posted debits and credits differ/)
-    expect(after(debitAccount(10_000, { debitsPendingMinor: 10 }), clearing()))
-      .toThrow(/pending debits and credits differ/)
+    expect(after(debitAccount(10_000, { debitsPostedMinor: 10 }), clearing())).toThrow(
+      /posted debits and credits differ/,
+    )
+    expect(after(debitAccount(10_000, { debitsPendingMinor: 10 }), clearing())).toThrow(
+      /pending debits and credits differ/,
+    )
     expect(after(account('new', 'clearing'))).toThrow(/appeared/)
     expect(after(clearing({ currency: 'HKD' }))).toThrow(/changed currency/)
     const overdrawn = debitAccount(10_000, { debitsPostedMinor: 10_001 })
@@ -348,12 +420,12 @@ type AmountChoice =
 
 type Step =
   | {
-    readonly op: 'hold' | 'post'
-    readonly account: number
-    readonly amount: AmountChoice
-    /** How long a hold lives; a post ignores it. */
-    readonly ttlMs: number
-  }
+      readonly op: 'hold' | 'post'
+      readonly account: number
+      readonly amount: AmountChoice
+      /** How long a hold lives; a post ignores it. */
+      readonly ttlMs: number
+    }
   | { readonly op: 'post_hold'; readonly hold: number; readonly fraction: number }
   | { readonly op: 'void'; readonly hold: number }
   | { readonly op: 'expire'; readonly hold: number }
@@ -361,7 +433,8 @@ type Step =
   | { readonly op: 'resolve_again'; readonly hold: number }
   | { readonly op: 'advance'; readonly ms: number }
 
-const rawAmount = fc.integer({ min: 1, max: 12_000 })
+const rawAmount = fc
+  .integer({ min: 1, max: 12_000 })
   .map((value) => ({ kind: 'raw' as const, value }))
 const amountChoice: fc.Arbitrary<AmountChoice> = fc.oneof(
   { weight: 6, arbitrary: rawAmount },
@@ -377,7 +450,9 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
   ...(['hold', 'post'] as const).map((name) => ({
     weight: name === 'hold' ? 6 : 3,
     arbitrary: fc.record({
-      op: op(name), account: index, amount: amountChoice,
+      op: op(name),
+      account: index,
+      amount: amountChoice,
       ttlMs: fc.integer({ min: 1, max: 6 * HOUR_MS }),
     }),
   })),
@@ -456,8 +531,10 @@ class LedgerWorld {
   /** Ledger inputs for resolving `held`, with the accounts as they are now. */
   resolving(held: Transfer) {
     return {
-      holdTransfer: held, debit: this.get(held.debitAccountId),
-      credit: this.get(held.creditAccountId), nowMs: this.nowMs,
+      holdTransfer: held,
+      debit: this.get(held.debitAccountId),
+      credit: this.get(held.creditAccountId),
+      nowMs: this.nowMs,
     }
   }
 
@@ -493,11 +570,11 @@ function spend(world: LedgerWorld, step: Extract<Step, { op: 'hold' | 'post' }>)
   const before = world.snapshot()
   const input = {
     ...moving(world.get(model.id), world.get(`clearing:${model.currency}`), value),
-    id: world.nextId(), nowMs: world.nowMs,
+    id: world.nextId(),
+    nowMs: world.nowMs,
   }
-  const result = step.op === 'hold'
-    ? hold({ ...input, expiresAtMs: world.nowMs + step.ttlMs })
-    : post(input)
+  const result =
+    step.op === 'hold' ? hold({ ...input, expiresAtMs: world.nowMs + step.ttlMs }) : post(input)
   if ('code' in result) {
     expect(value).toBeGreaterThan(available)
     expect(result).toEqual({ code: 'exceeds_available', availableMinor: available })
@@ -529,12 +606,15 @@ function resolve(
     return
   }
   const posted = step.op === 'post_hold' ? part(held.amountMinor, step.fraction) : 0
-  const result = step.op === 'post_hold'
-    ? postHold({
-      ...world.resolving(held), amountMinor: amount(posted), postingId: world.nextId(),
-      transactionId: 'completion',
-    })
-    : releaseHold({ ...world.resolving(held), state: step.op === 'void' ? 'voided' : 'expired' })
+  const result =
+    step.op === 'post_hold'
+      ? postHold({
+          ...world.resolving(held),
+          amountMinor: amount(posted),
+          postingId: world.nextId(),
+          transactionId: 'completion',
+        })
+      : releaseHold({ ...world.resolving(held), state: step.op === 'void' ? 'voided' : 'expired' })
   world.apply(result.accounts)
   target.current = result.hold
   target.resolutions += 1
@@ -561,7 +641,10 @@ function runStep(world: LedgerWorld, step: Step): void {
       return
     case 'resolve_again': {
       // A resolved hold, as the ledger returned it, can be neither resolved nor posted again.
-      const target = pick(world.holds.filter((h) => h.resolutions > 0), step.hold)
+      const target = pick(
+        world.holds.filter((h) => h.resolutions > 0),
+        step.hold,
+      )
       if (target === undefined) return
       const inputs = world.resolving(target.current)
       const before = world.snapshot()
@@ -603,8 +686,9 @@ function checkWorld(world: LedgerWorld): void {
   }
   for (const h of world.holds) expect(h.resolutions).toBeLessThanOrEqual(1)
   for (const model of world.cardholders) {
-    expect(availableMinor(world.get(model.id)), `${model.id} available vs model`)
-      .toBe(world.modelAvailable(model))
+    expect(availableMinor(world.get(model.id)), `${model.id} available vs model`).toBe(
+      world.modelAvailable(model),
+    )
   }
 }
 

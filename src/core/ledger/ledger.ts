@@ -41,7 +41,10 @@ export function assertAccountInvariants(account: Account): void {
     account.creditLimitMinor,
   ]
   for (const total of totals) {
-    assert(Number.isSafeInteger(total) && total >= 0, `account ${account.id}: total ${total} out of range`)
+    assert(
+      Number.isSafeInteger(total) && total >= 0,
+      `account ${account.id}: total ${total} out of range`,
+    )
     assert(total <= BALANCE_MINOR_MAX * 4, `account ${account.id}: total ${total} over maximum`)
   }
   if (isBounded(account)) {
@@ -69,7 +72,9 @@ function checkPair(input: TransferInput): void {
   assert(input.debit.id !== input.credit.id, 'transfer between distinct accounts')
   assert(input.debit.currency === input.credit.currency, 'transfer within one currency')
   assert(
-    Number.isSafeInteger(input.amountMinor) && input.amountMinor > 0 && input.amountMinor <= AMOUNT_MINOR_MAX,
+    Number.isSafeInteger(input.amountMinor) &&
+      input.amountMinor > 0 &&
+      input.amountMinor <= AMOUNT_MINOR_MAX,
     `transfer amount ${input.amountMinor} out of range`,
   )
 }
@@ -88,8 +93,14 @@ export function hold(
   assert(input.expiresAtMs > input.nowMs, 'a hold expires in the future')
   const refused = refusal(input.debit, input.amountMinor)
   if (refused !== null) return refused
-  const debit: Account = { ...input.debit, debitsPendingMinor: input.debit.debitsPendingMinor + input.amountMinor }
-  const credit: Account = { ...input.credit, creditsPendingMinor: input.credit.creditsPendingMinor + input.amountMinor }
+  const debit: Account = {
+    ...input.debit,
+    debitsPendingMinor: input.debit.debitsPendingMinor + input.amountMinor,
+  }
+  const credit: Account = {
+    ...input.credit,
+    creditsPendingMinor: input.credit.creditsPendingMinor + input.amountMinor,
+  }
   assertAccountInvariants(debit)
   assertAccountInvariants(credit)
   const transfer: Transfer = {
@@ -114,8 +125,14 @@ export function post(input: TransferInput): LedgerResult | LedgerRefusal {
   checkPair(input)
   const refused = refusal(input.debit, input.amountMinor)
   if (refused !== null) return refused
-  const debit: Account = { ...input.debit, debitsPostedMinor: input.debit.debitsPostedMinor + input.amountMinor }
-  const credit: Account = { ...input.credit, creditsPostedMinor: input.credit.creditsPostedMinor + input.amountMinor }
+  const debit: Account = {
+    ...input.debit,
+    debitsPostedMinor: input.debit.debitsPostedMinor + input.amountMinor,
+  }
+  const credit: Account = {
+    ...input.credit,
+    creditsPostedMinor: input.credit.creditsPostedMinor + input.amountMinor,
+  }
   assertAccountInvariants(debit)
   assertAccountInvariants(credit)
   const transfer: Transfer = {
@@ -143,10 +160,23 @@ export interface ResolveResult {
   readonly posting: Transfer | null
 }
 
-function releasePending(debit: Account, credit: Account, holdTransfer: Transfer): [Account, Account] {
-  assert(debit.id === holdTransfer.debitAccountId && credit.id === holdTransfer.creditAccountId, 'hold accounts')
-  assert(debit.debitsPendingMinor >= holdTransfer.amountMinor, `account ${debit.id}: pending below hold`)
-  assert(credit.creditsPendingMinor >= holdTransfer.amountMinor, `account ${credit.id}: pending below hold`)
+function releasePending(
+  debit: Account,
+  credit: Account,
+  holdTransfer: Transfer,
+): [Account, Account] {
+  assert(
+    debit.id === holdTransfer.debitAccountId && credit.id === holdTransfer.creditAccountId,
+    'hold accounts',
+  )
+  assert(
+    debit.debitsPendingMinor >= holdTransfer.amountMinor,
+    `account ${debit.id}: pending below hold`,
+  )
+  assert(
+    credit.creditsPendingMinor >= holdTransfer.amountMinor,
+    `account ${credit.id}: pending below hold`,
+  )
   return [
     { ...debit, debitsPendingMinor: debit.debitsPendingMinor - holdTransfer.amountMinor },
     { ...credit, creditsPendingMinor: credit.creditsPendingMinor - holdTransfer.amountMinor },
@@ -170,11 +200,22 @@ export function postHold(input: {
   assert(held.state === 'pending', `transfer ${held.id} is ${held.state}, not pending`)
   assert(input.amountMinor > 0 && input.amountMinor <= held.amountMinor, 'posting within the hold')
   const [released, releasedCredit] = releasePending(input.debit, input.credit, held)
-  const debit: Account = { ...released, debitsPostedMinor: released.debitsPostedMinor + input.amountMinor }
-  const credit: Account = { ...releasedCredit, creditsPostedMinor: releasedCredit.creditsPostedMinor + input.amountMinor }
+  const debit: Account = {
+    ...released,
+    debitsPostedMinor: released.debitsPostedMinor + input.amountMinor,
+  }
+  const credit: Account = {
+    ...releasedCredit,
+    creditsPostedMinor: releasedCredit.creditsPostedMinor + input.amountMinor,
+  }
   assertAccountInvariants(debit)
   assertAccountInvariants(credit)
-  const resolved: Transfer = { ...held, state: 'posted', postedAmountMinor: input.amountMinor, resolvedAtMs: input.nowMs }
+  const resolved: Transfer = {
+    ...held,
+    state: 'posted',
+    postedAmountMinor: input.amountMinor,
+    resolvedAtMs: input.nowMs,
+  }
   const posting: Transfer = {
     id: input.postingId,
     transactionId: input.transactionId,
@@ -208,7 +249,11 @@ export function releaseHold(input: {
   const [debit, credit] = releasePending(input.debit, input.credit, held)
   assertAccountInvariants(debit)
   assertAccountInvariants(credit)
-  return { accounts: [debit, credit], hold: { ...held, state: input.state, resolvedAtMs: input.nowMs }, posting: null }
+  return {
+    accounts: [debit, credit],
+    hold: { ...held, state: input.state, resolvedAtMs: input.nowMs },
+    posting: null,
+  }
 }
 
 /** Per-currency sums that must balance: every debit has its credit. */
@@ -222,7 +267,12 @@ export interface LedgerTotals {
 export function ledgerTotals(accounts: Iterable<Account>): Map<string, LedgerTotals> {
   const totals = new Map<string, LedgerTotals>()
   for (const account of accounts) {
-    const entry = totals.get(account.currency) ?? { debitsPending: 0, creditsPending: 0, debitsPosted: 0, creditsPosted: 0 }
+    const entry = totals.get(account.currency) ?? {
+      debitsPending: 0,
+      creditsPending: 0,
+      debitsPosted: 0,
+      creditsPosted: 0,
+    }
     entry.debitsPending += account.debitsPendingMinor
     entry.creditsPending += account.creditsPendingMinor
     entry.debitsPosted += account.debitsPostedMinor
@@ -236,14 +286,22 @@ export function ledgerTotals(accounts: Iterable<Account>): Map<string, LedgerTot
  * Asserts that a set of account changes conserves money: per currency, what was debited equals
  * what was credited, pending and posted alike. `before` and `after` hold the same account ids.
  */
-export function assertConservation(before: ReadonlyMap<string, Account>, after: ReadonlyMap<string, Account>): void {
+export function assertConservation(
+  before: ReadonlyMap<string, Account>,
+  after: ReadonlyMap<string, Account>,
+): void {
   const delta = new Map<string, LedgerTotals>()
   for (const [id, next] of after) {
     const previous = before.get(id)
     assert(previous !== undefined, `account ${id} appeared without a previous state`)
     assert(previous.currency === next.currency, `account ${id} changed currency`)
     assertAccountInvariants(next)
-    const entry = delta.get(next.currency) ?? { debitsPending: 0, creditsPending: 0, debitsPosted: 0, creditsPosted: 0 }
+    const entry = delta.get(next.currency) ?? {
+      debitsPending: 0,
+      creditsPending: 0,
+      debitsPosted: 0,
+      creditsPosted: 0,
+    }
     entry.debitsPending += next.debitsPendingMinor - previous.debitsPendingMinor
     entry.creditsPending += next.creditsPendingMinor - previous.creditsPendingMinor
     entry.debitsPosted += next.debitsPostedMinor - previous.debitsPostedMinor
@@ -251,7 +309,13 @@ export function assertConservation(before: ReadonlyMap<string, Account>, after: 
     delta.set(next.currency, entry)
   }
   for (const [currency, entry] of delta) {
-    assert(entry.debitsPending === entry.creditsPending, `${currency}: pending debits and credits differ`)
-    assert(entry.debitsPosted === entry.creditsPosted, `${currency}: posted debits and credits differ`)
+    assert(
+      entry.debitsPending === entry.creditsPending,
+      `${currency}: pending debits and credits differ`,
+    )
+    assert(
+      entry.debitsPosted === entry.creditsPosted,
+      `${currency}: posted debits and credits differ`,
+    )
   }
 }

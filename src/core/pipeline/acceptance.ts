@@ -2,7 +2,9 @@ import type { Check, Merchant, NewTransactionKind, Terminal, CardType } from '..
 import type { ReasonCode } from '../reasons/codes.js'
 import { mccPermitted } from './mcc-rules.js'
 
-export type StageResult = { readonly ok: true; readonly check: Check } | { readonly ok: false; readonly check: Check; readonly reason: ReasonCode }
+export type StageResult =
+  | { readonly ok: true; readonly check: Check }
+  | { readonly ok: false; readonly check: Check; readonly reason: ReasonCode }
 
 function failed(check: Omit<Check, 'status'>, reason: ReasonCode): StageResult {
   return { ok: false, reason, check: { ...check, status: 'fail', reason } }
@@ -20,30 +22,82 @@ export function checkAcceptance(input: {
 }): StageResult[] {
   const { terminal, merchant } = input
   const results: StageResult[] = []
-  const bindingEvidence = { terminalId: terminal.id, boundMerchantId: terminal.merchantId, merchantId: merchant.id }
+  const bindingEvidence = {
+    terminalId: terminal.id,
+    boundMerchantId: terminal.merchantId,
+    merchantId: merchant.id,
+  }
   results.push(
     terminal.merchantId === merchant.id
-      ? { ok: true, check: { stage: 'acceptance', name: 'terminal_binding', status: 'pass', evidence: bindingEvidence } }
-      : failed({ stage: 'acceptance', name: 'terminal_binding', evidence: bindingEvidence }, 'terminal_merchant_mismatch'),
+      ? {
+          ok: true,
+          check: {
+            stage: 'acceptance',
+            name: 'terminal_binding',
+            status: 'pass',
+            evidence: bindingEvidence,
+          },
+        }
+      : failed(
+          { stage: 'acceptance', name: 'terminal_binding', evidence: bindingEvidence },
+          'terminal_merchant_mismatch',
+        ),
   )
   const terminalEvidence = { terminalId: terminal.id, terminalStatus: terminal.status }
   results.push(
     terminal.status === 'active'
-      ? { ok: true, check: { stage: 'acceptance', name: 'terminal_status', status: 'pass', evidence: terminalEvidence } }
-      : failed({ stage: 'acceptance', name: 'terminal_status', evidence: terminalEvidence }, 'terminal_inactive'),
+      ? {
+          ok: true,
+          check: {
+            stage: 'acceptance',
+            name: 'terminal_status',
+            status: 'pass',
+            evidence: terminalEvidence,
+          },
+        }
+      : failed(
+          { stage: 'acceptance', name: 'terminal_status', evidence: terminalEvidence },
+          'terminal_inactive',
+        ),
   )
-  const merchantEvidence = { merchantId: merchant.id, merchantName: merchant.name, merchantStatus: merchant.status }
+  const merchantEvidence = {
+    merchantId: merchant.id,
+    merchantName: merchant.name,
+    merchantStatus: merchant.status,
+  }
   const merchantReason = merchantStatusReason(merchant, input.kind)
   results.push(
     merchantReason === null
-      ? { ok: true, check: { stage: 'acceptance', name: 'merchant_status', status: 'pass', evidence: merchantEvidence } }
-      : failed({ stage: 'acceptance', name: 'merchant_status', evidence: merchantEvidence }, merchantReason),
+      ? {
+          ok: true,
+          check: {
+            stage: 'acceptance',
+            name: 'merchant_status',
+            status: 'pass',
+            evidence: merchantEvidence,
+          },
+        }
+      : failed(
+          { stage: 'acceptance', name: 'merchant_status', evidence: merchantEvidence },
+          merchantReason,
+        ),
   )
   const mccEvidence = { mcc: merchant.mcc, cardType: input.cardType }
   results.push(
     input.kind === 'balance_inquiry' || mccPermitted(input.cardType, merchant.mcc)
-      ? { ok: true, check: { stage: 'acceptance', name: 'card_product_at_mcc', status: 'pass', evidence: mccEvidence } }
-      : failed({ stage: 'acceptance', name: 'card_product_at_mcc', evidence: mccEvidence }, 'card_not_permitted_at_merchant'),
+      ? {
+          ok: true,
+          check: {
+            stage: 'acceptance',
+            name: 'card_product_at_mcc',
+            status: 'pass',
+            evidence: mccEvidence,
+          },
+        }
+      : failed(
+          { stage: 'acceptance', name: 'card_product_at_mcc', evidence: mccEvidence },
+          'card_not_permitted_at_merchant',
+        ),
   )
   return results
 }

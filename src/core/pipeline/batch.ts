@@ -5,7 +5,14 @@ import type { TransactionRecord } from '../model.js'
 import type { CoreContext } from './context.js'
 import { decideFollowUp } from './decide-follow-up.js'
 import { decideNew } from './decide-new.js'
-import { binPrefixes, clearingAccountId, counterKey, dedupKey, followUpDedupKey, traceKeys } from './keys.js'
+import {
+  binPrefixes,
+  clearingAccountId,
+  counterKey,
+  dedupKey,
+  followUpDedupKey,
+  traceKeys,
+} from './keys.js'
 import type { CoreRequest } from './requests.js'
 import type { RequestResult } from './result.js'
 import { Working, type Changes, type Snapshot, type SnapshotKeys } from './snapshot.js'
@@ -23,16 +30,26 @@ export interface BatchWork {
   readonly originalDedupKeys: readonly string[]
   /** Keys to load, given the originals the follow-ups name and, where loaded, their originals. */
   keys(originals: ReadonlyMap<string, TransactionRecord>): SnapshotKeys
-  decide(snapshot: Snapshot): { readonly changes: Changes; readonly results: readonly RequestResult[] }
+  decide(snapshot: Snapshot): {
+    readonly changes: Changes
+    readonly results: readonly RequestResult[]
+  }
 }
 
 export function planBatch(requests: readonly CoreRequest[], ctx: CoreContext): BatchWork {
-  assert(requests.length > 0 && requests.length <= BATCH_SIZE_MAX, `batch of ${requests.length} within 1..${BATCH_SIZE_MAX}`)
+  assert(
+    requests.length > 0 && requests.length <= BATCH_SIZE_MAX,
+    `batch of ${requests.length} within 1..${BATCH_SIZE_MAX}`,
+  )
   const today = localDateOf(ctx.nowMs, ctx.settings.utcOffsetMinutes)
   const localDate = formatLocalDate(today)
-  const originalIds = requests.flatMap((r) => (r.type === 'follow_up' && r.originalId !== undefined ? [r.originalId] : []))
+  const originalIds = requests.flatMap((r) =>
+    r.type === 'follow_up' && r.originalId !== undefined ? [r.originalId] : [],
+  )
   const originalDedupKeys = requests.flatMap((r) =>
-    r.type === 'follow_up' && r.originalTrace !== undefined ? traceKeys(r.originalTrace, localDate) : [],
+    r.type === 'follow_up' && r.originalTrace !== undefined
+      ? traceKeys(r.originalTrace, localDate)
+      : [],
   )
   return {
     originalIds,
@@ -58,17 +75,30 @@ export function collectKeys(
   localDate: string,
 ): SnapshotKeys {
   const keys = {
-    merchantIds: new Set<string>(), terminalIds: new Set<string>(), cardTokens: new Set<string>(),
-    accountIds: new Set<string>(), dedupKeys: new Set<string>(), idempotencyKeys: new Set<string>(),
-    counterKeys: new Set<string>(), listValues: new Set<string>(), transferIds: new Set<string>(),
+    merchantIds: new Set<string>(),
+    terminalIds: new Set<string>(),
+    cardTokens: new Set<string>(),
+    accountIds: new Set<string>(),
+    dedupKeys: new Set<string>(),
+    idempotencyKeys: new Set<string>(),
+    counterKeys: new Set<string>(),
+    listValues: new Set<string>(),
+    transferIds: new Set<string>(),
   }
-  const addCounters = (cardToken: string, merchantId: string, terminalId: string, day: string, currency: string): void => {
+  const addCounters = (
+    cardToken: string,
+    merchantId: string,
+    terminalId: string,
+    day: string,
+    currency: string,
+  ): void => {
     keys.counterKeys.add(counterKey('card', cardToken, day, currency))
     keys.counterKeys.add(counterKey('merchant', merchantId, day, currency))
     keys.counterKeys.add(counterKey('terminal', terminalId, day, currency))
   }
   const byDedupKey = new Map<string, TransactionRecord>()
-  for (const record of originals.values()) if (record.dedupKey !== null) byDedupKey.set(record.dedupKey, record)
+  for (const record of originals.values())
+    if (record.dedupKey !== null) byDedupKey.set(record.dedupKey, record)
   for (const request of requests) {
     if (request.idempotencyKey !== null) keys.idempotencyKeys.add(request.idempotencyKey)
     if (request.type === 'new') {
@@ -77,7 +107,9 @@ export function collectKeys(
       keys.terminalIds.add(request.terminalId)
       keys.cardTokens.add(request.cardToken)
       keys.accountIds.add(clearingAccountId(currency))
-      keys.dedupKeys.add(dedupKey(request.terminalId, request.stan, request.transmissionTime, localDate))
+      keys.dedupKeys.add(
+        dedupKey(request.terminalId, request.stan, request.transmissionTime, localDate),
+      )
       addCounters(request.cardToken, request.merchantId, request.terminalId, localDate, currency)
       keys.listValues.add(request.cardToken)
       keys.listValues.add(request.merchantId)
@@ -87,24 +119,42 @@ export function collectKeys(
     }
     // A reversal of an original never seen leaves a tombstone under the trace's terminal.
     if (request.originalTrace !== undefined) keys.terminalIds.add(request.originalTrace.terminalId)
-    const original = request.originalId !== undefined
-      ? originals.get(request.originalId)
-      : traceKeys(request.originalTrace, localDate).map((key) => byDedupKey.get(key)).find((record) => record !== undefined)
+    const original =
+      request.originalId !== undefined
+        ? originals.get(request.originalId)
+        : traceKeys(request.originalTrace, localDate)
+            .map((key) => byDedupKey.get(key))
+            .find((record) => record !== undefined)
     if (original === undefined) continue
     // A completion's preauthorization (or a refund's sale): undoing gives its day's usage back.
     const parent = original.originalId === null ? undefined : originals.get(original.originalId)
     if (parent !== undefined && parent.cardToken !== null) {
-      addCounters(parent.cardToken, parent.merchantId, parent.terminalId, parent.localDate, parent.currency)
+      addCounters(
+        parent.cardToken,
+        parent.merchantId,
+        parent.terminalId,
+        parent.localDate,
+        parent.currency,
+      )
     }
     keys.merchantIds.add(original.merchantId)
     keys.terminalIds.add(original.terminalId)
     keys.accountIds.add(clearingAccountId(original.currency))
     if (original.cardToken !== null) {
       keys.cardTokens.add(original.cardToken)
-      addCounters(original.cardToken, original.merchantId, original.terminalId, original.localDate, original.currency)
+      addCounters(
+        original.cardToken,
+        original.merchantId,
+        original.terminalId,
+        original.localDate,
+        original.currency,
+      )
     }
     if (original.holdTransferId !== null) keys.transferIds.add(original.holdTransferId)
-    if (request.stan !== null) keys.dedupKeys.add(followUpDedupKey(original.terminalId, request.stan, localDate, request.kind))
+    if (request.stan !== null)
+      keys.dedupKeys.add(
+        followUpDedupKey(original.terminalId, request.stan, localDate, request.kind),
+      )
   }
   return keys
 }

@@ -1,7 +1,15 @@
 import { assert } from '../assert.js'
 import { postHold, releaseHold, post } from '../ledger/ledger.js'
 import { AMOUNT_MINOR_MAX, toAmountMinor } from '../money.js'
-import { STAGES, type Account, type Check, type Evidence, type FollowUpKind, type Lifecycle, type TransactionRecord } from '../model.js'
+import {
+  STAGES,
+  type Account,
+  type Check,
+  type Evidence,
+  type FollowUpKind,
+  type Lifecycle,
+  type TransactionRecord,
+} from '../model.js'
 import type { ReasonCode } from '../reasons/codes.js'
 import type { CoreContext } from './context.js'
 import { replayOrMismatch } from './decide-new.js'
@@ -15,14 +23,24 @@ import type { Working } from './snapshot.js'
 const STAN = /^\d{6}$/
 
 /** Which originals each follow-up may act on, and in which state. */
-const ELIGIBLE: Readonly<Record<FollowUpKind, Readonly<Partial<Record<TransactionRecord['kind'], readonly Lifecycle[]>>>>> = {
+const ELIGIBLE: Readonly<
+  Record<FollowUpKind, Readonly<Partial<Record<TransactionRecord['kind'], readonly Lifecycle[]>>>>
+> = {
   completion: { preauthorization: ['held'] },
   void: { purchase: ['posted'], preauthorization: ['held'], completion: ['posted'] },
-  reversal: { purchase: ['posted'], preauthorization: ['held'], completion: ['posted'], refund: ['posted'] },
+  reversal: {
+    purchase: ['posted'],
+    preauthorization: ['held'],
+    completion: ['posted'],
+    refund: ['posted'],
+  },
   refund: { purchase: ['posted'], completion: ['posted'] },
 }
 
-const UNDONE: Readonly<Record<'void' | 'reversal', Lifecycle>> = { void: 'voided', reversal: 'reversed' }
+const UNDONE: Readonly<Record<'void' | 'reversal', Lifecycle>> = {
+  void: 'voided',
+  reversal: 'reversed',
+}
 /** Lifecycles in which an original's money is already back: a reversal has nothing to do. */
 const NOTHING_TO_UNDO: readonly Lifecycle[] = ['voided', 'reversed', 'expired']
 
@@ -34,13 +52,32 @@ export function fingerprintFollowUp(request: FollowUpRequest, localDate: string)
 function validateFollowUp(request: FollowUpRequest): FieldError[] {
   const errors: FieldError[] = []
   if (request.stan !== null && !STAN.test(request.stan)) {
-    errors.push({ field: 'stan', code: 'stan_format', reason: 'format_error', expected: '6 digits' })
+    errors.push({
+      field: 'stan',
+      code: 'stan_format',
+      reason: 'format_error',
+      expected: '6 digits',
+    })
   }
   if (request.amountMinor !== null) {
     if (request.kind === 'void' || request.kind === 'reversal') {
-      errors.push({ field: 'amount', code: 'amount_not_allowed', reason: 'invalid_amount', expected: `no amount: a ${request.kind} undoes the whole original` })
-    } else if (!Number.isSafeInteger(request.amountMinor) || request.amountMinor <= 0 || request.amountMinor > AMOUNT_MINOR_MAX) {
-      errors.push({ field: 'amount', code: 'amount_range', reason: 'invalid_amount', expected: 'a positive amount of at most 12 digits in minor units' })
+      errors.push({
+        field: 'amount',
+        code: 'amount_not_allowed',
+        reason: 'invalid_amount',
+        expected: `no amount: a ${request.kind} undoes the whole original`,
+      })
+    } else if (
+      !Number.isSafeInteger(request.amountMinor) ||
+      request.amountMinor <= 0 ||
+      request.amountMinor > AMOUNT_MINOR_MAX
+    ) {
+      errors.push({
+        field: 'amount',
+        code: 'amount_range',
+        reason: 'invalid_amount',
+        expected: 'a positive amount of at most 12 digits in minor units',
+      })
     }
   }
   return errors
@@ -52,26 +89,55 @@ function validateFollowUp(request: FollowUpRequest): FieldError[] {
  * repeat gets the first answer), and a reversal of a declined original is acknowledged with
  * nothing to undo.
  */
-export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: CoreContext, localDate: string): RequestResult {
+export function decideFollowUp(
+  request: FollowUpRequest,
+  working: Working,
+  ctx: CoreContext,
+  localDate: string,
+): RequestResult {
   const checks: Check[] = []
   const errors = validateFollowUp(request)
   checks.push({
-    stage: 'validation', name: 'message', status: errors.length === 0 ? 'pass' : 'fail',
+    stage: 'validation',
+    name: 'message',
+    status: errors.length === 0 ? 'pass' : 'fail',
     ...(errors.length > 0 ? { reason: errors[0]?.reason ?? 'format_error' } : {}),
   })
   if (errors.length > 0) return rejected(errors[0]?.reason ?? 'format_error', checks, {}, errors)
-  const original = request.originalId !== undefined
-    ? working.transaction(request.originalId)
-    : traceKeys(request.originalTrace, localDate).map((key) => working.byDedupKey(key)).find((record) => record !== undefined)
+  const original =
+    request.originalId !== undefined
+      ? working.transaction(request.originalId)
+      : traceKeys(request.originalTrace, localDate)
+          .map((key) => working.byDedupKey(key))
+          .find((record) => record !== undefined)
   if (original === undefined) {
-    const evidence: Evidence = request.originalId !== undefined
-      ? { originalId: request.originalId }
-      : { terminalId: request.originalTrace.terminalId, originalStan: request.originalTrace.stan, originalTransmissionTime: request.originalTrace.transmissionTime }
+    const evidence: Evidence =
+      request.originalId !== undefined
+        ? { originalId: request.originalId }
+        : {
+            terminalId: request.originalTrace.terminalId,
+            originalStan: request.originalTrace.stan,
+            originalTransmissionTime: request.originalTrace.transmissionTime,
+          }
     if (request.kind === 'reversal' && request.originalTrace !== undefined) {
-      const tombstone = reverseUnseen(request, request.originalTrace, working, ctx, localDate, checks, evidence)
+      const tombstone = reverseUnseen(
+        request,
+        request.originalTrace,
+        working,
+        ctx,
+        localDate,
+        checks,
+        evidence,
+      )
       if (tombstone !== null) return tombstone
     }
-    checks.push({ stage: 'validation', name: 'original', status: 'fail', reason: 'original_not_found', evidence })
+    checks.push({
+      stage: 'validation',
+      name: 'original',
+      status: 'fail',
+      reason: 'original_not_found',
+      evidence,
+    })
     return rejected('original_not_found', checks, evidence)
   }
   if (isTombstone(original)) {
@@ -79,75 +145,171 @@ export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: 
     return { type: 'decided', transaction: original, replayed: true }
   }
   const fingerprint = fingerprintFollowUp(request, localDate)
-  const key = request.stan === null ? null : followUpDedupKey(original.terminalId, request.stan, localDate, request.kind)
+  const key =
+    request.stan === null
+      ? null
+      : followUpDedupKey(original.terminalId, request.stan, localDate, request.kind)
   const previous =
-    (request.idempotencyKey === null ? undefined : working.byIdempotencyKey(request.idempotencyKey)) ??
+    (request.idempotencyKey === null
+      ? undefined
+      : working.byIdempotencyKey(request.idempotencyKey)) ??
     (key === null ? undefined : working.byDedupKey(key))
-  if (previous !== undefined) return replayOrMismatch(previous, fingerprint, checks, key ?? request.idempotencyKey ?? '')
+  if (previous !== undefined)
+    return replayOrMismatch(previous, fingerprint, checks, key ?? request.idempotencyKey ?? '')
   if (request.kind === 'void' || request.kind === 'reversal') {
-    const earlier = working.followUpsOf(original.id).find((f) => f.kind === request.kind && f.outcome === 'approved')
+    const earlier = working
+      .followUpsOf(original.id)
+      .find((f) => f.kind === request.kind && f.outcome === 'approved')
     if (earlier !== undefined) return { type: 'decided', transaction: earlier, replayed: true }
   }
-  checks.push({ stage: 'duplicate', name: 'retransmission', status: 'pass', evidence: { key: key ?? request.idempotencyKey ?? 'none' } })
+  checks.push({
+    stage: 'duplicate',
+    name: 'retransmission',
+    status: 'pass',
+    evidence: { key: key ?? request.idempotencyKey ?? 'none' },
+  })
 
-  const wholeRemaining = request.kind === 'refund' ? original.amountMinor - original.refundedAmountMinor : original.amountMinor
+  const wholeRemaining =
+    request.kind === 'refund'
+      ? original.amountMinor - original.refundedAmountMinor
+      : original.amountMinor
   const amountMinor = request.amountMinor ?? wholeRemaining
   const base: RecordBase = {
-    kind: request.kind, channel: request.channel, terminalId: original.terminalId, merchantId: original.merchantId,
-    stan: request.stan, transmissionTime: null, dedupKey: key, idempotencyKey: request.idempotencyKey, fingerprint,
-    cardToken: original.cardToken, cardMasked: original.cardMasked, cardLast4: original.cardLast4,
-    cardType: original.cardType, amountMinor, currency: original.currency, originalId: original.id, localDate,
+    kind: request.kind,
+    channel: request.channel,
+    terminalId: original.terminalId,
+    merchantId: original.merchantId,
+    stan: request.stan,
+    transmissionTime: null,
+    dedupKey: key,
+    idempotencyKey: request.idempotencyKey,
+    fingerprint,
+    cardToken: original.cardToken,
+    cardMasked: original.cardMasked,
+    cardLast4: original.cardLast4,
+    cardType: original.cardType,
+    amountMinor,
+    currency: original.currency,
+    originalId: original.id,
+    localDate,
   }
   const id = ctx.newTransactionId()
   const decline = declineWith(ctx, working, id, base, checks)
   const money = (value: number) => ({ amountMinor: value, currency: original.currency })
   const originalEvidence: Evidence = {
-    originalId: original.id, originalKind: original.kind, originalOutcome: original.outcome,
-    originalState: original.lifecycle, originalAmount: money(original.amountMinor),
+    originalId: original.id,
+    originalKind: original.kind,
+    originalOutcome: original.outcome,
+    originalState: original.lifecycle,
+    originalAmount: money(original.amountMinor),
   }
 
   // A reversal asks "make sure this did not happen". When the original moved no money, or its
   // money is already back (voided, expired), there is nothing to undo: acknowledge, so that a
   // terminal retrying a reversal always gets a final answer.
-  if (request.kind === 'reversal' && (original.outcome === 'declined' || NOTHING_TO_UNDO.includes(original.lifecycle))) {
+  if (
+    request.kind === 'reversal' &&
+    (original.outcome === 'declined' || NOTHING_TO_UNDO.includes(original.lifecycle))
+  ) {
     const evidence: Evidence = { ...originalEvidence, moneyMoved: false }
     checks.push({ stage: 'issuer', name: 'nothing_to_undo', status: 'pass', evidence })
     skipRest(checks, 'issuer', STAGES)
     return approve({ ...base, amountMinor: 0 }, id, 'none', checks, evidence)
   }
-  if (original.kind === 'preauthorization' && original.lifecycle === 'held' && request.kind === 'completion') {
+  if (
+    original.kind === 'preauthorization' &&
+    original.lifecycle === 'held' &&
+    request.kind === 'completion'
+  ) {
     const expired = expireIfDue(original, working, ctx.nowMs)
     if (expired !== null) {
-      const evidence: Evidence = { ...originalEvidence, originalState: 'expired', expiresAtMs: expired }
-      checks.push({ stage: 'validation', name: 'original_state', status: 'fail', reason: 'original_not_eligible', evidence })
+      const evidence: Evidence = {
+        ...originalEvidence,
+        originalState: 'expired',
+        expiresAtMs: expired,
+      }
+      checks.push({
+        stage: 'validation',
+        name: 'original_state',
+        status: 'fail',
+        reason: 'original_not_eligible',
+        evidence,
+      })
       return decline('original_not_eligible', 'validation', evidence)
     }
   }
   const lifecycles = ELIGIBLE[request.kind][original.kind]
-  const undoingRefunded = (request.kind === 'void' || request.kind === 'reversal') && original.refundedAmountMinor > 0
+  const undoingRefunded =
+    (request.kind === 'void' || request.kind === 'reversal') && original.refundedAmountMinor > 0
   const fullyRefunded = request.kind === 'refund' && wholeRemaining === 0
-  if (original.outcome !== 'approved' || lifecycles === undefined || !lifecycles.includes(original.lifecycle) ||
-      undoingRefunded || fullyRefunded) {
-    checks.push({ stage: 'validation', name: 'original_state', status: 'fail', reason: 'original_not_eligible', evidence: originalEvidence })
+  if (
+    original.outcome !== 'approved' ||
+    lifecycles === undefined ||
+    !lifecycles.includes(original.lifecycle) ||
+    undoingRefunded ||
+    fullyRefunded
+  ) {
+    checks.push({
+      stage: 'validation',
+      name: 'original_state',
+      status: 'fail',
+      reason: 'original_not_eligible',
+      evidence: originalEvidence,
+    })
     return decline('original_not_eligible', 'validation', originalEvidence)
   }
   if (request.kind === 'void' && original.localDate !== localDate) {
-    const evidence: Evidence = { ...originalEvidence, originalDay: original.localDate, today: localDate }
-    checks.push({ stage: 'validation', name: 'void_window', status: 'fail', reason: 'void_window_closed', evidence })
+    const evidence: Evidence = {
+      ...originalEvidence,
+      originalDay: original.localDate,
+      today: localDate,
+    }
+    checks.push({
+      stage: 'validation',
+      name: 'void_window',
+      status: 'fail',
+      reason: 'void_window_closed',
+      evidence,
+    })
     return decline('void_window_closed', 'validation', evidence)
   }
   if (amountMinor > wholeRemaining) {
-    const evidence: Evidence = { ...originalEvidence, requested: money(amountMinor), remaining: money(wholeRemaining) }
-    checks.push({ stage: 'validation', name: 'original_amount', status: 'fail', reason: 'original_amount_exceeded', evidence })
+    const evidence: Evidence = {
+      ...originalEvidence,
+      requested: money(amountMinor),
+      remaining: money(wholeRemaining),
+    }
+    checks.push({
+      stage: 'validation',
+      name: 'original_amount',
+      status: 'fail',
+      reason: 'original_amount_exceeded',
+      evidence,
+    })
     return decline('original_amount_exceeded', 'validation', evidence)
   }
-  checks.push({ stage: 'validation', name: 'original_state', status: 'pass', evidence: originalEvidence })
+  checks.push({
+    stage: 'validation',
+    name: 'original_state',
+    status: 'pass',
+    evidence: originalEvidence,
+  })
 
   if (request.kind === 'completion' || request.kind === 'refund') {
     const reason = followUpAcceptance(working, original)
     if (reason !== null) {
-      const evidence: Evidence = { merchantId: original.merchantId, terminalId: original.terminalId, merchantStatus: working.merchants.get(original.merchantId)?.status ?? null }
-      checks.push({ stage: 'acceptance', name: 'merchant_and_terminal', status: 'fail', reason, evidence })
+      const evidence: Evidence = {
+        merchantId: original.merchantId,
+        terminalId: original.terminalId,
+        merchantStatus: working.merchants.get(original.merchantId)?.status ?? null,
+      }
+      checks.push({
+        stage: 'acceptance',
+        name: 'merchant_and_terminal',
+        status: 'fail',
+        reason,
+        evidence,
+      })
       return decline(reason, 'acceptance', evidence)
     }
     checks.push({ stage: 'acceptance', name: 'merchant_and_terminal', status: 'pass' })
@@ -160,9 +322,22 @@ export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: 
   const account = working.account(card.accountId)
   const clearing = working.account(clearingAccountId(original.currency))
   assert(account !== undefined && clearing !== undefined, 'accounts of a follow-up are loaded')
-  const moved = moveMoney(request.kind, original, account, clearing, toAmountMinor(amountMinor), id, working, ctx)
+  const moved = moveMoney(
+    request.kind,
+    original,
+    account,
+    clearing,
+    toAmountMinor(amountMinor),
+    id,
+    working,
+    ctx,
+  )
   if (moved !== null) {
-    const evidence: Evidence = { ...originalEvidence, amount: money(amountMinor), available: money(moved.availableMinor) }
+    const evidence: Evidence = {
+      ...originalEvidence,
+      amount: money(amountMinor),
+      available: money(moved.availableMinor),
+    }
     checks.push({ stage: 'issuer', name: 'funds', status: 'fail', reason: moved.reason, evidence })
     return decline(moved.reason, 'issuer', evidence)
   }
@@ -170,11 +345,23 @@ export function decideFollowUp(request: FollowUpRequest, working: Working, ctx: 
   checks.push({ stage: 'issuer', name: 'ledger', status: 'pass', evidence })
   skipRest(checks, 'issuer', STAGES)
   updateOriginal(request.kind, original, amountMinor, working, ctx.nowMs)
-  const lifecycle: Lifecycle = request.kind === 'completion' || request.kind === 'refund' ? 'posted' : 'none'
+  const lifecycle: Lifecycle =
+    request.kind === 'completion' || request.kind === 'refund' ? 'posted' : 'none'
   return approve(base, id, lifecycle, checks, evidence)
 
-  function approve(recordBase: RecordBase, recordId: string, lifecycle: Lifecycle, allChecks: Check[], approvedEvidence: Evidence): RequestResult {
-    const record = approvedRecord(ctx, recordBase, { id: recordId, lifecycle, checks: allChecks, evidence: approvedEvidence })
+  function approve(
+    recordBase: RecordBase,
+    recordId: string,
+    lifecycle: Lifecycle,
+    allChecks: Check[],
+    approvedEvidence: Evidence,
+  ): RequestResult {
+    const record = approvedRecord(ctx, recordBase, {
+      id: recordId,
+      lifecycle,
+      checks: allChecks,
+      evidence: approvedEvidence,
+    })
     working.insertTransaction(record)
     return { type: 'decided', transaction: record, replayed: false }
   }
@@ -204,16 +391,48 @@ function reverseUnseen(
   if (terminal === undefined) return null
   const key = traceKey(trace, localDate)
   const base: RecordBase = {
-    kind: 'reversal', channel: request.channel, terminalId: terminal.id, merchantId: terminal.merchantId,
-    stan: request.stan, transmissionTime: trace.transmissionTime, dedupKey: key, idempotencyKey: request.idempotencyKey,
-    fingerprint: `tombstone|${key}`, cardToken: null, cardMasked: null, cardLast4: null, cardType: null,
-    amountMinor: 0, currency: 'CNY', originalId: null, localDate,
+    kind: 'reversal',
+    channel: request.channel,
+    terminalId: terminal.id,
+    merchantId: terminal.merchantId,
+    stan: request.stan,
+    transmissionTime: trace.transmissionTime,
+    dedupKey: key,
+    idempotencyKey: request.idempotencyKey,
+    fingerprint: `tombstone|${key}`,
+    cardToken: null,
+    cardMasked: null,
+    cardLast4: null,
+    cardType: null,
+    amountMinor: 0,
+    currency: 'CNY',
+    originalId: null,
+    localDate,
   }
-  const tombstoneEvidence: Evidence = { ...evidence, moneyMoved: false, why: 'original never seen: a late original will be refused' }
-  checks.push({ stage: 'validation', name: 'original', status: 'skip', evidence: tombstoneEvidence })
-  checks.push({ stage: 'issuer', name: 'nothing_to_undo', status: 'pass', evidence: tombstoneEvidence })
+  const tombstoneEvidence: Evidence = {
+    ...evidence,
+    moneyMoved: false,
+    why: 'original never seen: a late original will be refused',
+  }
+  checks.push({
+    stage: 'validation',
+    name: 'original',
+    status: 'skip',
+    evidence: tombstoneEvidence,
+  })
+  checks.push({
+    stage: 'issuer',
+    name: 'nothing_to_undo',
+    status: 'pass',
+    evidence: tombstoneEvidence,
+  })
   skipRest(checks, 'issuer', STAGES)
-  const record = approvedRecord(ctx, base, { id: ctx.newTransactionId(), lifecycle: 'none', checks, evidence: tombstoneEvidence })
+  const record = approvedRecord(ctx, base, {
+    id: ctx.newTransactionId(),
+    lifecycle: 'none',
+    checks,
+    evidence: tombstoneEvidence,
+  })
   working.insertTransaction(record)
   return { type: 'decided', transaction: record, replayed: false }
 }
@@ -242,11 +461,27 @@ function moveMoney(
 ): { reason: ReasonCode; availableMinor: number } | null {
   const nowMs = ctx.nowMs
   if (original.kind === 'preauthorization') {
-    const held = original.holdTransferId === null ? undefined : working.transfer(original.holdTransferId)
+    const held =
+      original.holdTransferId === null ? undefined : working.transfer(original.holdTransferId)
     assert(held !== undefined && held.state === 'pending', `hold of ${original.id} is pending`)
-    const result = kind === 'completion'
-      ? postHold({ holdTransfer: held, debit: account, credit: clearing, amountMinor, postingId: ctx.newTransferId(), transactionId, nowMs })
-      : releaseHold({ holdTransfer: held, debit: account, credit: clearing, state: 'voided', nowMs })
+    const result =
+      kind === 'completion'
+        ? postHold({
+            holdTransfer: held,
+            debit: account,
+            credit: clearing,
+            amountMinor,
+            postingId: ctx.newTransferId(),
+            transactionId,
+            nowMs,
+          })
+        : releaseHold({
+            holdTransfer: held,
+            debit: account,
+            credit: clearing,
+            state: 'voided',
+            nowMs,
+          })
     working.putAccounts(result.accounts)
     working.updateTransfer(result.hold)
     if (result.posting !== null) working.insertTransfer(result.posting)
@@ -256,12 +491,18 @@ function moveMoney(
   // refund debits the cardholder again, which a bounded account can refuse.
   const towardsCardholder = original.kind !== 'refund'
   const result = post({
-    id: ctx.newTransferId(), transactionId,
+    id: ctx.newTransferId(),
+    transactionId,
     debit: towardsCardholder ? clearing : account,
     credit: towardsCardholder ? account : clearing,
-    amountMinor, nowMs,
+    amountMinor,
+    nowMs,
   })
-  if ('code' in result) return { reason: original.cardType === 'credit' ? 'credit_limit_exceeded' : 'insufficient_funds', availableMinor: result.availableMinor }
+  if ('code' in result)
+    return {
+      reason: original.cardType === 'credit' ? 'credit_limit_exceeded' : 'insufficient_funds',
+      availableMinor: result.availableMinor,
+    }
   working.putAccounts(result.accounts)
   working.insertTransfer(result.transfer)
   return null
@@ -272,35 +513,74 @@ function moveMoney(
  * preauthorization counts in full; a completion gives the released rest of its hold back; undoing
  * a sale (or a completion) gives back what it had counted.
  */
-function releaseUsage(working: Working, sale: TransactionRecord, amountMinor: number, count: number): void {
+function releaseUsage(
+  working: Working,
+  sale: TransactionRecord,
+  amountMinor: number,
+  count: number,
+): void {
   if (sale.cardToken === null) return
-  for (const [scope, entity] of [['card', sale.cardToken], ['merchant', sale.merchantId], ['terminal', sale.terminalId]] as const) {
+  for (const [scope, entity] of [
+    ['card', sale.cardToken],
+    ['merchant', sale.merchantId],
+    ['terminal', sale.terminalId],
+  ] as const) {
     const counter = working.counter(counterKey(scope, entity, sale.localDate, sale.currency))
-    working.putCounter({ ...counter, count: Math.max(0, counter.count - count), amountMinor: Math.max(0, counter.amountMinor - amountMinor) })
+    working.putCounter({
+      ...counter,
+      count: Math.max(0, counter.count - count),
+      amountMinor: Math.max(0, counter.amountMinor - amountMinor),
+    })
   }
 }
 
-function updateOriginal(kind: FollowUpKind, original: TransactionRecord, amountMinor: number, working: Working, nowMs: number): void {
+function updateOriginal(
+  kind: FollowUpKind,
+  original: TransactionRecord,
+  amountMinor: number,
+  working: Working,
+  nowMs: number,
+): void {
   if (kind === 'completion') {
-    working.updateTransaction({ ...original, lifecycle: 'completed', completedAmountMinor: amountMinor, updatedAtMs: nowMs })
+    working.updateTransaction({
+      ...original,
+      lifecycle: 'completed',
+      completedAmountMinor: amountMinor,
+      updatedAtMs: nowMs,
+    })
     releaseUsage(working, original, original.amountMinor - amountMinor, 0)
     return
   }
   if (kind === 'refund') {
-    working.updateTransaction({ ...original, refundedAmountMinor: original.refundedAmountMinor + amountMinor, updatedAtMs: nowMs })
+    working.updateTransaction({
+      ...original,
+      refundedAmountMinor: original.refundedAmountMinor + amountMinor,
+      updatedAtMs: nowMs,
+    })
     return
   }
   working.updateTransaction({ ...original, lifecycle: UNDONE[kind], updatedAtMs: nowMs })
   if (original.kind === 'refund' && original.originalId !== null) {
     const sale = working.transaction(original.originalId)
-    assert(sale !== undefined && sale.refundedAmountMinor >= original.amountMinor, 'the refunded sale is loaded')
-    working.updateTransaction({ ...sale, refundedAmountMinor: sale.refundedAmountMinor - original.amountMinor, updatedAtMs: nowMs })
+    assert(
+      sale !== undefined && sale.refundedAmountMinor >= original.amountMinor,
+      'the refunded sale is loaded',
+    )
+    working.updateTransaction({
+      ...sale,
+      refundedAmountMinor: sale.refundedAmountMinor - original.amountMinor,
+      updatedAtMs: nowMs,
+    })
   }
-  if (original.kind === 'purchase' || original.kind === 'preauthorization') releaseUsage(working, original, original.amountMinor, 1)
+  if (original.kind === 'purchase' || original.kind === 'preauthorization')
+    releaseUsage(working, original, original.amountMinor, 1)
   if (original.kind === 'completion' && original.originalId !== null) {
     // Undoing a completion undoes the sale: the preauthorization no longer stands either.
     const preauthorization = working.transaction(original.originalId)
-    assert(preauthorization !== undefined && preauthorization.lifecycle === 'completed', 'the completed preauthorization is loaded')
+    assert(
+      preauthorization !== undefined && preauthorization.lifecycle === 'completed',
+      'the completed preauthorization is loaded',
+    )
     releaseUsage(working, preauthorization, original.amountMinor, 1)
   }
 }

@@ -18,7 +18,14 @@ import type { Working } from './snapshot.js'
 import { validateNew } from './validate.js'
 
 export function fingerprintNew(request: NewTransactionRequest): string {
-  return [request.kind, request.terminalId, request.merchantId, request.cardToken, request.amountMinor, request.currency].join('|')
+  return [
+    request.kind,
+    request.terminalId,
+    request.merchantId,
+    request.cardToken,
+    request.amountMinor,
+    request.currency,
+  ].join('|')
 }
 
 /** An earlier answer with the same key: replay it if it is the same request, else reject. */
@@ -28,9 +35,13 @@ export function replayOrMismatch(
   checks: readonly Check[],
   key: string,
 ): RequestResult {
-  if (previous.fingerprint === fingerprint) return { type: 'decided', transaction: previous, replayed: true }
+  if (previous.fingerprint === fingerprint)
+    return { type: 'decided', transaction: previous, replayed: true }
   const check: Check = {
-    stage: 'duplicate', name: 'retransmission', status: 'fail', reason: 'duplicate_mismatch',
+    stage: 'duplicate',
+    name: 'retransmission',
+    status: 'fail',
+    reason: 'duplicate_mismatch',
     evidence: { key, originalTransactionId: previous.id },
   }
   return rejected('duplicate_mismatch', [...checks, check], check.evidence ?? {})
@@ -41,18 +52,32 @@ export function replayOrMismatch(
  * acceptance, route, limits, lists, then the issuer (the local ledger). Later stages stop at the
  * first blocking failure; every stage leaves a check in the record.
  */
-export function decideNew(request: NewTransactionRequest, working: Working, ctx: CoreContext, today: LocalDate, localDate: string): RequestResult {
+export function decideNew(
+  request: NewTransactionRequest,
+  working: Working,
+  ctx: CoreContext,
+  today: LocalDate,
+  localDate: string,
+): RequestResult {
   const validation = validateNew(request, ctx.bins, today)
   const checks: Check[] = [...validation.checks]
   if (validation.errors.length > 0 || validation.currency === null) {
     const first = validation.errors[0]
     assert(first !== undefined, 'a failed validation has an error')
-    return rejected(first.reason, checks, { fields: validation.errors.map((e) => e.field).join(', ') }, validation.errors)
+    return rejected(
+      first.reason,
+      checks,
+      { fields: validation.errors.map((e) => e.field).join(', ') },
+      validation.errors,
+    )
   }
   const currency = validation.currency.alpha
   const fingerprint = fingerprintNew({ ...request, currency })
   const key = dedupKey(request.terminalId, request.stan, request.transmissionTime, localDate)
-  const previous = (request.idempotencyKey === null ? undefined : working.byIdempotencyKey(request.idempotencyKey)) ?? working.byDedupKey(key)
+  const previous =
+    (request.idempotencyKey === null
+      ? undefined
+      : working.byIdempotencyKey(request.idempotencyKey)) ?? working.byDedupKey(key)
   if (previous !== undefined) return replayOrMismatch(previous, fingerprint, checks, key)
   checks.push({ stage: 'duplicate', name: 'retransmission', status: 'pass', evidence: { key } })
 
@@ -60,11 +85,31 @@ export function decideNew(request: NewTransactionRequest, working: Working, ctx:
   const merchant = working.merchants.get(request.merchantId)
   if (terminal === undefined || merchant === undefined) {
     const reason: ReasonCode = terminal === undefined ? 'unknown_terminal' : 'unknown_merchant'
-    const evidence: Evidence = terminal === undefined ? { terminalId: request.terminalId } : { merchantId: request.merchantId }
-    checks.push({ stage: 'acceptance', name: terminal === undefined ? 'terminal_registered' : 'merchant_registered', status: 'fail', reason, evidence })
-    const error = terminal === undefined
-      ? { field: 'terminalId', code: 'unknown_terminal', reason, expected: 'a terminal registered with Tollgate' }
-      : { field: 'merchantId', code: 'unknown_merchant', reason, expected: 'a merchant registered with Tollgate' }
+    const evidence: Evidence =
+      terminal === undefined
+        ? { terminalId: request.terminalId }
+        : { merchantId: request.merchantId }
+    checks.push({
+      stage: 'acceptance',
+      name: terminal === undefined ? 'terminal_registered' : 'merchant_registered',
+      status: 'fail',
+      reason,
+      evidence,
+    })
+    const error =
+      terminal === undefined
+        ? {
+            field: 'terminalId',
+            code: 'unknown_terminal',
+            reason,
+            expected: 'a terminal registered with Tollgate',
+          }
+        : {
+            field: 'merchantId',
+            code: 'unknown_merchant',
+            reason,
+            expected: 'a merchant registered with Tollgate',
+          }
     return rejected(reason, checks, evidence, [error])
   }
 
@@ -91,7 +136,8 @@ export function decideNew(request: NewTransactionRequest, working: Working, ctx:
   }
   const id = ctx.newTransactionId()
   const decline = declineWith(ctx, working, id, base, checks)
-  const failedEvidence = (list: readonly Check[]): Evidence => list.find((c) => c.status === 'fail')?.evidence ?? {}
+  const failedEvidence = (list: readonly Check[]): Evidence =>
+    list.find((c) => c.status === 'fail')?.evidence ?? {}
 
   if (validation.expired) return decline('expired_card', 'validation', failedEvidence(checks))
 
@@ -101,40 +147,82 @@ export function decideNew(request: NewTransactionRequest, working: Working, ctx:
   }
 
   checks.push({
-    stage: 'route', name: 'issuer_route', status: 'pass',
-    evidence: { route: 'local_ledger', issuerBank: validation.bin?.bankName ?? card?.issuerBank ?? null, bin: validation.bin?.bin ?? null },
+    stage: 'route',
+    name: 'issuer_route',
+    status: 'pass',
+    evidence: {
+      route: 'local_ledger',
+      issuerBank: validation.bin?.bankName ?? card?.issuerBank ?? null,
+      bin: validation.bin?.bin ?? null,
+    },
   })
 
   const subject = {
-    cardToken: request.cardToken, merchantId: merchant.id, terminalId: terminal.id, cardType,
-    mcc: merchant.mcc, currency, amountMinor: request.amountMinor, localDate,
+    cardToken: request.cardToken,
+    merchantId: merchant.id,
+    terminalId: terminal.id,
+    cardType,
+    mcc: merchant.mcc,
+    currency,
+    amountMinor: request.amountMinor,
+    localDate,
   }
   if (request.kind === 'balance_inquiry') {
-    checks.push({ stage: 'limits', name: 'limits', status: 'skip', evidence: { why: 'balance inquiry moves no money' } })
+    checks.push({
+      stage: 'limits',
+      name: 'limits',
+      status: 'skip',
+      evidence: { why: 'balance inquiry moves no money' },
+    })
   } else {
     const limits = checkLimits(working.limits, subject, (k) => working.counter(k))
     checks.push(...limits.checks)
     if (!limits.ok) return decline(limits.reason, 'limits', failedEvidence(limits.checks))
   }
 
-  const lists = checkLists(working.listEntries, { cardToken: request.cardToken, pan: request.card.pan, merchantId: merchant.id, terminalId: terminal.id }, ctx.nowMs)
+  const lists = checkLists(
+    working.listEntries,
+    {
+      cardToken: request.cardToken,
+      pan: request.card.pan,
+      merchantId: merchant.id,
+      terminalId: terminal.id,
+    },
+    ctx.nowMs,
+  )
   checks.push(lists.check)
   if (lists.reason !== null) return decline(lists.reason, 'lists', lists.check.evidence ?? {})
 
   if (card === undefined) {
-    const evidence: Evidence = { card: base.cardMasked, issuerBank: validation.bin?.bankName ?? null }
-    checks.push({ stage: 'issuer', name: 'card_on_file', status: 'fail', reason: 'card_not_found', evidence })
+    const evidence: Evidence = {
+      card: base.cardMasked,
+      issuerBank: validation.bin?.bankName ?? null,
+    }
+    checks.push({
+      stage: 'issuer',
+      name: 'card_on_file',
+      status: 'fail',
+      reason: 'card_not_found',
+      evidence,
+    })
     return decline('card_not_found', 'issuer', evidence)
   }
   const cardCheck = checkCard(card, request.card.expiry)
   checks.push(cardCheck.check)
-  if (cardCheck.reason !== null) return decline(cardCheck.reason, 'issuer', cardCheck.check.evidence ?? {})
+  if (cardCheck.reason !== null)
+    return decline(cardCheck.reason, 'issuer', cardCheck.check.evidence ?? {})
 
   const account = working.account(card.accountId)
   assert(account !== undefined, `account ${card.accountId} of a card on file is loaded`)
   if (account.currency !== currency) {
     const evidence: Evidence = { transactionCurrency: currency, accountCurrency: account.currency }
-    checks.push({ stage: 'issuer', name: 'currency', status: 'fail', reason: 'currency_mismatch', evidence })
+    checks.push({
+      stage: 'issuer',
+      name: 'currency',
+      status: 'fail',
+      reason: 'currency_mismatch',
+      evidence,
+    })
     return decline('currency_mismatch', 'issuer', evidence)
   }
 
@@ -144,7 +232,13 @@ export function decideNew(request: NewTransactionRequest, working: Working, ctx:
       balance: { amountMinor: ledgerBalanceMinor(account), currency },
     }
     checks.push({ stage: 'issuer', name: 'balance', status: 'pass', evidence })
-    const record = approvedRecord(ctx, base, { id, lifecycle: 'none', checks, evidence, balanceMinor: availableMinor(account) })
+    const record = approvedRecord(ctx, base, {
+      id,
+      lifecycle: 'none',
+      checks,
+      evidence,
+      balanceMinor: availableMinor(account),
+    })
     working.insertTransaction(record)
     return { type: 'decided', transaction: record, replayed: false }
   }
@@ -154,9 +248,25 @@ export function decideNew(request: NewTransactionRequest, working: Working, ctx:
   const amountMinor = toAmountMinor(request.amountMinor)
   const evidence = fundsEvidence(card, account, amountMinor)
   const transferId = ctx.newTransferId()
-  const moved = request.kind === 'purchase'
-    ? post({ id: transferId, transactionId: id, debit: account, credit: clearing, amountMinor, nowMs: ctx.nowMs })
-    : hold({ id: transferId, transactionId: id, debit: account, credit: clearing, amountMinor, nowMs: ctx.nowMs, expiresAtMs: ctx.nowMs + ctx.settings.holdExpiryMs })
+  const moved =
+    request.kind === 'purchase'
+      ? post({
+          id: transferId,
+          transactionId: id,
+          debit: account,
+          credit: clearing,
+          amountMinor,
+          nowMs: ctx.nowMs,
+        })
+      : hold({
+          id: transferId,
+          transactionId: id,
+          debit: account,
+          credit: clearing,
+          amountMinor,
+          nowMs: ctx.nowMs,
+          expiresAtMs: ctx.nowMs + ctx.settings.holdExpiryMs,
+        })
   if ('code' in moved) {
     const reason = fundsReason(card)
     checks.push({ stage: 'issuer', name: 'funds', status: 'fail', reason, evidence })
@@ -166,9 +276,14 @@ export function decideNew(request: NewTransactionRequest, working: Working, ctx:
   working.putAccounts(moved.accounts)
   working.insertTransfer(moved.transfer)
   for (const scope of ['card', 'merchant', 'terminal'] as const) {
-    const entity = scope === 'card' ? request.cardToken : scope === 'merchant' ? merchant.id : terminal.id
+    const entity =
+      scope === 'card' ? request.cardToken : scope === 'merchant' ? merchant.id : terminal.id
     const counter = working.counter(counterKey(scope, entity, localDate, currency))
-    working.putCounter({ ...counter, count: counter.count + 1, amountMinor: counter.amountMinor + amountMinor })
+    working.putCounter({
+      ...counter,
+      count: counter.count + 1,
+      amountMinor: counter.amountMinor + amountMinor,
+    })
   }
   const record = approvedRecord(ctx, base, {
     id,

@@ -16,10 +16,18 @@ export function expireDueHolds(
   nowMs: number,
 ): Changes {
   const working = new Working({
-    merchants: new Map(), terminals: new Map(), cards: new Map(), accounts: due.accounts,
-    transactions: new Map(due.transactions.map((t) => [t.id, t])), dedupKeys: new Map(),
-    idempotencyKeys: new Map(), followUps: new Map(), transfers: due.transfers, counters: new Map(),
-    limits: [], listEntries: [],
+    merchants: new Map(),
+    terminals: new Map(),
+    cards: new Map(),
+    accounts: due.accounts,
+    transactions: new Map(due.transactions.map((t) => [t.id, t])),
+    dedupKeys: new Map(),
+    idempotencyKeys: new Map(),
+    followUps: new Map(),
+    transfers: due.transfers,
+    counters: new Map(),
+    limits: [],
+    listEntries: [],
   })
   for (const transaction of due.transactions) {
     const expiredAtMs = expireIfDue(transaction, working, nowMs)
@@ -34,9 +42,17 @@ export function expireDueHolds(
  * sweep uses it, and so does a completion that arrives after the due instant but before the
  * sweep ran, so the answer never depends on the sweep's timing.
  */
-export function expireIfDue(transaction: TransactionRecord, working: Working, nowMs: number): number | null {
-  assert(transaction.kind === 'preauthorization' && transaction.lifecycle === 'held', `${transaction.id} is an open hold`)
-  const held = transaction.holdTransferId === null ? undefined : working.transfer(transaction.holdTransferId)
+export function expireIfDue(
+  transaction: TransactionRecord,
+  working: Working,
+  nowMs: number,
+): number | null {
+  assert(
+    transaction.kind === 'preauthorization' && transaction.lifecycle === 'held',
+    `${transaction.id} is an open hold`,
+  )
+  const held =
+    transaction.holdTransferId === null ? undefined : working.transfer(transaction.holdTransferId)
   assert(held !== undefined && held.state === 'pending', `hold of ${transaction.id} is pending`)
   if (held.expiresAtMs === null || held.expiresAtMs > nowMs) return null
   const debit = working.account(held.debitAccountId)

@@ -6,18 +6,42 @@ import type { ReasonCode } from '../reasons/codes.js'
  * Stage 7, the local ledger issuer: the card is on file and usable, and the account can carry the
  * amount. In acquirer-switch mode this stage is the issuer's answer instead.
  */
-export function checkCard(card: Card, expiry: string): { readonly check: Check; readonly reason: ReasonCode | null } {
+export function checkCard(
+  card: Card,
+  expiry: string,
+): { readonly check: Check; readonly reason: ReasonCode | null } {
   const evidence: Evidence = { card: card.masked, cardStatus: card.status, cardType: card.type }
   const statusReason: ReasonCode | null =
-    card.status === 'active' ? null : card.status === 'lost' ? 'card_lost' : card.status === 'stolen' ? 'card_stolen' : 'card_inactive'
+    card.status === 'active'
+      ? null
+      : card.status === 'lost'
+        ? 'card_lost'
+        : card.status === 'stolen'
+          ? 'card_stolen'
+          : 'card_inactive'
   if (statusReason !== null) {
-    return { reason: statusReason, check: { stage: 'issuer', name: 'card_status', status: 'fail', reason: statusReason, evidence } }
+    return {
+      reason: statusReason,
+      check: {
+        stage: 'issuer',
+        name: 'card_status',
+        status: 'fail',
+        reason: statusReason,
+        evidence,
+      },
+    }
   }
   if (card.expiry !== expiry) {
     // The evidence does not echo either expiry: a mismatch is a hint of a guessed card.
     return {
       reason: 'expiry_mismatch',
-      check: { stage: 'issuer', name: 'card_expiry_on_file', status: 'fail', reason: 'expiry_mismatch', evidence },
+      check: {
+        stage: 'issuer',
+        name: 'card_expiry_on_file',
+        status: 'fail',
+        reason: 'expiry_mismatch',
+        evidence,
+      },
     }
   }
   return { reason: null, check: { stage: 'issuer', name: 'card_status', status: 'pass', evidence } }

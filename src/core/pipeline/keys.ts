@@ -1,7 +1,12 @@
 import type { LimitScope } from '../model.js'
 
 /** A retransmission is the same terminal, STAN and transmission time (or business day). */
-export function dedupKey(terminalId: string, stan: string, transmissionTime: string | null, localDate: string): string {
+export function dedupKey(
+  terminalId: string,
+  stan: string,
+  transmissionTime: string | null,
+  localDate: string,
+): string {
   return `${terminalId}|${stan}|${transmissionTime ?? localDate}`
 }
 
@@ -9,7 +14,12 @@ export function dedupKey(terminalId: string, stan: string, transmissionTime: str
  * A follow-up's own retransmission key. It carries the kind: a UnionPay reversal repeats its
  * original's STAN, and must not be taken for a retransmission of the original.
  */
-export function followUpDedupKey(terminalId: string, stan: string, localDate: string, kind: string): string {
+export function followUpDedupKey(
+  terminalId: string,
+  stan: string,
+  localDate: string,
+  kind: string,
+): string {
   return `${dedupKey(terminalId, stan, null, localDate)}|${kind}`
 }
 
@@ -18,7 +28,12 @@ export function followUpDedupKey(terminalId: string, stan: string, localDate: st
  * transmission time or day), or a completion's or refund's, whose keys carry their kind.
  */
 export function traceKeys(
-  trace: { readonly terminalId: string; readonly stan: string; readonly transmissionTime: string | null; readonly localDate?: string | null },
+  trace: {
+    readonly terminalId: string
+    readonly stan: string
+    readonly transmissionTime: string | null
+    readonly localDate?: string | null
+  },
   localDate: string,
 ): string[] {
   const day = trace.localDate ?? localDate
@@ -31,13 +46,28 @@ export function traceKeys(
 
 /** The dedup key of an original named by its trace (see OriginalTrace). */
 export function traceKey(
-  trace: { readonly terminalId: string; readonly stan: string; readonly transmissionTime: string | null; readonly localDate?: string | null },
+  trace: {
+    readonly terminalId: string
+    readonly stan: string
+    readonly transmissionTime: string | null
+    readonly localDate?: string | null
+  },
   localDate: string,
 ): string {
-  return dedupKey(trace.terminalId, trace.stan, trace.transmissionTime, trace.localDate ?? localDate)
+  return dedupKey(
+    trace.terminalId,
+    trace.stan,
+    trace.transmissionTime,
+    trace.localDate ?? localDate,
+  )
 }
 
-export function counterKey(scope: LimitScope, entityId: string, localDate: string, currency: string): string {
+export function counterKey(
+  scope: LimitScope,
+  entityId: string,
+  localDate: string,
+  currency: string,
+): string {
   return `${scope}|${entityId}|${localDate}|${currency}`
 }
 
@@ -55,7 +85,11 @@ export const BIN_PREFIX_LENGTH_MAX = 10
 
 export function binPrefixes(pan: string): string[] {
   const prefixes: string[] = []
-  for (let length = BIN_PREFIX_LENGTH_MIN; length <= Math.min(BIN_PREFIX_LENGTH_MAX, pan.length - 4); length++) {
+  for (
+    let length = BIN_PREFIX_LENGTH_MIN;
+    length <= Math.min(BIN_PREFIX_LENGTH_MAX, pan.length - 4);
+    length++
+  ) {
     prefixes.push(pan.slice(0, length))
   }
   return prefixes

@@ -50,7 +50,10 @@ export function ruleApplies(rule: LimitRule, subject: LimitSubject): boolean {
 export function applicableRules(rules: readonly LimitRule[], subject: LimitSubject): LimitRule[] {
   return rules
     .filter((rule) => ruleApplies(rule, subject))
-    .sort((a, b) => SCOPE_ORDER[a.scope] - SCOPE_ORDER[b.scope] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .sort(
+      (a, b) =>
+        SCOPE_ORDER[a.scope] - SCOPE_ORDER[b.scope] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    )
 }
 
 export type LimitOutcome =
@@ -73,16 +76,31 @@ export function checkLimits(
     if (rule.perTransactionMaxMinor !== null && subject.amountMinor > rule.perTransactionMaxMinor) {
       const reason: ReasonCode = 'transaction_amount_limit_exceeded'
       checks.push({
-        stage: 'limits', name: 'per_transaction_amount', status: 'fail', reason,
-        evidence: { ...base, limit: money(rule.perTransactionMaxMinor), amount: money(subject.amountMinor) },
+        stage: 'limits',
+        name: 'per_transaction_amount',
+        status: 'fail',
+        reason,
+        evidence: {
+          ...base,
+          limit: money(rule.perTransactionMaxMinor),
+          amount: money(subject.amountMinor),
+        },
       })
       return { ok: false, checks, reason }
     }
-    const used = counter(counterKey(rule.scope, entityOf(rule.scope, subject), subject.localDate, subject.currency))
-    if (rule.dailyAmountMaxMinor !== null && used.amountMinor + subject.amountMinor > rule.dailyAmountMaxMinor) {
+    const used = counter(
+      counterKey(rule.scope, entityOf(rule.scope, subject), subject.localDate, subject.currency),
+    )
+    if (
+      rule.dailyAmountMaxMinor !== null &&
+      used.amountMinor + subject.amountMinor > rule.dailyAmountMaxMinor
+    ) {
       const reason = DAILY_AMOUNT_REASON[rule.scope]
       checks.push({
-        stage: 'limits', name: `${rule.scope}_daily_amount`, status: 'fail', reason,
+        stage: 'limits',
+        name: `${rule.scope}_daily_amount`,
+        status: 'fail',
+        reason,
         evidence: {
           ...base,
           limit: money(rule.dailyAmountMaxMinor),
@@ -97,13 +115,22 @@ export function checkLimits(
     if (rule.dailyCountMax !== null && used.count + 1 > rule.dailyCountMax) {
       const reason = DAILY_COUNT_REASON[rule.scope]
       checks.push({
-        stage: 'limits', name: `${rule.scope}_daily_count`, status: 'fail', reason,
-        evidence: { ...base, countLimit: rule.dailyCountMax, countToday: used.count, day: subject.localDate },
+        stage: 'limits',
+        name: `${rule.scope}_daily_count`,
+        status: 'fail',
+        reason,
+        evidence: {
+          ...base,
+          countLimit: rule.dailyCountMax,
+          countToday: used.count,
+          day: subject.localDate,
+        },
       })
       return { ok: false, checks, reason }
     }
     checks.push({ stage: 'limits', name: `rule ${rule.id}`, status: 'pass', evidence: { ...base } })
   }
-  if (checks.length === 0) checks.push({ stage: 'limits', name: 'limits', status: 'pass', evidence: { rules: 0 } })
+  if (checks.length === 0)
+    checks.push({ stage: 'limits', name: 'limits', status: 'pass', evidence: { rules: 0 } })
   return { ok: true, checks }
 }

@@ -36,11 +36,23 @@ export function checkLists(
   subject: ListSubject,
   nowMs: number,
 ): { readonly check: Check; readonly reason: ReasonCode | null } {
-  const hits = entries.filter((entry) => entry.list === 'block' && entryMatches(entry, subject, nowMs))
-  hits.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.id < b.id ? -1 : 1))
+  const hits = entries.filter(
+    (entry) => entry.list === 'block' && entryMatches(entry, subject, nowMs),
+  )
+  hits.sort(
+    (a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || (a.id < b.id ? -1 : 1),
+  )
   const hit = hits[0]
   if (hit === undefined) {
-    return { check: { stage: 'lists', name: 'block_lists', status: 'pass', evidence: { entriesChecked: entries.length } }, reason: null }
+    return {
+      check: {
+        stage: 'lists',
+        name: 'block_lists',
+        status: 'pass',
+        evidence: { entriesChecked: entries.length },
+      },
+      reason: null,
+    }
   }
   const reason = REASON_BY_KIND[hit.kind]
   return {

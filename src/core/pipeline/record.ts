@@ -10,15 +10,37 @@ import type { Working } from './snapshot.js'
 /** The fields every stored transaction shares, gathered while the pipeline runs. */
 export type RecordBase = Omit<
   TransactionRecord,
-  | 'id' | 'outcome' | 'lifecycle' | 'reason' | 'responseCode' | 'authorizationCode' | 'checks'
-  | 'evidence' | 'balanceMinor' | 'holdTransferId' | 'completedAmountMinor' | 'refundedAmountMinor'
-  | 'createdAtMs' | 'updatedAtMs' | 'rrn'
+  | 'id'
+  | 'outcome'
+  | 'lifecycle'
+  | 'reason'
+  | 'responseCode'
+  | 'authorizationCode'
+  | 'checks'
+  | 'evidence'
+  | 'balanceMinor'
+  | 'holdTransferId'
+  | 'completedAmountMinor'
+  | 'refundedAmountMinor'
+  | 'createdAtMs'
+  | 'updatedAtMs'
+  | 'rrn'
 >
 
 type Outcome = Pick<
   TransactionRecord,
-  | 'id' | 'rrn' | 'outcome' | 'lifecycle' | 'reason' | 'responseCode' | 'authorizationCode' | 'checks'
-  | 'evidence' | 'balanceMinor' | 'holdTransferId' | 'createdAtMs'
+  | 'id'
+  | 'rrn'
+  | 'outcome'
+  | 'lifecycle'
+  | 'reason'
+  | 'responseCode'
+  | 'authorizationCode'
+  | 'checks'
+  | 'evidence'
+  | 'balanceMinor'
+  | 'holdTransferId'
+  | 'createdAtMs'
 >
 
 /**
@@ -28,16 +50,38 @@ type Outcome = Pick<
  */
 function record(base: RecordBase, o: Outcome): TransactionRecord {
   return {
-    id: o.id, kind: base.kind, channel: base.channel, outcome: o.outcome, lifecycle: o.lifecycle,
-    terminalId: base.terminalId, merchantId: base.merchantId, stan: base.stan,
-    transmissionTime: base.transmissionTime, rrn: o.rrn, dedupKey: base.dedupKey,
-    idempotencyKey: base.idempotencyKey, fingerprint: base.fingerprint, cardToken: base.cardToken,
-    cardMasked: base.cardMasked, cardLast4: base.cardLast4, cardType: base.cardType,
-    amountMinor: base.amountMinor, currency: base.currency, originalId: base.originalId,
-    reason: o.reason, responseCode: o.responseCode, authorizationCode: o.authorizationCode,
-    checks: o.checks, evidence: o.evidence, balanceMinor: o.balanceMinor, holdTransferId: o.holdTransferId,
-    completedAmountMinor: 0, refundedAmountMinor: 0, localDate: base.localDate,
-    createdAtMs: o.createdAtMs, updatedAtMs: o.createdAtMs,
+    id: o.id,
+    kind: base.kind,
+    channel: base.channel,
+    outcome: o.outcome,
+    lifecycle: o.lifecycle,
+    terminalId: base.terminalId,
+    merchantId: base.merchantId,
+    stan: base.stan,
+    transmissionTime: base.transmissionTime,
+    rrn: o.rrn,
+    dedupKey: base.dedupKey,
+    idempotencyKey: base.idempotencyKey,
+    fingerprint: base.fingerprint,
+    cardToken: base.cardToken,
+    cardMasked: base.cardMasked,
+    cardLast4: base.cardLast4,
+    cardType: base.cardType,
+    amountMinor: base.amountMinor,
+    currency: base.currency,
+    originalId: base.originalId,
+    reason: o.reason,
+    responseCode: o.responseCode,
+    authorizationCode: o.authorizationCode,
+    checks: o.checks,
+    evidence: o.evidence,
+    balanceMinor: o.balanceMinor,
+    holdTransferId: o.holdTransferId,
+    completedAmountMinor: 0,
+    refundedAmountMinor: 0,
+    localDate: base.localDate,
+    createdAtMs: o.createdAtMs,
+    updatedAtMs: o.createdAtMs,
   }
 }
 
@@ -50,9 +94,18 @@ export function declinedRecord(
   evidence: Evidence,
 ): TransactionRecord {
   return record(base, {
-    id, rrn: ctx.newRrn(), outcome: 'declined', lifecycle: 'none', reason,
-    responseCode: reasonEntry(reason).isoCode, authorizationCode: null, checks: storedChecks(checks), evidence,
-    balanceMinor: null, holdTransferId: null, createdAtMs: ctx.nowMs,
+    id,
+    rrn: ctx.newRrn(),
+    outcome: 'declined',
+    lifecycle: 'none',
+    reason,
+    responseCode: reasonEntry(reason).isoCode,
+    authorizationCode: null,
+    checks: storedChecks(checks),
+    evidence,
+    balanceMinor: null,
+    holdTransferId: null,
+    createdAtMs: ctx.nowMs,
   })
 }
 
@@ -71,9 +124,18 @@ export function approvedRecord(
   const authorizationCode = ctx.newAuthorizationCode()
   assert(/^[0-9A-Z]{6}$/.test(authorizationCode), 'authorization code is 6 characters')
   return record(base, {
-    id: fields.id, rrn: ctx.newRrn(), outcome: 'approved', lifecycle: fields.lifecycle, reason: null,
-    responseCode: '00', authorizationCode, checks: storedChecks(fields.checks), evidence: fields.evidence,
-    balanceMinor: fields.balanceMinor ?? null, holdTransferId: fields.holdTransferId ?? null, createdAtMs: ctx.nowMs,
+    id: fields.id,
+    rrn: ctx.newRrn(),
+    outcome: 'approved',
+    lifecycle: fields.lifecycle,
+    reason: null,
+    responseCode: '00',
+    authorizationCode,
+    checks: storedChecks(fields.checks),
+    evidence: fields.evidence,
+    balanceMinor: fields.balanceMinor ?? null,
+    holdTransferId: fields.holdTransferId ?? null,
+    createdAtMs: ctx.nowMs,
   })
 }
 
@@ -91,10 +153,15 @@ export function storedChecks(checks: readonly Check[]): Check[] {
 }
 
 /** Marks the stages after a decision as skipped, so an explanation shows the whole pipeline. */
-export function skipRest(checks: Check[], after: Check['stage'], stages: readonly Check['stage'][]): void {
+export function skipRest(
+  checks: Check[],
+  after: Check['stage'],
+  stages: readonly Check['stage'][],
+): void {
   const index = stages.indexOf(after)
   for (const stage of stages.slice(index + 1)) {
-    if (!checks.some((check) => check.stage === stage)) checks.push({ stage, name: stage, status: 'skip' })
+    if (!checks.some((check) => check.stage === stage))
+      checks.push({ stage, name: stage, status: 'skip' })
   }
 }
 

@@ -15,7 +15,11 @@ export interface FieldError {
  * stored, and the channel answers with a client error (HTTP 4xx, or field 39 on ISO 8583).
  */
 export type RequestResult =
-  | { readonly type: 'decided'; readonly transaction: TransactionRecord; readonly replayed: boolean }
+  | {
+      readonly type: 'decided'
+      readonly transaction: TransactionRecord
+      readonly replayed: boolean
+    }
   | {
       readonly type: 'rejected'
       readonly reason: ReasonCode

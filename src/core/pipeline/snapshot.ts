@@ -166,7 +166,10 @@ export class Working {
   updateTransaction(record: TransactionRecord): void {
     const previous = this.transactions.get(record.id)
     assert(previous !== undefined, `transaction ${record.id} must exist to be updated`)
-    assert(previous.kind === record.kind && previous.amountMinor === record.amountMinor, 'immutable fields')
+    assert(
+      previous.kind === record.kind && previous.amountMinor === record.amountMinor,
+      'immutable fields',
+    )
     this.transactions.set(record.id, record)
     if (!this.insertedTransactionSet.has(record.id)) this.updatedTransactionIds.add(record.id)
   }

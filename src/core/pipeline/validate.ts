@@ -24,17 +24,36 @@ const TRANSMISSION_TIME = /^(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])[
  * client learns all that is wrong with a request at once. An expired card is not a malformed
  * request: it is noted here and declined (and recorded) once the terminal is known.
  */
-export function validateNew(request: NewTransactionRequest, bins: BinTable, today: LocalDate): Validation {
+export function validateNew(
+  request: NewTransactionRequest,
+  bins: BinTable,
+  today: LocalDate,
+): Validation {
   const errors: FieldError[] = []
   const checks: Check[] = []
-  const fail = (field: string, code: string, reason: FieldError['reason'], expected: string): void => {
+  const fail = (
+    field: string,
+    code: string,
+    reason: FieldError['reason'],
+    expected: string,
+  ): void => {
     errors.push({ field, code, reason, expected })
   }
   if (!TERMINAL_ID.test(request.terminalId)) {
-    fail('terminalId', 'terminal_id_format', 'format_error', '8 letters or digits (ISO 8583 field 41)')
+    fail(
+      'terminalId',
+      'terminal_id_format',
+      'format_error',
+      '8 letters or digits (ISO 8583 field 41)',
+    )
   }
   if (!MERCHANT_ID.test(request.merchantId)) {
-    fail('merchantId', 'merchant_id_format', 'format_error', '15 letters or digits (ISO 8583 field 42)')
+    fail(
+      'merchantId',
+      'merchant_id_format',
+      'format_error',
+      '15 letters or digits (ISO 8583 field 42)',
+    )
   }
   if (!STAN.test(request.stan)) fail('stan', 'stan_format', 'format_error', '6 digits')
   if (request.transmissionTime !== null && !TRANSMISSION_TIME.test(request.transmissionTime)) {
@@ -42,13 +61,25 @@ export function validateNew(request: NewTransactionRequest, bins: BinTable, toda
   }
   const currency = findCurrency(request.currency)
   if (currency === null) {
-    fail('currency', 'currency_unknown', 'unsupported_currency', 'an ISO 4217 code Tollgate supports, e.g. "CNY" or "156"')
+    fail(
+      'currency',
+      'currency_unknown',
+      'unsupported_currency',
+      'an ISO 4217 code Tollgate supports, e.g. "CNY" or "156"',
+    )
   }
-  const amountOk = Number.isSafeInteger(request.amountMinor) && request.amountMinor <= AMOUNT_MINOR_MAX
+  const amountOk =
+    Number.isSafeInteger(request.amountMinor) && request.amountMinor <= AMOUNT_MINOR_MAX
   if (request.kind === 'balance_inquiry') {
-    if (request.amountMinor !== 0) fail('amount', 'amount_not_zero', 'invalid_amount', 'no amount for a balance inquiry')
+    if (request.amountMinor !== 0)
+      fail('amount', 'amount_not_zero', 'invalid_amount', 'no amount for a balance inquiry')
   } else if (!amountOk || request.amountMinor <= 0) {
-    fail('amount', 'amount_range', 'invalid_amount', 'a positive amount of at most 12 digits in minor units')
+    fail(
+      'amount',
+      'amount_range',
+      'invalid_amount',
+      'a positive amount of at most 12 digits in minor units',
+    )
   }
   const pan = validatePan(request.card.pan, bins)
   if (!pan.ok) fail('card.pan', pan.error.code, 'invalid_card_number', pan.error.expected)
@@ -67,7 +98,10 @@ export function validateNew(request: NewTransactionRequest, bins: BinTable, toda
     name: 'card_expiry',
     status: expiry === null ? 'skip' : expired ? 'fail' : 'pass',
     ...(expired ? { reason: 'expired_card' as const } : {}),
-    evidence: { expiry: request.card.expiry.slice(0, 4), today: `${today.year}-${String(today.month).padStart(2, '0')}` },
+    evidence: {
+      expiry: request.card.expiry.slice(0, 4),
+      today: `${today.year}-${String(today.month).padStart(2, '0')}`,
+    },
   })
   return { checks, errors, currency, bin: pan.ok ? pan.bin : null, expired }
 }

@@ -142,7 +142,8 @@ describe('REASON_CATALOGUE', () => {
   it('never shows risk-control internals to the cardholder', () => {
     const risk = ENTRIES.filter((entry) => entry.family === 'risk')
     expect(risk.length).toBeGreaterThan(0)
-    const internals = /rule|规则|risk|风控|风险|fraud|欺诈|套现|cash-out|score|评分|block list|黑名单/i
+    const internals =
+      /rule|规则|risk|风控|风险|fraud|欺诈|套现|cash-out|score|评分|block list|黑名单/i
     for (const entry of risk) {
       const text = entry.remediation.cardholder
       expect(text.en, entry.code).not.toMatch(/rule/i)

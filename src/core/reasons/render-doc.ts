@@ -14,14 +14,14 @@ const FAMILY_TEXT: Readonly<Record<ReasonFamily, { title: Localized; summary: Lo
     title: { 'zh-CN': '网络与主机', en: 'Network and hosts' },
     summary: {
       'zh-CN': '线路、发卡行主机、系统容量或日切导致交易无法处理。每条原因都说明资金是否发生变动。',
-      en: 'The link, the issuer\'s host, the switch\'s capacity or a cutover kept the transaction from being processed. Each reason says whether money moved.',
+      en: "The link, the issuer's host, the switch's capacity or a cutover kept the transaction from being processed. Each reason says whether money moved.",
     },
   },
   funds: {
     title: { 'zh-CN': '资金', en: 'Funds' },
     summary: {
       'zh-CN': '账户可用余额或信用卡可用额度不足。',
-      en: 'The account\'s available balance or the card\'s available credit is not enough.',
+      en: "The account's available balance or the card's available credit is not enough.",
     },
   },
   data: {
@@ -35,21 +35,22 @@ const FAMILY_TEXT: Readonly<Record<ReasonFamily, { title: Localized; summary: Lo
     title: { 'zh-CN': '卡片', en: 'Card' },
     summary: {
       'zh-CN': '卡片的状态不允许本笔交易：不存在、已过期、未激活、已挂失或不能在此类商户使用。',
-      en: 'The card\'s state does not allow the transaction: unknown, expired, not active, lost or stolen, or not allowed at this kind of merchant.',
+      en: "The card's state does not allow the transaction: unknown, expired, not active, lost or stolen, or not allowed at this kind of merchant.",
     },
   },
   merchant: {
     title: { 'zh-CN': '商户与终端', en: 'Merchant and terminal' },
     summary: {
-      'zh-CN': '商户或终端未登记、未获批准、受限、已暂停，或终端与商户不匹配。问题在收单侧，与持卡人的卡无关。',
-      en: 'The merchant or terminal is unknown, not approved, restricted or suspended, or the terminal is not bound to the merchant. The problem is on the acquiring side, never with the cardholder\'s card.',
+      'zh-CN':
+        '商户或终端未登记、未获批准、受限、已暂停，或终端与商户不匹配。问题在收单侧，与持卡人的卡无关。',
+      en: "The merchant or terminal is unknown, not approved, restricted or suspended, or the terminal is not bound to the merchant. The problem is on the acquiring side, never with the cardholder's card.",
     },
   },
   limit: {
     title: { 'zh-CN': '限额', en: 'Limits' },
     summary: {
       'zh-CN': '单笔、每日金额或笔数限额。卡片的限额由发卡行设定；商户和终端的限额由收单机构设定。',
-      en: 'Per-transaction, daily amount and daily count limits. A card\'s limits are set by its issuer; merchant and terminal limits are set by the acquirer.',
+      en: "Per-transaction, daily amount and daily count limits. A card's limits are set by its issuer; merchant and terminal limits are set by the acquirer.",
     },
   },
   risk: {

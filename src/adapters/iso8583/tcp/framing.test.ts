@@ -22,8 +22,9 @@ function errors(events: readonly FrameEvent[]): FrameEvent[] {
 
 /** Splits `bytes` at the given cut points (any order, duplicates and out-of-range ignored). */
 function split(bytes: Buffer, cuts: readonly number[]): Buffer[] {
-  const points = [...new Set(cuts.filter((cut) => cut > 0 && cut < bytes.length))]
-    .sort((a, b) => a - b)
+  const points = [...new Set(cuts.filter((cut) => cut > 0 && cut < bytes.length))].sort(
+    (a, b) => a - b,
+  )
   const pieces: Buffer[] = []
   let start = 0
   for (const point of [...points, bytes.length]) {

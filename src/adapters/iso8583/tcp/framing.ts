@@ -94,9 +94,10 @@ export class FrameReader {
     const events: FrameEvent[] = []
     let offset = 0
     while (offset < chunk.length && !this.#failed) {
-      offset = this.#payload === null
-        ? this.#readPrefix(chunk, offset, events)
-        : this.#readPayload(chunk, offset, events)
+      offset =
+        this.#payload === null
+          ? this.#readPrefix(chunk, offset, events)
+          : this.#readPayload(chunk, offset, events)
     }
     assert(offset === chunk.length || this.#failed, 'FrameReader: chunk not fully consumed')
     assert(

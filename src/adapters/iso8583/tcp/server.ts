@@ -46,11 +46,7 @@ export interface ConnectionInfo {
 export type FrameHandler = (frame: Buffer, connection: ConnectionInfo) => Promise<Buffer | null>
 
 export type ConnectionCloseReason =
-  | 'peer_closed'
-  | 'frame_error'
-  | 'idle_timeout'
-  | 'server_closing'
-  | 'socket_error'
+  'peer_closed' | 'frame_error' | 'idle_timeout' | 'server_closing' | 'socket_error'
 
 /** What happened, for logs and metrics; the server itself logs nothing. */
 export type ServerEvent =
@@ -438,9 +434,11 @@ async function callHandler(
 function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => {
-      reject(new FramedServerError('listen_failed', `cannot listen on ${host}:${port}`, {
-        cause: error,
-      }))
+      reject(
+        new FramedServerError('listen_failed', `cannot listen on ${host}:${port}`, {
+          cause: error,
+        }),
+      )
     }
     server.once('error', onError)
     server.listen({ host, port, backlog: LISTEN_BACKLOG, exclusive: false }, () => {

@@ -84,10 +84,7 @@ export const LEDGER_CHECK_ACCOUNTS_MAX = 1_000
 const SYNCHRONOUS_FULL = 2
 
 export type SqliteStoreErrorCode =
-  | 'open_failed'
-  | 'pragma_not_applied'
-  | 'invalid_cursor'
-  | 'invalid_page_limit'
+  'open_failed' | 'pragma_not_applied' | 'invalid_cursor' | 'invalid_page_limit'
 
 /** An operating failure of the SQLite store, with a stable code and the underlying cause. */
 export class SqliteStoreError extends Error {
@@ -179,10 +176,18 @@ function ensureSystemAccounts(db: Database.Database): void {
         { id: fundingAccountId(currency.alpha), kind: 'funding' },
       ] as const
       for (const { id, kind } of system) {
-        insert.run(accountRow({
-          id, kind, currency: currency.alpha, creditLimitMinor: 0, debitsPendingMinor: 0,
-          debitsPostedMinor: 0, creditsPendingMinor: 0, creditsPostedMinor: 0,
-        }))
+        insert.run(
+          accountRow({
+            id,
+            kind,
+            currency: currency.alpha,
+            creditLimitMinor: 0,
+            debitsPendingMinor: 0,
+            debitsPostedMinor: 0,
+            creditsPendingMinor: 0,
+            creditsPostedMinor: 0,
+          }),
+        )
         const row = read.get(id)
         assert(
           row !== undefined && row.kind === kind && row.currency === currency.alpha,
@@ -312,9 +317,7 @@ function prepareStatements(db: Database.Database) {
     followUpsOf: db.prepare<[string], TransactionRow>(
       'SELECT * FROM transactions WHERE original_id = ? ORDER BY created_at_ms, id',
     ),
-    insertTransaction: db.prepare<[TransactionRow]>(
-      insertSql('transactions', TRANSACTION_COLUMNS),
-    ),
+    insertTransaction: db.prepare<[TransactionRow]>(insertSql('transactions', TRANSACTION_COLUMNS)),
     updateTransaction: db.prepare<[TransactionRow]>(
       `${updateSql('transactions', TRANSACTION_COLUMNS, 'id', ['kind', 'amount_minor'])}` +
         ' AND kind = @kind AND amount_minor = @amount_minor',
@@ -358,11 +361,13 @@ function prepareStatements(db: Database.Database) {
         COUNT(*) AS accounts
       FROM accounts GROUP BY currency ORDER BY currency`),
     accountsOutOfBound: db
-      .prepare<[number], string>(`
+      .prepare<[number], string>(
+        `
         SELECT id FROM accounts
         WHERE kind = 'cardholder' AND credits_posted_minor - debits_posted_minor
           - debits_pending_minor + credit_limit_minor < 0
-        ORDER BY id LIMIT ?`)
+        ORDER BY id LIMIT ?`,
+      )
       .pluck(),
 
     getSetting: db.prepare<[string], string>('SELECT value FROM settings WHERE key = ?').pluck(),
@@ -498,7 +503,9 @@ export class SqliteStore implements Store {
       originals.set(record.id, record)
     }
     // Originals a terminal names by its own trace (terminal, STAN, transmission time).
-    for (const record of addAll(s.transactionsByDedupKeys.all(jsonArray(new Set(work.originalDedupKeys))))) {
+    for (const record of addAll(
+      s.transactionsByDedupKeys.all(jsonArray(new Set(work.originalDedupKeys))),
+    )) {
       originals.set(record.id, record)
     }
     const followUps = new Map<string, string[]>()
@@ -738,10 +745,15 @@ export class SqliteStore implements Store {
     assert(card.accountId === account.id, `card ${card.token} names its new account`)
     assert(account.kind === 'cardholder', `the account of card ${card.token} is a cardholder's`)
     const totals = [
-      account.debitsPendingMinor, account.debitsPostedMinor,
-      account.creditsPendingMinor, account.creditsPostedMinor,
+      account.debitsPendingMinor,
+      account.debitsPostedMinor,
+      account.creditsPendingMinor,
+      account.creditsPostedMinor,
     ]
-    assert(totals.every((total) => total === 0), `new account ${account.id} starts empty`)
+    assert(
+      totals.every((total) => total === 0),
+      `new account ${account.id} starts empty`,
+    )
     assert(
       Number.isSafeInteger(openingBalanceMinor) && openingBalanceMinor >= 0,
       `opening balance ${openingBalanceMinor} is an amount`,
