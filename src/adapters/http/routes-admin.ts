@@ -4,7 +4,7 @@ import { issueCard } from '../../core/issue-card.js'
 import { availableMinor, ledgerBalanceMinor } from '../../core/ledger/ledger.js'
 import type { Account, Card, LimitRule, ListEntry, Merchant, Terminal } from '../../core/model.js'
 import { fundingAccountId } from '../../core/pipeline/keys.js'
-import type { AuditEntry, WriteResult } from '../../ports/store.js'
+import type { AuditEntry, Page, PageRequest, WriteResult } from '../../ports/store.js'
 import type { HttpDeps } from './deps.js'
 import { problem } from './problem.js'
 import type { Schemas } from './schemas.js'
@@ -59,6 +59,47 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
     409: 'already exists',
   }
 
+  /** GET /v1/<tag> (paged) and GET /v1/<tag>/:id for a resource kept by the store. */
+  const addListAndGet = <T>(resource: {
+    readonly tag: string
+    readonly singular: string
+    readonly idSchema: z.ZodType<string>
+    readonly list: (request: PageRequest) => Promise<Page<T>>
+    readonly get: (id: string) => Promise<T | null>
+    readonly view: (item: T) => unknown
+  }): void => {
+    const { tag, singular } = resource
+    router.add(
+      {
+        method: 'GET',
+        url: `/v1/${tag}`,
+        tag,
+        admin: true,
+        query: schemas.page,
+        summary: `List ${tag}.`,
+        responses: R,
+      },
+      async (request) => {
+        const result = await resource.list(page(request.query))
+        return { items: result.items.map(resource.view), nextCursor: result.nextCursor }
+      },
+    )
+    router.add(
+      {
+        method: 'GET',
+        url: `/v1/${tag}/:id`,
+        tag,
+        admin: true,
+        summary: `One ${singular}.`,
+        responses: R,
+      },
+      async (request) => {
+        const { id } = parseWith(idParam(resource.idSchema), request.params, 'path')
+        return resource.view((await resource.get(id)) ?? notFound(singular, id))
+      },
+    )
+  }
+
   // Merchants
   router.add(
     {
@@ -84,35 +125,14 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       return reply.code(201).send(merchantView(merchant))
     },
   )
-  router.add(
-    {
-      method: 'GET',
-      url: '/v1/merchants',
-      tag: 'merchants',
-      admin: true,
-      query: schemas.page,
-      summary: 'List merchants.',
-      responses: R,
-    },
-    async (request) => {
-      const result = await deps.store.listMerchants(page(request.query))
-      return { items: result.items.map(merchantView), nextCursor: result.nextCursor }
-    },
-  )
-  router.add(
-    {
-      method: 'GET',
-      url: '/v1/merchants/:id',
-      tag: 'merchants',
-      admin: true,
-      summary: 'One merchant.',
-      responses: R,
-    },
-    async (request) => {
-      const { id } = parseWith(idParam(MERCHANT_ID), request.params, 'path')
-      return merchantView((await deps.store.getMerchant(id)) ?? notFound('merchant', id))
-    },
-  )
+  addListAndGet({
+    tag: 'merchants',
+    singular: 'merchant',
+    idSchema: MERCHANT_ID,
+    list: (p) => deps.store.listMerchants(p),
+    get: (id) => deps.store.getMerchant(id),
+    view: merchantView,
+  })
   router.add(
     {
       method: 'PATCH',
@@ -191,35 +211,14 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       return reply.code(201).send(terminalView(terminal))
     },
   )
-  router.add(
-    {
-      method: 'GET',
-      url: '/v1/terminals',
-      tag: 'terminals',
-      admin: true,
-      query: schemas.page,
-      summary: 'List terminals.',
-      responses: R,
-    },
-    async (request) => {
-      const result = await deps.store.listTerminals(page(request.query))
-      return { items: result.items.map(terminalView), nextCursor: result.nextCursor }
-    },
-  )
-  router.add(
-    {
-      method: 'GET',
-      url: '/v1/terminals/:id',
-      tag: 'terminals',
-      admin: true,
-      summary: 'One terminal.',
-      responses: R,
-    },
-    async (request) => {
-      const { id } = parseWith(idParam(TERMINAL_ID), request.params, 'path')
-      return terminalView((await deps.store.getTerminal(id)) ?? notFound('terminal', id))
-    },
-  )
+  addListAndGet({
+    tag: 'terminals',
+    singular: 'terminal',
+    idSchema: TERMINAL_ID,
+    list: (p) => deps.store.listTerminals(p),
+    get: (id) => deps.store.getTerminal(id),
+    view: terminalView,
+  })
   router.add(
     {
       method: 'PATCH',
