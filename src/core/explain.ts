@@ -88,6 +88,7 @@ export const KIND_LABELS: Readonly<Record<TransactionKind, Localized>> = {
 const EVIDENCE_LABELS: Readonly<Record<string, Localized>> = {
   amount: L('交易金额', 'amount'),
   available: L('可用金额', 'available'),
+  availableAfter: L('交易后可用金额', 'available after'),
   balance: L('账户余额', 'balance'),
   holds: L('冻结金额', 'held'),
   creditLimit: L('信用额度', 'credit limit'),

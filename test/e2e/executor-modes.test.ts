@@ -13,6 +13,12 @@ describe.each(['on', 'off'])('TOLLGATE_BATCH_WORKER=%s', (mode) => {
       )
       expect(sale.status).toBe(201)
       expect(sale.body.approved).toBe(true)
+      // The approval says what is left: 5,000.00 on the demo debit card, less 88.00.
+      expect(sale.body.explanation.evidence).toContainEqual({
+        key: 'availableAfter',
+        label: 'available after',
+        value: '4912.00 CNY',
+      })
       const declined = await client.post<DecisionBody>(
         '/v1/authorizations',
         authorizeBody({ card: 'lowBalance', terminal: 'grocery', amount: '120.00' }),

@@ -285,11 +285,18 @@ export function decideNew(
       amountMinor: counter.amountMinor + amountMinor,
     })
   }
+  // What a support desk is asked next: how much is left after this one.
+  const after = moved.accounts.find((a) => a.id === account.id)
+  assert(after !== undefined, 'the cardholder account moved')
+  const approvalEvidence: Evidence = {
+    ...evidence,
+    availableAfter: { amountMinor: availableMinor(after), currency },
+  }
   const record = approvedRecord(ctx, base, {
     id,
     lifecycle: request.kind === 'purchase' ? 'posted' : 'held',
     checks,
-    evidence,
+    evidence: approvalEvidence,
     ...(request.kind === 'preauthorization' ? { holdTransferId: transferId } : {}),
   })
   working.insertTransaction(record)
