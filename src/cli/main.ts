@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../app/config.js'
 import { startTollgate } from '../app/main.js'
 import { runDemoTour } from './demo-tour.js'
+import { findTransactions } from './find.js'
 import { formatExplanation, type ExplanationLike } from './format.js'
 import { ApiClient } from './http-client.js'
 import { terminal } from './terminal/terminal.js'
@@ -13,6 +14,8 @@ Usage:
   tollgate serve                      start the switch (embedded SQLite in ./data, demo data on first start)
   tollgate authorize [options]        send one transaction to a running server and explain the answer
   tollgate explain <transaction-id>   explain a transaction (why it was approved or blocked)
+  tollgate find [filters]             find transactions: --terminal --merchant --last4 --amount
+                                      --outcome --reason --kind --stan --rrn --from --to --limit
   tollgate demo [--verbose]           guided tour: an approval and a block of every family
   tollgate terminal [options]         POS terminal simulator over ISO 8583/TCP (--help for options)
   tollgate help
@@ -180,6 +183,18 @@ async function explain(args: string[]): Promise<void> {
   printAnswer(200, { explanation: answer.body }, lang)
 }
 
+async function find(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: false,
+    options: { url: { type: 'string' }, lang: { type: 'string' } },
+  })
+  const url = typeof values.url === 'string' ? values.url : undefined
+  const lang = typeof values.lang === 'string' ? values.lang : undefined
+  const { api, lang: language } = client({ url, lang })
+  process.stdout.write((await findTransactions(api, args, language)) + '\n')
+}
+
 async function demo(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -198,6 +213,8 @@ async function main(argv: string[]): Promise<void> {
       return authorize(rest)
     case 'explain':
       return explain(rest)
+    case 'find':
+      return find(rest)
     case 'demo':
       return demo(rest)
     case 'terminal':

@@ -99,3 +99,63 @@ describe('tollgate CLI', () => {
     })
   })
 })
+
+describe('tollgate find', () => {
+  let server: TestServer
+  const tollgate = (...args: string[]) =>
+    run(process.execPath, [CLI, ...args, '--url', server.url], { timeout: 30_000 })
+
+  beforeAll(async () => {
+    server = await startTestServer()
+  })
+  afterAll(async () => {
+    await server.close()
+  })
+
+  it('finds a blocked sale by terminal, card last 4 and amount, with the reason in words', async () => {
+    const card = DEMO_CARDS.lowBalance
+    await tollgate(
+      'authorize',
+      '--terminal',
+      DEMO_TERMINALS.grocery.id,
+      '--merchant',
+      DEMO_MERCHANTS.grocery.id,
+      '--pan',
+      card.pan,
+      '--expiry',
+      card.expiry,
+      '--amount',
+      '120.00',
+    )
+    const { stdout } = await tollgate(
+      'find',
+      '--terminal',
+      DEMO_TERMINALS.grocery.id,
+      '--last4',
+      card.pan.slice(-4),
+      '--amount',
+      '120.00',
+      '--lang',
+      'zh-CN',
+    )
+    expect(stdout).toContain('余额不足')
+    expect(stdout).toContain('120.00 CNY')
+    expect(stdout).toMatch(/tx_[0-9A-Z]{26}/)
+    expect(stdout).not.toContain(card.pan)
+    const none = await tollgate(
+      'find',
+      '--terminal',
+      DEMO_TERMINALS.grocery.id,
+      '--amount',
+      '999.99',
+    )
+    expect(none.stdout).toContain('No transaction matches.')
+  })
+
+  it('names a bad filter', async () => {
+    await expect(tollgate('find', '--last4', '12')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('cardLast4') as unknown,
+    })
+  })
+})
