@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { RequestResult } from '../../core/pipeline/result.js'
 import type { TransactionRecord } from '../../core/model.js'
@@ -216,5 +217,44 @@ describe('answering', () => {
       ]),
     })
     expect(formatErrorResponse('0999', new Map())).toBeNull()
+  })
+})
+
+describe('interpreting arbitrary messages', () => {
+  const fieldValue = fc.string({ maxLength: 40 })
+  const message = fc.record({
+    mti: fc.constantFrom('0100', '0200', '0220', '0400', '0420', '0800', '0300', '9999'),
+    fields: fc
+      .array(
+        fc.tuple(
+          fc.integer({ min: 2, max: 128 }),
+          fc.oneof(fieldValue, fc.constantFrom(' ', '        ')),
+        ),
+        { maxLength: 30 },
+      )
+      .map((entries) => new Map(entries)),
+  })
+
+  it('never throws, and a request it reads always names a terminal and a STAN', () => {
+    fc.assert(
+      fc.property(message, fc.constantFrom(iso, cup), (m, ctx) => {
+        const meaning = interpret(m, ctx)
+        expect(['network', 'request', 'invalid']).toContain(meaning.type)
+        if (meaning.type === 'request') {
+          expect(meaning.request.stan).toBe(m.fields.get(11))
+          if (meaning.request.type === 'new')
+            expect(meaning.request.terminalId.length).toBeGreaterThan(0)
+        }
+        const rejected: RequestResult = {
+          type: 'rejected',
+          reason: 'format_error',
+          errors: [],
+          checks: [],
+          evidence: {},
+        }
+        expect(respond(m, rejected, ctx.dialect).fields.get(39)).toBe('30')
+      }),
+      { numRuns: 2_000 },
+    )
   })
 })

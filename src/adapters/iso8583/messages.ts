@@ -172,7 +172,8 @@ export function kindOf(m: IsoFields, dialect: DialectName): Kind | null {
 
 /** Reads what a decoded message asks for. Never throws. */
 export function interpret(m: IsoFields, ctx: InterpretContext): Interpretation {
-  const terminalId = field(m, 41)?.trim() ?? null
+  const trimmed = field(m, 41)?.trim() ?? ''
+  const terminalId = trimmed === '' ? null : trimmed
   if (m.mti === '0800') {
     const code = ctx.dialect === 'cup-pos' ? (field(m, 60)?.slice(8, 11) ?? null) : field(m, 70)
     return {
@@ -209,7 +210,8 @@ export function interpret(m: IsoFields, ctx: InterpretContext): Interpretation {
   if (kind === 'purchase' || kind === 'preauthorization' || kind === 'balance_inquiry') {
     const pan = field(m, 2)
     const expiry = field(m, 14)
-    const merchantId = field(m, 42)?.trim() ?? null
+    const merchantText = field(m, 42)?.trim() ?? ''
+    const merchantId = merchantText === '' ? null : merchantText
     if (pan === null) return { type: 'invalid', field: 2, expected: 'the card number (field 2)' }
     if (merchantId === null)
       return { type: 'invalid', field: 42, expected: 'the merchant id (field 42)' }
