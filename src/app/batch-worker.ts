@@ -3,9 +3,8 @@ import { createRandomIds } from '../adapters/ids/random-ids.js'
 import { loadReferenceData } from '../adapters/reference/load-reference.js'
 import { openSqliteStore } from '../adapters/store/sqlite/sqlite-store.js'
 import { AssertionFailure } from '../core/assert.js'
-import type { CoreContext } from '../core/pipeline/context.js'
 import type { WorkerInit, WorkerReply, WorkerRequest } from './batch-worker-protocol.js'
-import { inProcessExecutor } from './executors.js'
+import { contextFactory, inProcessExecutor } from './executors.js'
 
 /**
  * The batch worker: its own SQLite connection, the reference tables and the pure core. It
@@ -24,17 +23,7 @@ try {
   const reference = loadReferenceData(init.referenceDir)
   const store = openSqliteStore({ path: init.databasePath })
   const clock = { nowMs: () => Date.now() }
-  const ids = createRandomIds(clock)
-  const makeContext = (nowMs: number): CoreContext => ({
-    nowMs,
-    settings: init.settings,
-    bins: reference.bins,
-    mccs: reference.mccs,
-    newTransactionId: ids.transactionId,
-    newTransferId: ids.transferId,
-    newAuthorizationCode: ids.authorizationCode,
-    newRrn: () => ids.rrn(nowMs),
-  })
+  const makeContext = contextFactory(init.settings, reference, createRandomIds(clock))
   const executor = inProcessExecutor(store, makeContext)
   port.on('message', (request: WorkerRequest) => {
     const answer = (work: Promise<unknown>): void => {

@@ -5,13 +5,34 @@ import { fileURLToPath } from 'node:url'
 import { findPackageRoot } from '../adapters/reference/load-reference.js'
 import { AssertionFailure } from '../core/assert.js'
 import { planBatch } from '../core/pipeline/batch.js'
-import type { CoreContext } from '../core/pipeline/context.js'
+import type { CoreContext, PipelineSettings } from '../core/pipeline/context.js'
+import type { BinTable } from '../core/reference/bin-table.js'
+import type { MccTable } from '../core/reference/mcc-table.js'
+import type { IdSource } from '../ports/id-source.js'
 import { expireDueHolds } from '../core/pipeline/expiry.js'
 import type { CoreRequest } from '../core/pipeline/requests.js'
 import type { RequestResult } from '../core/pipeline/result.js'
 import type { BatchExecutor } from '../ports/batch-executor.js'
 import type { Store } from '../ports/store.js'
 import type { WorkerInit, WorkerReply, WorkerRequest } from './batch-worker-protocol.js'
+
+/** The core's context for a batch at `nowMs`: settings, reference tables and fresh ids. */
+export function contextFactory(
+  settings: PipelineSettings,
+  reference: { readonly bins: BinTable; readonly mccs: MccTable },
+  ids: IdSource,
+): (nowMs: number) => CoreContext {
+  return (nowMs) => ({
+    nowMs,
+    settings,
+    bins: reference.bins,
+    mccs: reference.mccs,
+    newTransactionId: ids.transactionId,
+    newTransferId: ids.transferId,
+    newAuthorizationCode: ids.authorizationCode,
+    newRrn: () => ids.rrn(nowMs),
+  })
+}
 
 /**
  * Runs batches on the calling thread, through the given store. A batch starts on the next turn

@@ -13,12 +13,11 @@ import { createRandomIds } from '../adapters/ids/random-ids.js'
 import { createTollgateMetrics } from '../adapters/metrics/registry.js'
 import { loadReferenceData, REFERENCE_DIR_DEFAULT } from '../adapters/reference/load-reference.js'
 import { openSqliteStore } from '../adapters/store/sqlite/sqlite-store.js'
-import type { CoreContext } from '../core/pipeline/context.js'
 import type { Clock } from '../ports/clock.js'
 import type { Config } from './config.js'
 import { seedDemoData } from './seed.js'
 import { loadAdminToken, loadCardTokenKey, loadMacKeys } from './secrets.js'
-import { inProcessExecutor, workerExecutor } from './executors.js'
+import { contextFactory, inProcessExecutor, workerExecutor } from './executors.js'
 import { Processor } from './processor.js'
 
 /** Due holds expired per sweep transaction. */
@@ -94,16 +93,7 @@ export async function startTollgate(
     utcOffsetMinutes: config.utcOffsetMinutes,
     holdExpiryMs: config.holdExpiryHours * 3_600_000,
   }
-  const makeContext = (nowMs: number): CoreContext => ({
-    nowMs,
-    settings,
-    bins: reference.bins,
-    mccs: reference.mccs,
-    newTransactionId: ids.transactionId,
-    newTransferId: ids.transferId,
-    newAuthorizationCode: ids.authorizationCode,
-    newRrn: () => ids.rrn(nowMs),
-  })
+  const makeContext = contextFactory(settings, reference, ids)
   let ready = false
   let closing: Promise<void> | null = null
   const onFatal = (error: unknown): void => {

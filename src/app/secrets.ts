@@ -16,7 +16,15 @@ export function loadCardTokenKey(dataDir: string, configured: string | undefined
   if (configured !== undefined) return Buffer.from(configured, 'hex')
   const path = join(dataDir, SECRETS_FILE)
   if (existsSync(path)) {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { cardTokenKey?: unknown }
+    let parsed: { cardTokenKey?: unknown }
+    try {
+      parsed = JSON.parse(readFileSync(path, 'utf8')) as { cardTokenKey?: unknown }
+    } catch (cause) {
+      throw new Error(
+        `${path}: not readable as JSON (restore it from backup: card tokens depend on it)`,
+        { cause },
+      )
+    }
     if (typeof parsed.cardTokenKey !== 'string' || !/^[0-9a-f]{64,}$/.test(parsed.cardTokenKey)) {
       throw new Error(`${path}: cardTokenKey must be 64+ hex characters`)
     }

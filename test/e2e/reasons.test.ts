@@ -610,58 +610,66 @@ describe('limit declines', () => {
     await expectChinese(answer.body.transactionId, 'card_daily_count_limit_exceeded')
   })
 
-  it('merchant_daily_amount_limit_exceeded: a merchant limit added through the API', async () => {
-    const { shop, ruleId, card } = await limitedShop('merchant', { dailyAmountMax: '100.00' })
-    await approveTimes(1, { terminal: shop, card, amount: '60.00' })
-    const answer = await authorize({ terminal: shop, card, amount: '50.00' })
-    expect(expectDeclined(answer, 'merchant_daily_amount_limit_exceeded')).toMatchObject({
-      ruleId,
+  // Acquirer limits added through the API: make the day's usage, then one payment too many.
+  const ACQUIRER_LIMITS = [
+    {
+      name: 'merchant_daily_amount_limit_exceeded: a merchant limit added through the API',
+      reason: 'merchant_daily_amount_limit_exceeded',
       scope: 'merchant',
-      limit: '100.00 CNY',
-      usedToday: '60.00 CNY',
-      remaining: '40.00 CNY',
-      amount: '50.00 CNY',
-    })
-    await expectChinese(answer.body.transactionId, 'merchant_daily_amount_limit_exceeded')
-  })
-
-  it('merchant_daily_count_limit_exceeded', async () => {
-    const { shop, ruleId, card } = await limitedShop('merchant', { dailyCountMax: 2 })
-    await approveTimes(2, { terminal: shop, card, amount: '5.00' })
-    const answer = await authorize({ terminal: shop, card, amount: '5.00' })
-    expect(expectDeclined(answer, 'merchant_daily_count_limit_exceeded')).toMatchObject({
-      ruleId,
-      countLimit: '2',
-      countToday: '2',
-    })
-    await expectChinese(answer.body.transactionId, 'merchant_daily_count_limit_exceeded')
-  })
-
-  it('terminal_daily_amount_limit_exceeded', async () => {
-    const { shop, ruleId, card } = await limitedShop('terminal', { dailyAmountMax: '200.00' })
-    await approveTimes(1, { terminal: shop, card, amount: '150.00' })
-    const answer = await authorize({ terminal: shop, card, amount: '50.01' })
-    expect(expectDeclined(answer, 'terminal_daily_amount_limit_exceeded')).toMatchObject({
-      ruleId,
+      limit: { dailyAmountMax: '100.00' },
+      used: '60.00',
+      amount: '50.00',
+      evidence: {
+        scope: 'merchant',
+        limit: '100.00 CNY',
+        usedToday: '60.00 CNY',
+        remaining: '40.00 CNY',
+        amount: '50.00 CNY',
+      },
+    },
+    {
+      name: 'merchant_daily_count_limit_exceeded',
+      reason: 'merchant_daily_count_limit_exceeded',
+      scope: 'merchant',
+      limit: { dailyCountMax: 2 },
+      used: ['5.00', '5.00'],
+      amount: '5.00',
+      evidence: { countLimit: '2', countToday: '2' },
+    },
+    {
+      name: 'terminal_daily_amount_limit_exceeded',
+      reason: 'terminal_daily_amount_limit_exceeded',
       scope: 'terminal',
-      limit: '200.00 CNY',
-      usedToday: '150.00 CNY',
-      remaining: '50.00 CNY',
-      amount: '50.01 CNY',
-    })
-    await expectChinese(answer.body.transactionId, 'terminal_daily_amount_limit_exceeded')
-  })
+      limit: { dailyAmountMax: '200.00' },
+      used: '150.00',
+      amount: '50.01',
+      evidence: {
+        scope: 'terminal',
+        limit: '200.00 CNY',
+        usedToday: '150.00 CNY',
+        remaining: '50.00 CNY',
+        amount: '50.01 CNY',
+      },
+    },
+    {
+      name: 'terminal_daily_count_limit_exceeded',
+      reason: 'terminal_daily_count_limit_exceeded',
+      scope: 'terminal',
+      limit: { dailyCountMax: 1 },
+      used: ['5.00'],
+      amount: '5.00',
+      evidence: { countLimit: '1', countToday: '1' },
+    },
+  ] as const
 
-  it('terminal_daily_count_limit_exceeded', async () => {
-    const { shop, ruleId, card } = await limitedShop('terminal', { dailyCountMax: 1 })
-    await approveTimes(1, { terminal: shop, card, amount: '5.00' })
-    const answer = await authorize({ terminal: shop, card, amount: '5.00' })
-    expect(expectDeclined(answer, 'terminal_daily_count_limit_exceeded')).toMatchObject({
-      ruleId,
-      countLimit: '1',
-      countToday: '1',
-    })
-    await expectChinese(answer.body.transactionId, 'terminal_daily_count_limit_exceeded')
+  it.each(ACQUIRER_LIMITS)('$name', async (c) => {
+    const { shop, ruleId, card } = await limitedShop(c.scope, c.limit)
+    for (const amount of typeof c.used === 'string' ? [c.used] : c.used) {
+      await approveTimes(1, { terminal: shop, card, amount })
+    }
+    const answer = await authorize({ terminal: shop, card, amount: c.amount })
+    expect(expectDeclined(answer, c.reason)).toMatchObject({ ruleId, ...c.evidence })
+    await expectChinese(answer.body.transactionId, c.reason)
   })
 
   it('gives the room back to the daily limit when a sale is voided', async () => {

@@ -85,6 +85,37 @@ function refusal(debit: Account, amountMinor: number): LedgerRefusal | null {
   return after < 0 ? { code: 'exceeds_available', availableMinor: availableMinor(debit) } : null
 }
 
+/** A new transfer record: pending (a hold, with its expiry) or posted (optionally from a hold). */
+function newTransfer(
+  input: {
+    readonly id: string
+    readonly transactionId: string
+    readonly debit: Account
+    readonly credit: Account
+    readonly amountMinor: AmountMinor
+    readonly nowMs: number
+  },
+  as:
+    | { readonly state: 'pending'; readonly expiresAtMs: number }
+    | { readonly state: 'posted'; readonly pendingId: string | null },
+): Transfer {
+  const posted = as.state === 'posted'
+  return {
+    id: input.id,
+    transactionId: input.transactionId,
+    debitAccountId: input.debit.id,
+    creditAccountId: input.credit.id,
+    amountMinor: input.amountMinor,
+    currency: input.debit.currency,
+    state: as.state,
+    postedAmountMinor: posted ? input.amountMinor : 0,
+    pendingId: posted ? as.pendingId : null,
+    createdAtMs: input.nowMs,
+    expiresAtMs: posted ? null : as.expiresAtMs,
+    resolvedAtMs: posted ? input.nowMs : null,
+  }
+}
+
 /** A hold: a pending transfer that reserves the amount on the debit account. */
 export function hold(
   input: TransferInput & { readonly expiresAtMs: number },
@@ -103,20 +134,7 @@ export function hold(
   }
   assertAccountInvariants(debit)
   assertAccountInvariants(credit)
-  const transfer: Transfer = {
-    id: input.id,
-    transactionId: input.transactionId,
-    debitAccountId: debit.id,
-    creditAccountId: credit.id,
-    amountMinor: input.amountMinor,
-    currency: debit.currency,
-    state: 'pending',
-    postedAmountMinor: 0,
-    pendingId: null,
-    createdAtMs: input.nowMs,
-    expiresAtMs: input.expiresAtMs,
-    resolvedAtMs: null,
-  }
+  const transfer = newTransfer(input, { state: 'pending', expiresAtMs: input.expiresAtMs })
   return { accounts: [debit, credit], transfer }
 }
 
@@ -135,20 +153,7 @@ export function post(input: TransferInput): LedgerResult | LedgerRefusal {
   }
   assertAccountInvariants(debit)
   assertAccountInvariants(credit)
-  const transfer: Transfer = {
-    id: input.id,
-    transactionId: input.transactionId,
-    debitAccountId: debit.id,
-    creditAccountId: credit.id,
-    amountMinor: input.amountMinor,
-    currency: debit.currency,
-    state: 'posted',
-    postedAmountMinor: input.amountMinor,
-    pendingId: null,
-    createdAtMs: input.nowMs,
-    expiresAtMs: null,
-    resolvedAtMs: input.nowMs,
-  }
+  const transfer = newTransfer(input, { state: 'posted', pendingId: null })
   return { accounts: [debit, credit], transfer }
 }
 
@@ -216,20 +221,17 @@ export function postHold(input: {
     postedAmountMinor: input.amountMinor,
     resolvedAtMs: input.nowMs,
   }
-  const posting: Transfer = {
-    id: input.postingId,
-    transactionId: input.transactionId,
-    debitAccountId: debit.id,
-    creditAccountId: credit.id,
-    amountMinor: input.amountMinor,
-    currency: held.currency,
-    state: 'posted',
-    postedAmountMinor: input.amountMinor,
-    pendingId: held.id,
-    createdAtMs: input.nowMs,
-    expiresAtMs: null,
-    resolvedAtMs: input.nowMs,
-  }
+  const posting = newTransfer(
+    {
+      id: input.postingId,
+      transactionId: input.transactionId,
+      debit,
+      credit,
+      amountMinor: input.amountMinor,
+      nowMs: input.nowMs,
+    },
+    { state: 'posted', pendingId: held.id },
+  )
   return { accounts: [debit, credit], hold: resolved, posting }
 }
 

@@ -17,10 +17,11 @@ import { expireIfDue } from './expiry.js'
 import { clearingAccountId, counterKey, followUpDedupKey, traceKey, traceKeys } from './keys.js'
 import { approvedRecord, declineWith, skipRest, type RecordBase } from './record.js'
 import type { FollowUpRequest, OriginalTrace } from './requests.js'
+import { FIELD_PATTERNS } from './validate.js'
 import { rejected, type FieldError, type RequestResult } from './result.js'
 import type { Working } from './snapshot.js'
 
-const STAN = /^\d{6}$/
+const STAN = FIELD_PATTERNS.stan
 
 /** Which originals each follow-up may act on, and in which state. */
 const ELIGIBLE: Readonly<

@@ -14,10 +14,17 @@ export interface Validation {
   readonly expired: boolean
 }
 
-const TERMINAL_ID = /^[0-9A-Za-z]{8}$/
-const MERCHANT_ID = /^[0-9A-Za-z]{15}$/
-const STAN = /^\d{6}$/
-const TRANSMISSION_TIME = /^(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])[0-5]\d[0-5]\d$/
+/** The forms of the identifying fields, one definition for the core and every channel. */
+export const FIELD_PATTERNS = Object.freeze({
+  terminalId: /^[0-9A-Za-z]{8}$/,
+  merchantId: /^[0-9A-Za-z]{15}$/,
+  stan: /^\d{6}$/,
+  transmissionTime: /^(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])[0-5]\d[0-5]\d$/,
+})
+const TERMINAL_ID = FIELD_PATTERNS.terminalId
+const MERCHANT_ID = FIELD_PATTERNS.merchantId
+const STAN = FIELD_PATTERNS.stan
+const TRANSMISSION_TIME = FIELD_PATTERNS.transmissionTime
 
 /**
  * Stage 1: message validation. Collects every failure instead of stopping at the first, so a
