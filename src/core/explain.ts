@@ -140,6 +140,8 @@ const EVIDENCE_LABELS: Readonly<Record<string, Localized>> = {
   why: L('说明', 'why'),
   entriesChecked: L('检查的名单条目', 'list entries checked'),
   rules: L('适用规则数', 'rules applied'),
+  followUps: L('后续交易笔数', 'follow-ups so far'),
+  followUpsMax: L('后续交易上限', 'follow-ups allowed'),
   queueDepth: L('排队请求', 'queued requests'),
   queueMax: L('队列上限', 'queue capacity'),
 }

@@ -8,6 +8,7 @@ import { luhnCheckDigit } from '../../src/core/card.js'
 import { issueCard } from '../../src/core/issue-card.js'
 import { availableMinor } from '../../src/core/ledger/ledger.js'
 import { planBatch } from '../../src/core/pipeline/batch.js'
+import { FOLLOW_UPS_PER_ORIGINAL_MAX } from '../../src/core/pipeline/decide-follow-up.js'
 import type { CoreContext } from '../../src/core/pipeline/context.js'
 import type { CoreRequest, NewTransactionRequest } from '../../src/core/pipeline/requests.js'
 import type { RequestResult } from '../../src/core/pipeline/result.js'
@@ -197,6 +198,32 @@ describe('follow-ups that name their original by trace', () => {
     const [again] = run(store, [{ ...reversal, stan: '000099' }])
     expect(again).toMatchObject({ type: 'decided', replayed: true })
     expect(store.transactions.size).toBe(1)
+  })
+
+  it('bounds the follow-ups one original may collect', () => {
+    const store = world()
+    const [sale] = run(store, [purchase])
+    if (sale?.type !== 'decided') throw new Error('the sale is decided')
+    const overRefund: CoreRequest = {
+      type: 'follow_up',
+      kind: 'refund',
+      channel: 'http',
+      stan: null,
+      amountMinor: 99_999,
+      idempotencyKey: null,
+      originalId: sale.transaction.id,
+    }
+    const results = run(
+      store,
+      Array.from({ length: FOLLOW_UPS_PER_ORIGINAL_MAX + 1 }, () => overRefund),
+    )
+    expect(results.slice(0, -1).every((r) => r.type === 'decided')).toBe(true)
+    expect(results.at(-1)).toMatchObject({
+      type: 'rejected',
+      reason: 'original_not_eligible',
+      evidence: { followUpsMax: FOLLOW_UPS_PER_ORIGINAL_MAX },
+    })
+    expect(store.transactions.size).toBe(FOLLOW_UPS_PER_ORIGINAL_MAX + 1)
   })
 
   it('rejects a trace from an unknown terminal, and stores nothing', () => {

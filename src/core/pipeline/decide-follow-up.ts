@@ -22,6 +22,8 @@ import { rejected, type FieldError, type RequestResult } from './result.js'
 import type { Working } from './snapshot.js'
 
 const STAN = FIELD_PATTERNS.stan
+/** The most follow-ups (approved or declined) one original may collect. */
+export const FOLLOW_UPS_PER_ORIGINAL_MAX = 200
 
 /** Which originals each follow-up may act on, and in which state. */
 const ELIGIBLE: Readonly<
@@ -162,6 +164,24 @@ export function decideFollowUp(
       .followUpsOf(original.id)
       .find((f) => f.kind === request.kind && f.outcome === 'approved')
     if (earlier !== undefined) return { type: 'decided', transaction: earlier, replayed: true }
+  }
+  // Declined follow-ups are stored too; a bound keeps one original's history (loaded with every
+  // batch that touches it) from growing without end.
+  const followUpCount = working.followUpsOf(original.id).length
+  if (followUpCount >= FOLLOW_UPS_PER_ORIGINAL_MAX) {
+    const evidence: Evidence = {
+      originalId: original.id,
+      followUps: followUpCount,
+      followUpsMax: FOLLOW_UPS_PER_ORIGINAL_MAX,
+    }
+    checks.push({
+      stage: 'validation',
+      name: 'follow_up_count',
+      status: 'fail',
+      reason: 'original_not_eligible',
+      evidence,
+    })
+    return rejected('original_not_eligible', checks, evidence)
   }
   checks.push({
     stage: 'duplicate',
