@@ -15,7 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Pool } from 'undici'
-import { assert } from '../src/core/assert.js'
+import { formatMoney } from '../src/core/money.js'
 import {
   ledgerBalanced,
   openPool,
@@ -103,13 +103,6 @@ const progress = progressLog('bench')
 // ---------------------------------------------------------------------------------------------
 // Traffic
 
-/** Minor units as a decimal string, by string arithmetic: 12345 → "123.45". */
-function amountText(minor: number): string {
-  assert(Number.isSafeInteger(minor) && minor > 0, 'a positive amount')
-  const digits = String(minor).padStart(3, '0')
-  return `${digits.slice(0, -2)}.${digits.slice(-2)}`
-}
-
 interface Planned {
   readonly category: Category
   readonly body: string
@@ -125,7 +118,7 @@ function authorizationBody(purchase: Purchase): Planned {
     merchantId: purchase.merchantId,
     stan: purchase.stan,
     card: { pan: purchase.pan, expiry: purchase.expiry },
-    amount: amountText(purchase.amountMinor),
+    amount: formatMoney(purchase.amountMinor, 'CNY'),
     currency: 'CNY',
   }
   return { category: purchase.category, body: JSON.stringify(body) }

@@ -4,12 +4,14 @@ import {
   REFERENCE_DIR_DEFAULT,
   type ReferenceData,
 } from '../src/adapters/reference/load-reference.js'
-import { availableMinor } from '../src/core/ledger/ledger.js'
+import { availableMinor, ledgerBalanceMinor } from '../src/core/ledger/ledger.js'
 import { luhnCheckDigit, maskPan, validatePan } from '../src/core/card.js'
+import { issueCard } from '../src/core/issue-card.js'
 import { CURRENCIES } from '../src/core/money.js'
 import type {
   Account,
   Card,
+  CardType,
   LimitRule,
   ListEntry,
   Merchant,
@@ -274,10 +276,25 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       newRrn: idSource.rrn,
     })
 
-    const newCard = (token: string, accountId: string, openingBalanceMinor: number): NewCard => ({
-      card: cardOf(pan, token, accountId),
-      account: emptyAccount(accountId),
-      openingBalanceMinor,
+    /** A card as the admin API issues it: a debit card's amount is its opening balance. */
+    const newCard = (
+      token: string,
+      accountId: string,
+      amountMinor: number,
+      type: CardType = 'debit',
+    ): NewCard => ({
+      ...issueCard({
+        pan,
+        expiry: CARD_EXPIRY,
+        type,
+        status: 'active',
+        amountMinor,
+        currency: 'CNY',
+        token,
+        accountId,
+        bin: reference.bins.lookup(pan),
+        nowMs: CONTRACT_NOW_MS,
+      }),
       openingTransferId: idSource.transfer(),
       nowMs: CONTRACT_NOW_MS,
     })
@@ -492,13 +509,10 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       })
 
       it('creates a credit card with its limit and no opening transfer', async () => {
-        const input: NewCard = {
-          card: cardOf(pan, 'tok_credit', 'acct_credit', { type: 'credit' }),
-          account: emptyAccount('acct_credit', { creditLimitMinor: 500_000 }),
-          openingBalanceMinor: 0,
-          openingTransferId: idSource.transfer(),
-          nowMs: CONTRACT_NOW_MS,
-        }
+        const input = newCard('tok_credit', 'acct_credit', 500_000, 'credit')
+        expect(input.card).toEqual(cardOf(pan, 'tok_credit', 'acct_credit', { type: 'credit' }))
+        expect(input.account).toEqual(emptyAccount('acct_credit', { creditLimitMinor: 500_000 }))
+        expect(input.openingBalanceMinor).toBe(0)
         await expectOk(store.createCard(input, audit('card.create', 'tok_credit')))
         const account = await store.getAccount('acct_credit')
         expect(account).toEqual(input.account)
@@ -807,7 +821,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await store.getTransaction(refund.id)).toMatchObject({ lifecycle: 'reversed' })
         expect((await store.getTransaction(purchase.id))?.refundedAmountMinor).toBe(0)
         const account = await cardAccount()
-        expect(account.creditsPostedMinor - account.debitsPostedMinor).toBe(70_000)
+        expect(ledgerBalanceMinor(account)).toBe(70_000)
         expect((await store.checkLedger()).balanced).toBe(true)
       })
 

@@ -1,4 +1,4 @@
-import { assert } from '../../../core/assert.js'
+import { AssertionFailure, assert } from '../../../core/assert.js'
 import {
   CARD_STATUSES,
   MERCHANT_STATUSES,
@@ -331,94 +331,153 @@ function members<T extends string>(record: Record<T, 1>): readonly T[] {
   return Object.freeze(Object.keys(record) as T[])
 }
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], column: string): T {
-  const found = allowed.find((member) => member === value)
-  assert(found !== undefined, `${column}: unexpected value ${JSON.stringify(value)}`)
+/**
+ * Where a column value came from, for a message: `accounts.kind (acct_1)`. Row mapping runs for
+ * every row of every batch, so the helpers below build this text only when a check fails.
+ */
+function label(table: string, column: string, id: string | undefined): string {
+  return id === undefined ? `${table}.${column}` : `${table}.${column} (${id})`
+}
+
+function memberOf<T extends string>(value: string, allowed: readonly T[]): T | undefined {
+  return allowed.find((member) => member === value)
+}
+
+function oneOf<T extends string>(
+  value: string,
+  allowed: readonly T[],
+  table: string,
+  column: string,
+  id?: string,
+): T {
+  const found = memberOf(value, allowed)
+  if (found === undefined) {
+    throw new AssertionFailure(
+      `${label(table, column, id)}: unexpected value ${JSON.stringify(value)}`,
+    )
+  }
   return found
 }
 
 function oneOfOrNull<T extends string>(
   value: string | null,
   allowed: readonly T[],
+  table: string,
   column: string,
+  id?: string,
 ): T | null {
-  return value === null ? null : oneOf(value, allowed, column)
+  return value === null ? null : oneOf(value, allowed, table, column, id)
 }
 
 /** An integer column read back: a safe integer, or the database is damaged. */
-function int(value: number, column: string): number {
-  assert(Number.isSafeInteger(value), `${column}: ${value} is not a safe integer`)
+function int(value: number, table: string, column: string, id?: string): number {
+  if (!Number.isSafeInteger(value)) {
+    throw new AssertionFailure(`${label(table, column, id)}: ${value} is not a safe integer`)
+  }
   return value
 }
 
-function intOrNull(value: number | null, column: string): number | null {
-  return value === null ? null : int(value, column)
+function intOrNull(
+  value: number | null,
+  table: string,
+  column: string,
+  id?: string,
+): number | null {
+  return value === null ? null : int(value, table, column, id)
 }
 
 /** A money column read back: a safe, non-negative integer of minor units. */
-function money(value: number, column: string): number {
-  assert(Number.isSafeInteger(value) && value >= 0, `${column}: ${value} is not an amount`)
+function money(value: number, table: string, column: string, id?: string): number {
+  if (!(Number.isSafeInteger(value) && value >= 0)) {
+    throw new AssertionFailure(`${label(table, column, id)}: ${value} is not an amount`)
+  }
   return value
+}
+
+function moneyOrNull(
+  value: number | null,
+  table: string,
+  column: string,
+  id?: string,
+): number | null {
+  return value === null ? null : money(value, table, column, id)
 }
 
 /** A count column read back: a safe, non-negative integer. */
-function count(value: number, column: string): number {
-  assert(Number.isSafeInteger(value) && value >= 0, `${column}: ${value} is not a count`)
+function count(value: number, table: string, column: string, id?: string): number {
+  if (!(Number.isSafeInteger(value) && value >= 0)) {
+    throw new AssertionFailure(`${label(table, column, id)}: ${value} is not a count`)
+  }
   return value
 }
 
-function countOrNull(value: number | null, column: string): number | null {
-  return value === null ? null : count(value, column)
+function countOrNull(
+  value: number | null,
+  table: string,
+  column: string,
+  id?: string,
+): number | null {
+  return value === null ? null : count(value, table, column, id)
 }
 
-function moneyOrNull(value: number | null, column: string): number | null {
-  return value === null ? null : money(value, column)
-}
-
-/** An amount or count about to be written: the same promise, checked before it reaches disk. */
-function nonNegativeParam(value: number, what: string): number {
-  assert(Number.isSafeInteger(value) && value >= 0, `${what}: ${value} is not an amount`)
+/**
+ * An amount or count about to be written (`what` is e.g. "account", `field` "debitsPendingMinor"):
+ * the same promise as on reading, checked before it reaches disk.
+ */
+function nonNegativeParam(value: number, what: string, id: string, field: string): number {
+  if (!(Number.isSafeInteger(value) && value >= 0)) {
+    throw new AssertionFailure(`${what} ${id} ${field}: ${value} is not an amount`)
+  }
   return value
 }
 
-function nonNegativeParamOrNull(value: number | null, what: string): number | null {
-  return value === null ? null : nonNegativeParam(value, what)
+function nonNegativeParamOrNull(
+  value: number | null,
+  what: string,
+  id: string,
+  field: string,
+): number | null {
+  return value === null ? null : nonNegativeParam(value, what, id, field)
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function parseJson(text: string, column: string): unknown {
+function parseJson(text: string, table: string, column: string, id: string): unknown {
   try {
     return JSON.parse(text) as unknown
   } catch (error) {
-    assert(false, `${column}: not JSON (${String(error)})`)
+    throw new AssertionFailure(`${label(table, column, id)}: not JSON (${String(error)})`)
   }
 }
 
-function parseEvidence(text: string, column: string): Evidence {
-  const value = parseJson(text, column)
-  assert(isPlainObject(value), `${column}: evidence is an object`)
+function parseEvidence(text: string, table: string, column: string, id: string): Evidence {
+  const value = parseJson(text, table, column, id)
+  assert(isPlainObject(value), `${label(table, column, id)}: evidence is an object`)
   return value as Evidence
 }
 
-function parseChecks(text: string, column: string): readonly Check[] {
-  const value = parseJson(text, column)
-  assert(Array.isArray(value), `${column}: checks are an array`)
+function parseChecks(text: string, table: string, column: string, id: string): readonly Check[] {
+  const value = parseJson(text, table, column, id)
+  assert(Array.isArray(value), `${label(table, column, id)}: checks are an array`)
   return value.map((item: unknown, index) => {
-    const where = `${column}[${index}]`
-    assert(isPlainObject(item), `${where}: a check is an object`)
+    const fail = (what: string): never => {
+      throw new AssertionFailure(`${label(table, `${column}[${index}]`, id)}${what}`)
+    }
+    if (!isPlainObject(item)) return fail(': a check is an object')
     const { stage, name, status, reason, evidence } = item
-    assert(typeof stage === 'string' && typeof name === 'string', `${where}: stage and name`)
-    assert(typeof status === 'string', `${where}: status`)
-    assert(evidence === undefined || isPlainObject(evidence), `${where}: evidence`)
+    if (typeof stage !== 'string' || typeof name !== 'string') return fail(': stage and name')
+    if (typeof status !== 'string') return fail(': status')
+    if (evidence !== undefined && !isPlainObject(evidence)) return fail(': evidence')
+    const unexpected = (field: string, text: string): never =>
+      fail(`.${field}: unexpected value ${JSON.stringify(text)}`)
     return {
-      stage: oneOf(stage, STAGES, `${where}.stage`),
+      stage: memberOf(stage, STAGES) ?? unexpected('stage', stage),
       name,
-      status: oneOf(status, CHECK_STATUSES, `${where}.status`),
+      status: memberOf(status, CHECK_STATUSES) ?? unexpected('status', status),
       ...(typeof reason === 'string'
-        ? { reason: oneOf(reason, REASON_CODES, `${where}.reason`) }
+        ? { reason: memberOf(reason, REASON_CODES) ?? unexpected('reason', reason) }
         : {}),
       ...(evidence === undefined ? {} : { evidence: evidence as Evidence }),
     }
@@ -430,11 +489,11 @@ export function toMerchant(row: MerchantRow): Merchant {
     id: row.id,
     name: row.name,
     mcc: row.mcc,
-    status: oneOf(row.status, MERCHANT_STATUSES, 'merchants.status'),
+    status: oneOf(row.status, MERCHANT_STATUSES, 'merchants', 'status'),
     region: row.region,
-    riskTier: oneOf(row.risk_tier, RISK_TIERS, 'merchants.risk_tier'),
-    createdAtMs: int(row.created_at_ms, 'merchants.created_at_ms'),
-    updatedAtMs: int(row.updated_at_ms, 'merchants.updated_at_ms'),
+    riskTier: oneOf(row.risk_tier, RISK_TIERS, 'merchants', 'risk_tier'),
+    createdAtMs: int(row.created_at_ms, 'merchants', 'created_at_ms'),
+    updatedAtMs: int(row.updated_at_ms, 'merchants', 'updated_at_ms'),
   }
 }
 
@@ -455,10 +514,10 @@ export function toTerminal(row: TerminalRow): Terminal {
   return {
     id: row.id,
     merchantId: row.merchant_id,
-    status: oneOf(row.status, TERMINAL_STATUSES, 'terminals.status'),
+    status: oneOf(row.status, TERMINAL_STATUSES, 'terminals', 'status'),
     region: row.region,
-    createdAtMs: int(row.created_at_ms, 'terminals.created_at_ms'),
-    updatedAtMs: int(row.updated_at_ms, 'terminals.updated_at_ms'),
+    createdAtMs: int(row.created_at_ms, 'terminals', 'created_at_ms'),
+    updatedAtMs: int(row.updated_at_ms, 'terminals', 'updated_at_ms'),
   }
 }
 
@@ -480,12 +539,12 @@ export function toCard(row: CardRow): Card {
     bin: row.bin,
     last4: row.last4,
     expiry: row.expiry,
-    type: oneOf(row.type, CARD_TYPES, 'cards.type'),
-    status: oneOf(row.status, CARD_STATUSES, 'cards.status'),
+    type: oneOf(row.type, CARD_TYPES, 'cards', 'type'),
+    status: oneOf(row.status, CARD_STATUSES, 'cards', 'status'),
     accountId: row.account_id,
     issuerBank: row.issuer_bank,
-    createdAtMs: int(row.created_at_ms, 'cards.created_at_ms'),
-    updatedAtMs: int(row.updated_at_ms, 'cards.updated_at_ms'),
+    createdAtMs: int(row.created_at_ms, 'cards', 'created_at_ms'),
+    updatedAtMs: int(row.updated_at_ms, 'cards', 'updated_at_ms'),
   }
 }
 
@@ -508,65 +567,93 @@ export function cardRow(card: Card): CardRow {
 }
 
 export function toAccount(row: AccountRow): Account {
-  const column = (name: string): string => `accounts.${name} (${row.id})`
   return {
     id: row.id,
-    kind: oneOf(row.kind, ACCOUNT_KINDS, column('kind')),
+    kind: oneOf(row.kind, ACCOUNT_KINDS, 'accounts', 'kind', row.id),
     currency: row.currency,
-    creditLimitMinor: money(row.credit_limit_minor, column('credit_limit_minor')),
-    debitsPendingMinor: money(row.debits_pending_minor, column('debits_pending_minor')),
-    debitsPostedMinor: money(row.debits_posted_minor, column('debits_posted_minor')),
-    creditsPendingMinor: money(row.credits_pending_minor, column('credits_pending_minor')),
-    creditsPostedMinor: money(row.credits_posted_minor, column('credits_posted_minor')),
+    creditLimitMinor: money(row.credit_limit_minor, 'accounts', 'credit_limit_minor', row.id),
+    debitsPendingMinor: money(row.debits_pending_minor, 'accounts', 'debits_pending_minor', row.id),
+    debitsPostedMinor: money(row.debits_posted_minor, 'accounts', 'debits_posted_minor', row.id),
+    creditsPendingMinor: money(
+      row.credits_pending_minor,
+      'accounts',
+      'credits_pending_minor',
+      row.id,
+    ),
+    creditsPostedMinor: money(row.credits_posted_minor, 'accounts', 'credits_posted_minor', row.id),
   }
 }
 
 export function accountRow(account: Account): AccountRow {
-  const what = (name: string): string => `account ${account.id} ${name}`
   return {
     id: account.id,
     kind: account.kind,
     currency: account.currency,
-    credit_limit_minor: nonNegativeParam(account.creditLimitMinor, what('creditLimitMinor')),
-    debits_pending_minor: nonNegativeParam(account.debitsPendingMinor, what('debitsPendingMinor')),
-    debits_posted_minor: nonNegativeParam(account.debitsPostedMinor, what('debitsPostedMinor')),
+    credit_limit_minor: nonNegativeParam(
+      account.creditLimitMinor,
+      'account',
+      account.id,
+      'creditLimitMinor',
+    ),
+    debits_pending_minor: nonNegativeParam(
+      account.debitsPendingMinor,
+      'account',
+      account.id,
+      'debitsPendingMinor',
+    ),
+    debits_posted_minor: nonNegativeParam(
+      account.debitsPostedMinor,
+      'account',
+      account.id,
+      'debitsPostedMinor',
+    ),
     credits_pending_minor: nonNegativeParam(
       account.creditsPendingMinor,
-      what('creditsPendingMinor'),
+      'account',
+      account.id,
+      'creditsPendingMinor',
     ),
-    credits_posted_minor: nonNegativeParam(account.creditsPostedMinor, what('creditsPostedMinor')),
+    credits_posted_minor: nonNegativeParam(
+      account.creditsPostedMinor,
+      'account',
+      account.id,
+      'creditsPostedMinor',
+    ),
   }
 }
 
 export function toTransfer(row: TransferRow): Transfer {
-  const column = (name: string): string => `transfers.${name} (${row.id})`
   return {
     id: row.id,
     transactionId: row.transaction_id,
     debitAccountId: row.debit_account_id,
     creditAccountId: row.credit_account_id,
-    amountMinor: toAmountMinor(money(row.amount_minor, column('amount_minor'))),
+    amountMinor: toAmountMinor(money(row.amount_minor, 'transfers', 'amount_minor', row.id)),
     currency: row.currency,
-    state: oneOf(row.state, TRANSFER_STATES, column('state')),
-    postedAmountMinor: money(row.posted_amount_minor, column('posted_amount_minor')),
+    state: oneOf(row.state, TRANSFER_STATES, 'transfers', 'state', row.id),
+    postedAmountMinor: money(row.posted_amount_minor, 'transfers', 'posted_amount_minor', row.id),
     pendingId: row.pending_id,
-    createdAtMs: int(row.created_at_ms, column('created_at_ms')),
-    expiresAtMs: intOrNull(row.expires_at_ms, column('expires_at_ms')),
-    resolvedAtMs: intOrNull(row.resolved_at_ms, column('resolved_at_ms')),
+    createdAtMs: int(row.created_at_ms, 'transfers', 'created_at_ms', row.id),
+    expiresAtMs: intOrNull(row.expires_at_ms, 'transfers', 'expires_at_ms', row.id),
+    resolvedAtMs: intOrNull(row.resolved_at_ms, 'transfers', 'resolved_at_ms', row.id),
   }
 }
 
 export function transferRow(transfer: Transfer): TransferRow {
-  const what = (name: string): string => `transfer ${transfer.id} ${name}`
   return {
     id: transfer.id,
     transaction_id: transfer.transactionId,
     debit_account_id: transfer.debitAccountId,
     credit_account_id: transfer.creditAccountId,
-    amount_minor: nonNegativeParam(transfer.amountMinor, what('amountMinor')),
+    amount_minor: nonNegativeParam(transfer.amountMinor, 'transfer', transfer.id, 'amountMinor'),
     currency: transfer.currency,
     state: transfer.state,
-    posted_amount_minor: nonNegativeParam(transfer.postedAmountMinor, what('postedAmountMinor')),
+    posted_amount_minor: nonNegativeParam(
+      transfer.postedAmountMinor,
+      'transfer',
+      transfer.id,
+      'postedAmountMinor',
+    ),
     pending_id: transfer.pendingId,
     created_at_ms: transfer.createdAtMs,
     expires_at_ms: transfer.expiresAtMs,
@@ -575,13 +662,12 @@ export function transferRow(transfer: Transfer): TransferRow {
 }
 
 export function toTransaction(row: TransactionRow): TransactionRecord {
-  const column = (name: string): string => `transactions.${name} (${row.id})`
   return {
     id: row.id,
-    kind: oneOf(row.kind, TRANSACTION_KINDS, column('kind')),
-    channel: oneOf(row.channel, CHANNELS, column('channel')),
-    outcome: oneOf(row.outcome, OUTCOMES, column('outcome')),
-    lifecycle: oneOf(row.lifecycle, LIFECYCLES, column('lifecycle')),
+    kind: oneOf(row.kind, TRANSACTION_KINDS, 'transactions', 'kind', row.id),
+    channel: oneOf(row.channel, CHANNELS, 'transactions', 'channel', row.id),
+    outcome: oneOf(row.outcome, OUTCOMES, 'transactions', 'outcome', row.id),
+    lifecycle: oneOf(row.lifecycle, LIFECYCLES, 'transactions', 'lifecycle', row.id),
     terminalId: row.terminal_id,
     merchantId: row.merchant_id,
     stan: row.stan,
@@ -593,32 +679,41 @@ export function toTransaction(row: TransactionRow): TransactionRecord {
     cardToken: row.card_token,
     cardMasked: row.card_masked,
     cardLast4: row.card_last4,
-    cardType: oneOfOrNull(row.card_type, CARD_TYPES, column('card_type')),
-    amountMinor: money(row.amount_minor, column('amount_minor')),
+    cardType: oneOfOrNull(row.card_type, CARD_TYPES, 'transactions', 'card_type', row.id),
+    amountMinor: money(row.amount_minor, 'transactions', 'amount_minor', row.id),
     currency: row.currency,
     originalId: row.original_id,
-    reason: oneOfOrNull<ReasonCode>(row.reason, REASON_CODES, column('reason')),
+    reason: oneOfOrNull<ReasonCode>(row.reason, REASON_CODES, 'transactions', 'reason', row.id),
     responseCode: row.response_code,
     authorizationCode: row.authorization_code,
-    checks: parseChecks(row.checks_json, column('checks_json')),
-    evidence: parseEvidence(row.evidence_json, column('evidence_json')),
+    checks: parseChecks(row.checks_json, 'transactions', 'checks_json', row.id),
+    evidence: parseEvidence(row.evidence_json, 'transactions', 'evidence_json', row.id),
     // A balance can be shown negative (a credit card in use), so it is an integer, not an amount.
-    balanceMinor: intOrNull(row.balance_minor, column('balance_minor')),
+    balanceMinor: intOrNull(row.balance_minor, 'transactions', 'balance_minor', row.id),
     holdTransferId: row.hold_transfer_id,
-    completedAmountMinor: money(row.completed_amount_minor, column('completed_amount_minor')),
-    refundedAmountMinor: money(row.refunded_amount_minor, column('refunded_amount_minor')),
+    completedAmountMinor: money(
+      row.completed_amount_minor,
+      'transactions',
+      'completed_amount_minor',
+      row.id,
+    ),
+    refundedAmountMinor: money(
+      row.refunded_amount_minor,
+      'transactions',
+      'refunded_amount_minor',
+      row.id,
+    ),
     localDate: row.local_date,
-    createdAtMs: int(row.created_at_ms, column('created_at_ms')),
-    updatedAtMs: int(row.updated_at_ms, column('updated_at_ms')),
+    createdAtMs: int(row.created_at_ms, 'transactions', 'created_at_ms', row.id),
+    updatedAtMs: int(row.updated_at_ms, 'transactions', 'updated_at_ms', row.id),
   }
 }
 
 export function transactionRow(record: TransactionRecord): TransactionRow {
-  const what = (name: string): string => `transaction ${record.id} ${name}`
-  assert(
-    record.balanceMinor === null || Number.isSafeInteger(record.balanceMinor),
-    `${what('balanceMinor')}: a safe integer`,
-  )
+  // A balance may be negative (a credit card in use): an integer, not an amount.
+  if (record.balanceMinor !== null && !Number.isSafeInteger(record.balanceMinor)) {
+    throw new AssertionFailure(`transaction ${record.id} balanceMinor: a safe integer`)
+  }
   return {
     id: record.id,
     kind: record.kind,
@@ -637,7 +732,7 @@ export function transactionRow(record: TransactionRecord): TransactionRow {
     card_masked: record.cardMasked,
     card_last4: record.cardLast4,
     card_type: record.cardType,
-    amount_minor: nonNegativeParam(record.amountMinor, what('amountMinor')),
+    amount_minor: nonNegativeParam(record.amountMinor, 'transaction', record.id, 'amountMinor'),
     currency: record.currency,
     original_id: record.originalId,
     reason: record.reason,
@@ -649,11 +744,15 @@ export function transactionRow(record: TransactionRecord): TransactionRow {
     hold_transfer_id: record.holdTransferId,
     completed_amount_minor: nonNegativeParam(
       record.completedAmountMinor,
-      what('completedAmountMinor'),
+      'transaction',
+      record.id,
+      'completedAmountMinor',
     ),
     refunded_amount_minor: nonNegativeParam(
       record.refundedAmountMinor,
-      what('refundedAmountMinor'),
+      'transaction',
+      record.id,
+      'refundedAmountMinor',
     ),
     local_date: record.localDate,
     created_at_ms: record.createdAtMs,
@@ -664,42 +763,47 @@ export function transactionRow(record: TransactionRecord): TransactionRow {
 export function toCounter(row: CounterRow): UsageCounter {
   return {
     key: row.key,
-    count: count(row.count, `usage_counters.count (${row.key})`),
-    amountMinor: money(row.amount_minor, `usage_counters.amount_minor (${row.key})`),
+    count: count(row.count, 'usage_counters', 'count', row.key),
+    amountMinor: money(row.amount_minor, 'usage_counters', 'amount_minor', row.key),
   }
 }
 
 export function counterRow(counter: UsageCounter): CounterRow {
   return {
     key: counter.key,
-    count: nonNegativeParam(counter.count, `counter ${counter.key} count`),
-    amount_minor: nonNegativeParam(counter.amountMinor, `counter ${counter.key} amountMinor`),
+    count: nonNegativeParam(counter.count, 'counter', counter.key, 'count'),
+    amount_minor: nonNegativeParam(counter.amountMinor, 'counter', counter.key, 'amountMinor'),
   }
 }
 
 export function toLimitRule(row: LimitRuleRow): LimitRule {
-  const column = (name: string): string => `limit_rules.${name} (${row.id})`
   return {
     id: row.id,
-    scope: oneOf(row.scope, LIMIT_SCOPES, column('scope')),
-    cardType: oneOfOrNull(row.card_type, CARD_TYPES, column('card_type')),
+    scope: oneOf(row.scope, LIMIT_SCOPES, 'limit_rules', 'scope', row.id),
+    cardType: oneOfOrNull(row.card_type, CARD_TYPES, 'limit_rules', 'card_type', row.id),
     mcc: row.mcc,
     entityId: row.entity_id,
     currency: row.currency,
     perTransactionMaxMinor: moneyOrNull(
       row.per_transaction_max_minor,
-      column('per_transaction_max_minor'),
+      'limit_rules',
+      'per_transaction_max_minor',
+      row.id,
     ),
-    dailyAmountMaxMinor: moneyOrNull(row.daily_amount_max_minor, column('daily_amount_max_minor')),
-    dailyCountMax: countOrNull(row.daily_count_max, column('daily_count_max')),
+    dailyAmountMaxMinor: moneyOrNull(
+      row.daily_amount_max_minor,
+      'limit_rules',
+      'daily_amount_max_minor',
+      row.id,
+    ),
+    dailyCountMax: countOrNull(row.daily_count_max, 'limit_rules', 'daily_count_max', row.id),
     note: row.note,
-    createdAtMs: int(row.created_at_ms, column('created_at_ms')),
-    updatedAtMs: int(row.updated_at_ms, column('updated_at_ms')),
+    createdAtMs: int(row.created_at_ms, 'limit_rules', 'created_at_ms', row.id),
+    updatedAtMs: int(row.updated_at_ms, 'limit_rules', 'updated_at_ms', row.id),
   }
 }
 
 export function limitRuleRow(rule: LimitRule): LimitRuleRow {
-  const what = (name: string): string => `limit ${rule.id} ${name}`
   return {
     id: rule.id,
     scope: rule.scope,
@@ -709,13 +813,17 @@ export function limitRuleRow(rule: LimitRule): LimitRuleRow {
     currency: rule.currency,
     per_transaction_max_minor: nonNegativeParamOrNull(
       rule.perTransactionMaxMinor,
-      what('perTransactionMaxMinor'),
+      'limit',
+      rule.id,
+      'perTransactionMaxMinor',
     ),
     daily_amount_max_minor: nonNegativeParamOrNull(
       rule.dailyAmountMaxMinor,
-      what('dailyAmountMaxMinor'),
+      'limit',
+      rule.id,
+      'dailyAmountMaxMinor',
     ),
-    daily_count_max: nonNegativeParamOrNull(rule.dailyCountMax, what('dailyCountMax')),
+    daily_count_max: nonNegativeParamOrNull(rule.dailyCountMax, 'limit', rule.id, 'dailyCountMax'),
     note: rule.note,
     created_at_ms: rule.createdAtMs,
     updated_at_ms: rule.updatedAtMs,
@@ -723,17 +831,16 @@ export function limitRuleRow(rule: LimitRule): LimitRuleRow {
 }
 
 export function toListEntry(row: ListEntryRow): ListEntry {
-  const column = (name: string): string => `list_entries.${name} (${row.id})`
   return {
     id: row.id,
-    list: oneOf(row.list, LIST_NAMES, column('list')),
-    kind: oneOf(row.kind, LIST_KINDS, column('kind')),
+    list: oneOf(row.list, LIST_NAMES, 'list_entries', 'list', row.id),
+    kind: oneOf(row.kind, LIST_KINDS, 'list_entries', 'kind', row.id),
     value: row.value,
     display: row.display,
     note: row.note,
-    expiresAtMs: intOrNull(row.expires_at_ms, column('expires_at_ms')),
+    expiresAtMs: intOrNull(row.expires_at_ms, 'list_entries', 'expires_at_ms', row.id),
     createdBy: row.created_by,
-    createdAtMs: int(row.created_at_ms, column('created_at_ms')),
+    createdAtMs: int(row.created_at_ms, 'list_entries', 'created_at_ms', row.id),
   }
 }
 
@@ -752,11 +859,11 @@ export function listEntryRow(entry: ListEntry): ListEntryRow {
 }
 
 export function toAudit(row: AuditRow): AuditEntry {
-  const detail = parseJson(row.detail_json, `audit_log.detail_json (${row.id})`)
+  const detail = parseJson(row.detail_json, 'audit_log', 'detail_json', row.id)
   assert(isPlainObject(detail), `audit_log.detail_json (${row.id}): an object`)
   return {
     id: row.id,
-    atMs: int(row.at_ms, `audit_log.at_ms (${row.id})`),
+    atMs: int(row.at_ms, 'audit_log', 'at_ms', row.id),
     actor: row.actor,
     action: row.action,
     subject: row.subject,

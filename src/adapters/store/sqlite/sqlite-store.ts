@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { assert } from '../../../core/assert.js'
+import { AssertionFailure, assert } from '../../../core/assert.js'
 import { assertConservation, post } from '../../../core/ledger/ledger.js'
 import { CURRENCIES, toAmountMinor } from '../../../core/money.js'
 import type {
@@ -75,11 +75,13 @@ import {
 } from './rows.js'
 
 /** How long a writer waits for another connection's lock before failing with SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5_000
 /** Pages of write-ahead log after which a commit checkpoints it. */
 export const WAL_AUTOCHECKPOINT_PAGES = 10_000
 /** SQLite page cache per connection, in KiB. */
 export const CACHE_SIZE_KIB = 65_536
-export const BUSY_TIMEOUT_MS = 5_000
+/** The most follow-ups `listFollowUps` returns (oldest first): a bound on a read for display. */
+export const FOLLOW_UPS_LISTED_MAX = PAGE_LIMIT_MAX
 /** The most out-of-bound account ids one ledger check lists. */
 export const LEDGER_CHECK_ACCOUNTS_MAX = 1_000
 /** `PRAGMA synchronous` reads back as a number: 2 is FULL. */
@@ -318,8 +320,8 @@ function prepareStatements(db: Database.Database) {
     transactionsByDedupKeys: byKeys<TransactionRow>('transactions', 'dedup_key'),
     transactionsByIdempotencyKeys: byKeys<TransactionRow>('transactions', 'idempotency_key'),
     followUpsOfMany: byKeys<TransactionRow>('transactions', 'original_id', 'created_at_ms, id'),
-    followUpsOf: db.prepare<[string], TransactionRow>(
-      'SELECT * FROM transactions WHERE original_id = ? ORDER BY created_at_ms, id',
+    followUpsOf: db.prepare<[string, number], TransactionRow>(
+      'SELECT * FROM transactions WHERE original_id = ? ORDER BY created_at_ms, id LIMIT ?',
     ),
     insertTransaction: db.prepare<[TransactionRow]>(insertSql('transactions', TRANSACTION_COLUMNS)),
     updateTransaction: db.prepare<[TransactionRow]>(
@@ -433,8 +435,12 @@ function settle<T>(work: () => T): Promise<T> {
   })
 }
 
-function expectOneRow(result: Database.RunResult, what: string): void {
-  assert(result.changes === 1, `${what}: expected to change one row, changed ${result.changes}`)
+/** `what` and `id` name the row in the message, built only when the check fails (hot path). */
+function expectOneRow(result: Database.RunResult, what: string, id: string): void {
+  if (result.changes !== 1) {
+    const message = `${what} ${id}: expected to change one row, changed ${result.changes}`
+    throw new AssertionFailure(message)
+  }
 }
 
 /**
@@ -565,17 +571,17 @@ export class SqliteStore implements Store {
   private writeChanges(changes: Changes): void {
     const s = this.statements
     for (const account of changes.accounts) {
-      expectOneRow(s.updateAccount.run(accountRow(account)), `account ${account.id}`)
+      expectOneRow(s.updateAccount.run(accountRow(account)), 'account', account.id)
     }
     for (const transfer of changes.insertedTransfers) s.insertTransfer.run(transferRow(transfer))
     for (const transfer of changes.updatedTransfers) {
-      expectOneRow(s.updateTransfer.run(transferRow(transfer)), `transfer ${transfer.id}`)
+      expectOneRow(s.updateTransfer.run(transferRow(transfer)), 'transfer', transfer.id)
     }
     for (const record of changes.insertedTransactions) {
       s.insertTransaction.run(transactionRow(record))
     }
     for (const record of changes.updatedTransactions) {
-      expectOneRow(s.updateTransaction.run(transactionRow(record)), `transaction ${record.id}`)
+      expectOneRow(s.updateTransaction.run(transactionRow(record)), 'transaction', record.id)
     }
     for (const counter of changes.counters) s.upsertCounter.run(counterRow(counter))
   }
@@ -658,7 +664,9 @@ export class SqliteStore implements Store {
   }
 
   listFollowUps(originalId: string): Promise<readonly TransactionRecord[]> {
-    return settle(() => this.statements.followUpsOf.all(originalId).map(toTransaction))
+    return settle(() =>
+      this.statements.followUpsOf.all(originalId, FOLLOW_UPS_LISTED_MAX).map(toTransaction),
+    )
   }
 
   // ---- merchants and terminals ---------------------------------------------------------------
@@ -701,7 +709,7 @@ export class SqliteStore implements Store {
       if (s.merchantById.get(terminal.merchantId) === undefined) {
         return notFound(`merchant ${terminal.merchantId} of terminal ${terminal.id} not found`)
       }
-      expectOneRow(s.insertTerminal.run(terminalRow(terminal)), `terminal ${terminal.id}`)
+      expectOneRow(s.insertTerminal.run(terminalRow(terminal)), 'terminal', terminal.id)
       return OK
     })
   }
@@ -715,7 +723,7 @@ export class SqliteStore implements Store {
       if (s.merchantById.get(terminal.merchantId) === undefined) {
         return notFound(`merchant ${terminal.merchantId} of terminal ${terminal.id} not found`)
       }
-      expectOneRow(s.updateTerminal.run(terminalRow(terminal)), `terminal ${terminal.id}`)
+      expectOneRow(s.updateTerminal.run(terminalRow(terminal)), 'terminal', terminal.id)
       return OK
     })
   }
@@ -788,7 +796,7 @@ export class SqliteStore implements Store {
     assert(!('code' in moved), 'a funding account is unbounded and never refuses')
     assertConservation(byId([funding, account]), byId(moved.accounts))
     for (const changed of moved.accounts) {
-      expectOneRow(s.updateAccount.run(accountRow(changed)), `account ${changed.id}`)
+      expectOneRow(s.updateAccount.run(accountRow(changed)), 'account', changed.id)
     }
     s.insertTransfer.run(transferRow(moved.transfer))
     return OK
@@ -802,7 +810,7 @@ export class SqliteStore implements Store {
       if (existing.account_id !== card.accountId) {
         return conflict(`card ${card.masked} keeps its account ${existing.account_id}`)
       }
-      expectOneRow(s.updateCard.run(cardRow(card)), `card ${card.masked}`)
+      expectOneRow(s.updateCard.run(cardRow(card)), 'card', card.masked)
       return OK
     })
   }
