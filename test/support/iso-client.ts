@@ -1,7 +1,12 @@
 import { connect, type Socket } from 'node:net'
 import { decode, encode, type IsoMessage } from '../../src/adapters/iso8583/codec.js'
 import type { Dialect } from '../../src/adapters/iso8583/spec.js'
-import { encodeFrame, FrameReader, type Framing } from '../../src/adapters/iso8583/tcp/framing.js'
+import {
+  encodeFrame,
+  FRAME_PAYLOAD_BYTES_MAX,
+  FrameReader,
+  type Framing,
+} from '../../src/adapters/iso8583/tcp/framing.js'
 
 /** A test client for the ISO 8583 listener: real TCP on 127.0.0.1, every wait bounded. */
 export const ISO_WAIT_MS = 5_000
@@ -17,10 +22,14 @@ export class IsoTestClient {
     private readonly dialect: Dialect,
     private readonly framing: Framing,
   ) {
-    this.reader = new FrameReader(framing, 9_999)
+    this.reader = new FrameReader(framing, FRAME_PAYLOAD_BYTES_MAX[framing])
     socket.on('data', (chunk: Buffer) => {
-      for (const event of this.reader.push(chunk))
+      // After a framing error the stream cannot be read (pushing again is a bug): stop here.
+      if (this.reader.failed) return
+      for (const event of this.reader.push(chunk)) {
         if (event.type === 'frame') this.frames.push(event.frame)
+        else socket.destroy()
+      }
       this.waiter?.()
     })
     socket.on('close', () => {

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer'
 import { assert } from '../../core/assert.js'
+import { maskPan as maskCardNumber, PAN_DIGITS_MIN } from '../../core/card.js'
 import type { Dialect, FieldDef, FieldType, Sensitivity } from './spec.js'
 
 /**
@@ -96,7 +97,8 @@ function isHexText(text: string): boolean {
   return /^[0-9A-Fa-f]*$/.test(text)
 }
 
-function describeByte(byte: number): string {
+/** A byte for an error message: hex, and the character when it is printable ASCII. */
+export function describeByte(byte: number): string {
   const hex = `0x${byte.toString(16).toUpperCase().padStart(2, '0')}`
   return byte >= 0x21 && byte <= 0x7e ? `${hex} ('${String.fromCharCode(byte)}')` : hex
 }
@@ -775,11 +777,20 @@ export interface DescribeOptions {
   readonly unmasked?: boolean
 }
 
-/** Mask a card number: first 6 and last 4 when at least 13 long, else only the last 4. */
+/** The digits a short card number keeps in clear, as core/card.ts keeps for a full one. */
+const PAN_TAIL_DIGITS = 4
+
+/**
+ * Mask field 2 for a log line or a receipt. A card number is masked as everywhere else (first 6
+ * and last 4: core/card.ts). A digit string too short to be a PAN (a test or private-label card)
+ * shows only its last 4, which the operator needs to tell cards apart; anything else is hidden.
+ *
+ * @example maskPan('1234567890') // '******7890'
+ */
 export function maskPan(pan: string): string {
-  if (pan.length >= 13) return pan.slice(0, 6) + '*'.repeat(pan.length - 10) + pan.slice(-4)
-  if (pan.length > 4) return '*'.repeat(pan.length - 4) + pan.slice(-4)
-  return '*'.repeat(pan.length)
+  const short = pan.length > PAN_TAIL_DIGITS && pan.length < PAN_DIGITS_MIN && /^\d+$/.test(pan)
+  if (!short) return maskCardNumber(pan)
+  return '*'.repeat(pan.length - PAN_TAIL_DIGITS) + pan.slice(-PAN_TAIL_DIGITS)
 }
 
 const MASK_LABELS: Readonly<Record<Exclude<Sensitivity, 'none' | 'pan'>, string>> = {
@@ -852,106 +863,4 @@ export function formatDecodeError(error: DecodeError, dialect?: Dialect): string
     `${error.code} at byte ${error.offset} ${where}: expected ${error.expected}, ` +
     `found ${error.found}${mti}`
   )
-}
-
-// ---------------------------------------------------------------------------------------------
-// TCP framing: a length prefix before each message
-
-/** binary2: 2-byte big-endian binary length (UnionPay, most hosts); ascii4: 4 ASCII digits. */
-export type FrameFormat = 'binary2' | 'ascii4'
-
-export const FRAME_PREFIX_BYTES: Readonly<Record<FrameFormat, number>> = { binary2: 2, ascii4: 4 }
-export const FRAME_PAYLOAD_BYTES_MAX: Readonly<Record<FrameFormat, number>> = {
-  binary2: 0xffff,
-  ascii4: 9999,
-}
-
-export type FrameResult =
-  | { readonly ok: true; readonly payload: Uint8Array; readonly consumed: number }
-  | {
-      readonly ok: false
-      readonly error: DecodeError
-      /** The declared payload length when the prefix was readable, else null. */
-      readonly declaredBytes: number | null
-    }
-
-/**
- * The payload length a frame prefix declares, or null when fewer bytes than the prefix are
- * present or the prefix is not a length. Lets a reader check a limit before buffering.
- */
-export function declaredFrameLength(bytes: Uint8Array, format: FrameFormat): number | null {
-  const size = FRAME_PREFIX_BYTES[format]
-  if (bytes.length < size) return null
-  let declared = 0
-  for (let index = 0; index < size; index += 1) {
-    const byte = bytes[index] ?? -1
-    if (format === 'binary2') {
-      declared = declared * 256 + byte
-    } else {
-      if (!isDigit(byte)) return null
-      declared = declared * 10 + byte - DIGIT_0
-    }
-  }
-  return declared
-}
-
-/**
- * Read the first length-prefixed frame from the start of `bytes`. When fewer bytes follow than
- * the prefix declares, the error is `truncated` with the declared and actual counts (on a stream
- * that means "wait for more").
- */
-export function readLengthPrefixedFrame(bytes: Uint8Array, format: FrameFormat): FrameResult {
-  const size = FRAME_PREFIX_BYTES[format]
-  const declared = declaredFrameLength(bytes, format)
-  if (declared === null) {
-    if (bytes.length < size) {
-      const expected = `${size}-byte length prefix`
-      const error = fail('truncated', null, bytes.length, expected, `${bytes.length} bytes`, null)
-      return { ok: false, error, declaredBytes: null }
-    }
-    const bad = firstNonDigit(bytes, size)
-    const found = describeByte(bytes[bad] ?? 0)
-    const error = fail('bad_length_prefix', null, bad, '4 ASCII digits', found, null)
-    return { ok: false, error, declaredBytes: null }
-  }
-  const actual = bytes.length - size
-  if (actual < declared) {
-    const expected = `${declared} bytes after the ${size}-byte length prefix`
-    const error = fail('truncated', null, bytes.length, expected, `${actual} bytes`, null)
-    return { ok: false, error, declaredBytes: declared }
-  }
-  return { ok: true, payload: bytes.subarray(size, size + declared), consumed: size + declared }
-}
-
-function firstNonDigit(bytes: Uint8Array, size: number): number {
-  for (let index = 0; index < size; index += 1) {
-    if (!isDigit(bytes[index] ?? -1)) return index
-  }
-  return 0
-}
-
-/**
- * Check that `bytes` is exactly one frame: the declared length must match what follows.
- * Reports `truncated` (fewer bytes) or `trailing_bytes` (more), each with declared vs actual.
- */
-export function checkFrameLength(bytes: Uint8Array, format: FrameFormat): FrameResult {
-  const frame = readLengthPrefixedFrame(bytes, format)
-  if (!frame.ok || frame.consumed === bytes.length) return frame
-  const size = FRAME_PREFIX_BYTES[format]
-  const declared = frame.consumed - size
-  const expected = `${declared} bytes after the ${size}-byte length prefix`
-  const found = `${bytes.length - size} bytes`
-  const error = fail('trailing_bytes', null, frame.consumed, expected, found, null)
-  return { ok: false, error, declaredBytes: declared }
-}
-
-/** Prefix a payload with its length. Asserts it fits (callers bound message size first). */
-export function frameMessage(payload: Uint8Array, format: FrameFormat): Uint8Array {
-  assert(payload.length <= FRAME_PAYLOAD_BYTES_MAX[format], `payload of ${payload.length} bytes`)
-  const size = FRAME_PREFIX_BYTES[format]
-  const out = Buffer.alloc(size + payload.length)
-  if (format === 'binary2') out.writeUInt16BE(payload.length, 0)
-  else out.write(String(payload.length).padStart(4, '0'), 0, 'latin1')
-  out.set(payload, size)
-  return out
 }

@@ -4,17 +4,10 @@ import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { REPO_ROOT, SHARED_DATA_DIR } from '../../../test/support/paths.js'
 import type { DecodeErrorCode, IsoMessage } from './codec.js'
-import {
-  checkFrameLength,
-  decode,
-  encode,
-  frameMessage,
-  joinSubfields,
-  readLengthPrefixedFrame,
-  splitSubfields,
-} from './codec.js'
+import { decode, encode, joinSubfields, splitSubfields } from './codec.js'
 import type * as specModule from './spec.js'
 import { DIALECT_NAMES, loadDialect, parseDialect } from './spec.js'
+import { checkFrameLength, encodeFrame, readLengthPrefixedFrame } from './tcp/framing.js'
 
 type SpecModule = typeof specModule
 
@@ -256,8 +249,8 @@ describe('cup-pos: the UnionPay samples', () => {
   })
 
   it('accepts a frame whose prefix matches, and frames a payload', () => {
-    const payload = new Uint8Array(Buffer.from(cupExample('0800').hex, 'hex'))
-    const framed = frameMessage(payload, 'binary2')
+    const payload = Buffer.from(cupExample('0800').hex, 'hex')
+    const framed = encodeFrame('binary2', payload)
     const checked = checkFrameLength(framed, 'binary2')
     expect(checked.ok && Buffer.from(checked.payload).equals(payload)).toBe(true)
     const extra = new Uint8Array([...framed, 0x00])

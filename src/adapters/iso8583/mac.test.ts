@@ -48,6 +48,16 @@ function tripleDesEncryptBlock(key: Buffer, block: Buffer): Buffer {
   return desEncryptBlock(left, desDecryptBlock(right, desEncryptBlock(left, block)))
 }
 
+/** The published algorithm's intermediate values, written out independently of mac.ts. */
+function macSteps(encrypt: (block: Buffer) => Buffer, mab: Buffer) {
+  const folded = xorAllBlocks(mab)
+  const expanded = expandToHexAscii(folded)
+  const first = encrypt(expanded.subarray(0, 8))
+  const mixed = xor(first, expanded.subarray(8))
+  const second = encrypt(mixed)
+  return { folded, expanded, first, mixed, second }
+}
+
 function flipBit(bytes: Uint8Array, bit: number): Buffer {
   const copy = Buffer.from(bytes)
   const index = Math.floor(bit / 8)
@@ -102,17 +112,13 @@ describe('cupEcbMac', () => {
     const key = hex('2222222222222222')
     const mab = hex('1234567890ABCDEFABCDEF1234567890')
 
-    const folded = xorAllBlocks(mab)
-    expect(upperHex(folded)).toBe('B9F9B96AA4FDB57F')
-    const expanded = expandToHexAscii(folded)
-    expect(upperHex(expanded)).toBe('42394639423936414134464442353746')
-    const first = desEncryptBlock(key, expanded.subarray(0, 8))
-    expect(upperHex(first)).toBe('9FDE90A34CF73B2E')
-    const mixed = xor(first, expanded.subarray(8))
-    expect(upperHex(mixed)).toBe('DEEAD6E70EC20C68')
-    const second = desEncryptBlock(key, mixed)
-    expect(upperHex(second)).toBe('E267B6E21913D339')
-    const mac = expandToHexAscii(second).subarray(0, 8)
+    const steps = macSteps((block) => desEncryptBlock(key, block), mab)
+    expect(upperHex(steps.folded)).toBe('B9F9B96AA4FDB57F')
+    expect(upperHex(steps.expanded)).toBe('42394639423936414134464442353746')
+    expect(upperHex(steps.first)).toBe('9FDE90A34CF73B2E')
+    expect(upperHex(steps.mixed)).toBe('DEEAD6E70EC20C68')
+    expect(upperHex(steps.second)).toBe('E267B6E21913D339')
+    const mac = expandToHexAscii(steps.second).subarray(0, 8)
     expect(ascii(mac)).toBe('E267B6E2')
 
     expect(cupEcbMac(key, mab)).toEqual(mac)
@@ -136,9 +142,7 @@ describe('cupEcbMac', () => {
     expect(upperHex(xorAllBlocks(mab.subarray(0, 32)))).toBe('9A1753638ED222D9')
 
     const key = hex('C24A8FB57AA20123')
-    const expanded = expandToHexAscii(xorAllBlocks(mab))
-    const first = desEncryptBlock(key, expanded.subarray(0, 8))
-    const second = desEncryptBlock(key, xor(first, expanded.subarray(8)))
+    const { second } = macSteps((block) => desEncryptBlock(key, block), mab)
     expect(upperHex(second)).toBe('8A9E91B88D839AC5')
     expect(ascii(cupEcbMac(key, mab))).toBe('8A9E91B8')
   })
@@ -162,16 +166,12 @@ describe('cupEcbMac', () => {
     )
     expect(mab.length).toBe(322)
 
-    const folded = xorAllBlocks(mab)
-    expect(upperHex(folded)).toBe('1212B04E1227809C')
-    const expanded = expandToHexAscii(folded)
-    expect(upperHex(expanded)).toBe('31323132423034453132323738303943')
-    const first = tripleDesEncryptBlock(key, expanded.subarray(0, 8))
-    expect(upperHex(first)).toBe('8B29461A844BA5EC')
-    const mixed = xor(first, expanded.subarray(8))
-    expect(upperHex(mixed)).toBe('BA1B742DBC7B9CAF')
-    const second = tripleDesEncryptBlock(key, mixed)
-    expect(upperHex(second)).toBe('5FE058DB90680D33')
+    const steps = macSteps((block) => tripleDesEncryptBlock(key, block), mab)
+    expect(upperHex(steps.folded)).toBe('1212B04E1227809C')
+    expect(upperHex(steps.expanded)).toBe('31323132423034453132323738303943')
+    expect(upperHex(steps.first)).toBe('8B29461A844BA5EC')
+    expect(upperHex(steps.mixed)).toBe('BA1B742DBC7B9CAF')
+    expect(upperHex(steps.second)).toBe('5FE058DB90680D33')
 
     expect(upperHex(cupEcbMac(key, mab))).toBe('3546453035384442')
     expect(ascii(cupEcbMac(MacKey.fromHex('55036372B17543ECB173730768B8D6C4'), mab))).toBe(

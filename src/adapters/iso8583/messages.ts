@@ -4,19 +4,16 @@ import type { CoreRequest, OriginalTrace } from '../../core/pipeline/requests.js
 import type { RequestResult } from '../../core/pipeline/result.js'
 import { reasonEntry } from '../../core/reasons/catalogue.js'
 import type { ReasonCode } from '../../core/reasons/codes.js'
+import type { IsoMessage } from './codec.js'
+import type { DialectName } from './spec.js'
 
 /**
  * What ISO 8583 messages mean to Tollgate, and how its answers are written back. Pure: no
- * sockets, no codec — decoded messages in, core requests and response fields out.
+ * sockets, no encoding — decoded messages in, core requests and response fields out.
  */
 
-/** A decoded message as the codec gives it: field values as strings (binary fields as hex). */
-export interface IsoFields {
-  readonly mti: string
-  readonly fields: ReadonlyMap<number, string>
-}
-
-export type DialectName = 'iso87-ascii' | 'iso87-binary' | 'cup-pos'
+/** The MTI and fields of a decoded message (no TPDU or header: the channel carries those). */
+export type IsoFields = Pick<IsoMessage, 'mti' | 'fields'>
 
 export type NetworkAction = 'sign_on' | 'sign_off' | 'echo' | 'key_exchange' | 'unknown'
 

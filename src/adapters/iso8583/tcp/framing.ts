@@ -1,4 +1,5 @@
 import { assert } from '../../../core/assert.js'
+import { describeByte, type DecodeError } from '../codec.js'
 
 /**
  * Length-prefixed framing for ISO 8583 over TCP. Pure: no sockets, no timers.
@@ -114,8 +115,7 @@ export class FrameReader {
     if (this.framing === 'ascii4') {
       // Reject at the first non-digit: there is no point in waiting for the rest of the prefix.
       for (let index = this.#prefixFilled; index < this.#prefixFilled + take; index += 1) {
-        const byte = this.#prefix[index] ?? 0
-        if (byte < ASCII_ZERO || byte > ASCII_NINE) {
+        if (!isAsciiDigit(this.#prefix[index] ?? 0)) {
           return this.#fail(events, 'bad_length_prefix', null, offset + take)
         }
       }
@@ -148,9 +148,8 @@ export class FrameReader {
   }
 
   #declaredLength(): number {
-    if (this.framing === 'binary2') return this.#prefix.readUInt16BE(0)
-    const declared = Number(this.#prefix.toString('latin1'))
-    assert(Number.isSafeInteger(declared) && declared >= 0, 'FrameReader: ascii4 digits')
+    const declared = declaredFrameLength(this.#prefix, this.framing)
+    assert(declared !== null, 'FrameReader: ascii4 digits were checked as they arrived')
     return declared
   }
 
@@ -188,4 +187,90 @@ export function encodeFrame(
   else frame.write(String(payload.length).padStart(prefixBytes, '0'), 0, 'latin1')
   payload.copy(frame, prefixBytes)
   return frame
+}
+
+/**
+ * The payload length a frame prefix declares, or null when fewer bytes than the prefix are
+ * present or an ascii4 prefix is not four digits. Lets a reader check a limit before buffering.
+ */
+export function declaredFrameLength(bytes: Uint8Array, framing: Framing): number | null {
+  const prefixBytes = FRAME_PREFIX_BYTES[framing]
+  if (bytes.length < prefixBytes) return null
+  let declared = 0
+  for (let index = 0; index < prefixBytes; index += 1) {
+    const byte = bytes[index] ?? -1
+    if (framing === 'binary2') {
+      declared = declared * 256 + byte
+      continue
+    }
+    if (byte < ASCII_ZERO || byte > ASCII_NINE) return null
+    declared = declared * 10 + byte - ASCII_ZERO
+  }
+  return declared
+}
+
+/** One frame read from a whole buffer (a capture, a test vector), with a diagnosis when not. */
+export type FrameResult =
+  | { readonly ok: true; readonly payload: Uint8Array; readonly consumed: number }
+  | {
+      readonly ok: false
+      readonly error: DecodeError
+      /** The declared payload length when the prefix was readable, else null. */
+      readonly declaredBytes: number | null
+    }
+
+function frameError(
+  code: 'truncated' | 'trailing_bytes' | 'bad_length_prefix',
+  offset: number,
+  expected: string,
+  found: string,
+  declaredBytes: number | null,
+): FrameResult {
+  const error: DecodeError = { code, field: null, offset, expected, found, mti: null }
+  return { ok: false, error, declaredBytes }
+}
+
+/**
+ * Read the first length-prefixed frame from the start of `bytes`. When fewer bytes follow than
+ * the prefix declares, the error is `truncated` with the declared and actual counts (on a stream
+ * that means "wait for more"; a stream is read with FrameReader).
+ */
+export function readLengthPrefixedFrame(bytes: Uint8Array, framing: Framing): FrameResult {
+  const prefixBytes = FRAME_PREFIX_BYTES[framing]
+  const declared = declaredFrameLength(bytes, framing)
+  if (declared === null) {
+    if (bytes.length < prefixBytes) {
+      const expected = `${prefixBytes}-byte length prefix`
+      return frameError('truncated', bytes.length, expected, `${bytes.length} bytes`, null)
+    }
+    let bad = 0
+    while (bad < prefixBytes && isAsciiDigit(bytes[bad] ?? -1)) bad += 1
+    const found = describeByte(bytes[bad] ?? 0)
+    return frameError('bad_length_prefix', bad, `${prefixBytes} ASCII digits`, found, null)
+  }
+  const actual = bytes.length - prefixBytes
+  if (actual < declared) {
+    const expected = `${declared} bytes after the ${prefixBytes}-byte length prefix`
+    return frameError('truncated', bytes.length, expected, `${actual} bytes`, declared)
+  }
+  const consumed = prefixBytes + declared
+  return { ok: true, payload: bytes.subarray(prefixBytes, consumed), consumed }
+}
+
+/**
+ * Check that `bytes` is exactly one frame: the declared length must match what follows.
+ * Reports `truncated` (fewer bytes) or `trailing_bytes` (more), each with declared vs actual.
+ */
+export function checkFrameLength(bytes: Uint8Array, framing: Framing): FrameResult {
+  const frame = readLengthPrefixedFrame(bytes, framing)
+  if (!frame.ok || frame.consumed === bytes.length) return frame
+  const prefixBytes = FRAME_PREFIX_BYTES[framing]
+  const declared = frame.consumed - prefixBytes
+  const expected = `${declared} bytes after the ${prefixBytes}-byte length prefix`
+  const found = `${bytes.length - prefixBytes} bytes`
+  return frameError('trailing_bytes', frame.consumed, expected, found, declared)
+}
+
+function isAsciiDigit(byte: number): boolean {
+  return byte >= ASCII_ZERO && byte <= ASCII_NINE
 }
