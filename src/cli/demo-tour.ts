@@ -1,8 +1,8 @@
 import { DEMO_CARDS, DEMO_MERCHANTS, DEMO_TERMINALS, DEMO_UNKNOWN_PAN } from '../app/demo-data.js'
+import type { Lang } from '../core/reasons/types.js'
+import { randomStan } from './env.js'
 import { formatExplanation, table, type ExplanationLike } from './format.js'
 import type { ApiClient } from './http-client.js'
-
-type Lang = 'zh-CN' | 'en'
 
 interface Step {
   readonly en: string
@@ -24,6 +24,19 @@ interface Step {
   readonly name?: string
   /** Undo this approval when the tour ends, so the tour can run again. */
   readonly undo?: boolean
+}
+
+type Authorize = NonNullable<Step['authorize']>
+
+/** A purchase that the tour expects to be blocked: most steps are one of these. */
+function sale(
+  en: string,
+  zh: string,
+  terminal: Authorize['terminal'],
+  card: Authorize['card'],
+  amount: string,
+): Step {
+  return { en, zh, authorize: { terminal, card, amount } }
 }
 
 const STEPS: readonly Step[] = [
@@ -52,16 +65,14 @@ const STEPS: readonly Step[] = [
     followUp: { of: 'hotel', path: 'completions', amount: '980.00' },
     undo: true,
   },
-  {
-    en: 'Groceries on a nearly empty debit card',
-    zh: '余额不足的借记卡买菜',
-    authorize: { terminal: 'grocery', card: 'lowBalance', amount: '120.00' },
-  },
-  {
-    en: 'A phone beyond the credit limit',
-    zh: '超出信用额度',
-    authorize: { terminal: 'grocery', card: 'smallCredit', amount: '1500.00' },
-  },
+  sale(
+    'Groceries on a nearly empty debit card',
+    '余额不足的借记卡买菜',
+    'grocery',
+    'lowBalance',
+    '120.00',
+  ),
+  sale('A phone beyond the credit limit', '超出信用额度', 'grocery', 'smallCredit', '1500.00'),
   {
     en: 'Refund more than was paid',
     zh: '退货金额超过原交易',
@@ -76,11 +87,13 @@ const STEPS: readonly Step[] = [
       amount: '10.00',
     },
   },
-  {
-    en: "A banquet above the restaurant's per-payment limit",
-    zh: '超出餐厅单笔限额',
-    authorize: { terminal: 'noodles', card: 'debit', amount: '2500.00' },
-  },
+  sale(
+    "A banquet above the restaurant's per-payment limit",
+    '超出餐厅单笔限额',
+    'noodles',
+    'debit',
+    '2500.00',
+  ),
   {
     name: 'count1',
     en: 'Coffee #1 on a card limited to 3 a day',
@@ -102,86 +115,32 @@ const STEPS: readonly Step[] = [
     authorize: { terminal: 'grocery', card: 'counted', amount: '9.00' },
     undo: true,
   },
-  {
-    en: 'Coffee #4: over the daily count',
-    zh: '第4笔：超出每日笔数',
-    authorize: { terminal: 'grocery', card: 'counted', amount: '9.00' },
-  },
-  {
-    en: 'Credit card above its daily amount',
-    zh: '信用卡超出日累计限额',
-    authorize: { terminal: 'hotel', card: 'credit', amount: '12000.00' },
-  },
-  {
-    en: 'A card on the block list',
-    zh: '黑名单卡',
-    authorize: { terminal: 'noodles', card: 'listed', amount: '50.00' },
-  },
-  {
-    en: 'A card from a blocked BIN range',
-    zh: '卡BIN被列入黑名单',
-    authorize: { terminal: 'noodles', card: 'binListed', amount: '50.00' },
-  },
-  {
-    en: 'A terminal on the block list',
-    zh: '终端被列入黑名单',
-    authorize: { terminal: 'hotelListed', card: 'debit', amount: '50.00' },
-  },
-  {
-    en: 'A merchant on the block list',
-    zh: '商户被列入黑名单',
-    authorize: { terminal: 'listed', card: 'debit', amount: '50.00' },
-  },
-  {
-    en: 'A merchant still pending audit',
-    zh: '商户尚未审核通过',
-    authorize: { terminal: 'gifts', card: 'debit', amount: '30.00' },
-  },
-  {
-    en: 'A suspended merchant',
-    zh: '商户已暂停',
-    authorize: { terminal: 'fuel', card: 'debit', amount: '300.00' },
-  },
-  {
-    en: 'A restricted merchant',
-    zh: '受限商户',
-    authorize: { terminal: 'digital', card: 'debit', amount: '300.00' },
-  },
-  {
-    en: 'An inactive terminal',
-    zh: '终端已停用',
-    authorize: { terminal: 'noodlesOld', card: 'debit', amount: '20.00' },
-  },
+  sale('Coffee #4: over the daily count', '第4笔：超出每日笔数', 'grocery', 'counted', '9.00'),
+  sale('Credit card above its daily amount', '信用卡超出日累计限额', 'hotel', 'credit', '12000.00'),
+  sale('A card on the block list', '黑名单卡', 'noodles', 'listed', '50.00'),
+  sale('A card from a blocked BIN range', '卡BIN被列入黑名单', 'noodles', 'binListed', '50.00'),
+  sale('A terminal on the block list', '终端被列入黑名单', 'hotelListed', 'debit', '50.00'),
+  sale('A merchant on the block list', '商户被列入黑名单', 'listed', 'debit', '50.00'),
+  sale('A merchant still pending audit', '商户尚未审核通过', 'gifts', 'debit', '30.00'),
+  sale('A suspended merchant', '商户已暂停', 'fuel', 'debit', '300.00'),
+  sale('A restricted merchant', '受限商户', 'digital', 'debit', '300.00'),
+  sale('An inactive terminal', '终端已停用', 'noodlesOld', 'debit', '20.00'),
   {
     en: 'Terminal sent with the wrong merchant',
     zh: '终端与商户不匹配',
     authorize: { terminal: 'noodles', merchant: 'grocery', card: 'debit', amount: '20.00' },
   },
-  {
-    en: 'Credit card at a money-transfer merchant',
-    zh: '信用卡在汇款类商户使用',
-    authorize: { terminal: 'remit', card: 'credit', amount: '500.00' },
-  },
-  {
-    en: 'A card reported lost',
-    zh: '挂失卡',
-    authorize: { terminal: 'noodles', card: 'lost', amount: '20.00' },
-  },
-  {
-    en: 'A card reported stolen',
-    zh: '被盗卡',
-    authorize: { terminal: 'noodles', card: 'stolen', amount: '20.00' },
-  },
-  {
-    en: 'A frozen card',
-    zh: '冻结的卡',
-    authorize: { terminal: 'noodles', card: 'inactive', amount: '20.00' },
-  },
-  {
-    en: 'An expired card',
-    zh: '过期卡',
-    authorize: { terminal: 'noodles', card: 'expired', amount: '20.00' },
-  },
+  sale(
+    'Credit card at a money-transfer merchant',
+    '信用卡在汇款类商户使用',
+    'remit',
+    'credit',
+    '500.00',
+  ),
+  sale('A card reported lost', '挂失卡', 'noodles', 'lost', '20.00'),
+  sale('A card reported stolen', '被盗卡', 'noodles', 'stolen', '20.00'),
+  sale('A frozen card', '冻结的卡', 'noodles', 'inactive', '20.00'),
+  sale('An expired card', '过期卡', 'noodles', 'expired', '20.00'),
   {
     en: 'Wrong expiry date keyed',
     zh: '有效期输入错误',
@@ -198,10 +157,6 @@ const STEPS: readonly Step[] = [
   },
 ]
 
-function stan(): string {
-  return String(Math.floor(Math.random() * 999_999) + 1).padStart(6, '0')
-}
-
 interface Row {
   readonly step: string
   readonly outcome: string
@@ -210,6 +165,13 @@ interface Row {
   readonly family: string
   readonly title: string
   readonly explanation?: ExplanationLike
+}
+
+function outcomeText(status: number, approved: boolean, lang: Lang): string {
+  const zh = lang === 'zh-CN'
+  if (status >= 400) return zh ? `拒收 ${status}` : `rejected ${status}`
+  if (approved) return zh ? '批准' : 'approved'
+  return zh ? '拒绝' : 'declined'
 }
 
 /** Runs the guided tour against a running server and prints a table of what happened. */
@@ -224,23 +186,12 @@ export async function runDemoTour(
     const answer = await runStep(client, step, ids)
     const body = answer.body
     const explanation = body.explanation as ExplanationLike | undefined
-    const reason = (body.reason as { code?: string; family?: string } | undefined) ?? undefined
+    const reason = body.reason as { code?: string; family?: string } | undefined
     if (step.name !== undefined && typeof body.transactionId === 'string' && body.approved === true)
       ids.set(step.name, body.transactionId)
     rows.push({
       step: lang === 'zh-CN' ? step.zh : step.en,
-      outcome:
-        answer.status >= 400
-          ? lang === 'zh-CN'
-            ? `拒收 ${answer.status}`
-            : `rejected ${answer.status}`
-          : body.approved === true
-            ? lang === 'zh-CN'
-              ? '批准'
-              : 'approved'
-            : lang === 'zh-CN'
-              ? '拒绝'
-              : 'declined',
+      outcome: outcomeText(answer.status, body.approved === true, lang),
       code: typeof body.responseCode === 'string' ? body.responseCode : '',
       reason:
         reason?.code ?? (typeof body.code === 'string' && answer.status >= 400 ? body.code : ''),
@@ -300,7 +251,7 @@ async function runStep(client: ApiClient, step: Step, ids: Map<string, string>) 
     kind: a.kind ?? 'purchase',
     terminalId: terminal.id,
     merchantId,
-    stan: stan(),
+    stan: randomStan(),
     card,
     ...(a.amount === undefined ? {} : { amount: a.amount }),
     currency: 'CNY',

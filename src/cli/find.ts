@@ -1,14 +1,16 @@
 import { parseArgs } from 'node:util'
 import { formatInstant } from '../core/explain.js'
+import { reasonEntry } from '../core/reasons/catalogue.js'
+import { isReasonCode } from '../core/reasons/codes.js'
+import type { Lang } from '../core/reasons/types.js'
+import { utcOffsetMinutesOf } from './env.js'
 import { table } from './format.js'
 import type { ApiClient } from './http-client.js'
 
-type Lang = 'zh-CN' | 'en'
-
-/** Times are shown at the acquirer's offset, as the server's business days are (UTC+8 default). */
-function utcOffsetMinutes(): number {
-  const configured = Number(process.env.TOLLGATE_UTC_OFFSET_MINUTES ?? '480')
-  return Number.isInteger(configured) && Math.abs(configured) <= 840 ? configured : 480
+/** A decline's reason in words, from the same catalogue the server explains with. */
+function reasonTitle(code: string, lang: Lang): string {
+  // A code this CLI does not know (a newer server) is shown as it is.
+  return isReasonCode(code) ? reasonEntry(code).title[lang] : code
 }
 
 interface TransactionRow {
@@ -88,13 +90,8 @@ export async function findTransactions(
   }
   const items = (answer.body.items as TransactionRow[] | undefined) ?? []
   if (values.json === true) return JSON.stringify(items, null, 2)
-  const reasons = await client.call('GET', `/v1/reasons?lang=${lang}`)
-  const titles = new Map(
-    ((reasons.body.items as { code: string; title: string }[] | undefined) ?? []).map((r) => [
-      r.code,
-      r.title,
-    ]),
-  )
+  // Times are shown at the acquirer's offset, as the server's business days are.
+  const utcOffsetMinutes = utcOffsetMinutesOf()
   const zh = lang === 'zh-CN'
   const headers = zh
     ? ['时间（当地）', '交易号', '类型', '金额', '卡号', '终端/流水', '结果', '应答码', '原因']
@@ -110,7 +107,7 @@ export async function findTransactions(
         'reason',
       ]
   const rows = items.map((t) => [
-    formatInstant(Date.parse(t.createdAt), utcOffsetMinutes()).slice(0, 19),
+    formatInstant(Date.parse(t.createdAt), utcOffsetMinutes).slice(0, 19),
     t.id,
     t.kind,
     `${t.amount} ${t.currency}`,
@@ -118,7 +115,7 @@ export async function findTransactions(
     `${t.terminalId}/${t.stan ?? ''}`,
     t.outcome === 'approved' ? (zh ? '批准' : 'approved') : zh ? '拒绝' : 'declined',
     t.responseCode,
-    t.reason === null ? '' : (titles.get(t.reason.code) ?? t.reason.code),
+    t.reason === null ? '' : reasonTitle(t.reason.code, lang),
   ])
   if (rows.length === 0) return zh ? '没有符合条件的交易。' : 'No transaction matches.'
   const hint = zh

@@ -47,7 +47,10 @@ export class ApiClient {
     let parsed: Record<string, unknown> = {}
     if (text.length > 0) {
       try {
-        parsed = JSON.parse(text) as Record<string, unknown>
+        const value: unknown = JSON.parse(text)
+        // Callers read fields of the body: a bare null, number or list would crash them.
+        const isRecord = typeof value === 'object' && value !== null && !Array.isArray(value)
+        parsed = isRecord ? (value as Record<string, unknown>) : { value }
       } catch {
         parsed = { text }
       }

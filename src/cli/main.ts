@@ -2,10 +2,12 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../app/config.js'
 import { startTollgate } from '../app/main.js'
+import type { Lang } from '../core/reasons/types.js'
 import { runDemoTour } from './demo-tour.js'
+import { apiClientOf, langOf, randomStan, UsageError } from './env.js'
 import { findTransactions } from './find.js'
 import { formatExplanation, type ExplanationLike } from './format.js'
-import { ApiClient } from './http-client.js'
+import type { ApiClient } from './http-client.js'
 import { terminal } from './terminal/terminal.js'
 
 const HELP = `tollgate — POS card authorization switch that explains every block
@@ -32,17 +34,6 @@ authorize options:
 
 Configuration (environment): TOLLGATE_DATA_DIR, TOLLGATE_HTTP_HOST, TOLLGATE_HTTP_PORT,
 TOLLGATE_ADMIN_TOKEN, TOLLGATE_CARD_TOKEN_KEY, TOLLGATE_CONFIG (JSON file) — see docs/operations.md.`
-
-type Lang = 'zh-CN' | 'en'
-
-function langOf(value: string | undefined): Lang {
-  const lang = value ?? process.env.TOLLGATE_LANG ?? 'en'
-  if (lang !== 'zh-CN' && lang !== 'en')
-    throw new UsageError(`--lang: expected zh-CN or en, got ${lang}`)
-  return lang
-}
-
-class UsageError extends Error {}
 
 /** A JSON value as text: strings and numbers as they are, anything else empty. */
 function str(value: unknown): string {
@@ -87,12 +78,7 @@ function client(values: { url?: string | undefined; lang?: string | undefined })
   lang: Lang
 } {
   const lang = langOf(values.lang)
-  const token = process.env.TOLLGATE_ADMIN_TOKEN
-  const api = new ApiClient(values.url ?? process.env.TOLLGATE_URL ?? 'http://127.0.0.1:8080', {
-    lang,
-    ...(token === undefined ? {} : { token }),
-  })
-  return { api, lang }
+  return { api: apiClientOf(values.url, lang), lang }
 }
 
 async function authorize(args: string[]): Promise<void> {
@@ -116,7 +102,7 @@ async function authorize(args: string[]): Promise<void> {
     if (values[required] === undefined) throw new UsageError(`authorize: --${required} is required`)
   }
   const { api, lang } = client(values)
-  const stan = values.stan ?? String(Math.floor(Math.random() * 999_999) + 1).padStart(6, '0')
+  const stan = values.stan ?? randomStan()
   const answer = await api.call('POST', '/v1/authorizations', {
     kind: values.kind,
     terminalId: values.terminal,

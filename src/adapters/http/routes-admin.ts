@@ -1,8 +1,9 @@
 import { z } from 'zod'
 import { maskPan } from '../../core/card.js'
 import { issueCard } from '../../core/issue-card.js'
+import { LIMIT_RULES_MAX } from '../../core/pipeline/limits.js'
 import { availableMinor, ledgerBalanceMinor } from '../../core/ledger/ledger.js'
-import type { Account, Card, LimitRule, ListEntry, Merchant, Terminal } from '../../core/model.js'
+import type { Account, Card, LimitRule, ListEntry } from '../../core/model.js'
 import { fundingAccountId } from '../../core/pipeline/keys.js'
 import type { AuditEntry, Page, PageRequest, WriteResult } from '../../ports/store.js'
 import type { HttpDeps } from './deps.js'
@@ -10,9 +11,21 @@ import { problem } from './problem.js'
 import type { Schemas } from './schemas.js'
 import { MERCHANT_ID, TERMINAL_ID } from './schemas.js'
 import { HttpProblem, parseWith, type Router } from './server.js'
-import { cardView, limitView, listEntryView, merchantView, money, terminalView } from './views.js'
+import {
+  auditEntryView,
+  cardView,
+  limitView,
+  listEntryView,
+  merchantView,
+  money,
+  terminalView,
+} from './views.js'
 
 const ADMIN_ACTOR = 'admin'
+// Path schemas are built once, not per request.
+const MERCHANT_ID_PARAMS = z.strictObject({ id: MERCHANT_ID })
+const TERMINAL_ID_PARAMS = z.strictObject({ id: TERMINAL_ID })
+const RECORD_ID_PARAMS = z.strictObject({ id: z.string().min(1).max(64) })
 
 function ensureWritten(result: WriteResult, what: string): void {
   if (result.ok) return
@@ -31,6 +44,35 @@ function notFound(what: string, id: string): never {
   throw new HttpProblem(problem(404, 'not_found', `No such ${what}`, `no ${what} ${id}`))
 }
 
+function unknownMerchant(merchantId: string): never {
+  throw new HttpProblem(
+    problem(422, 'unknown_merchant', 'Unknown merchant', `merchantId: no merchant ${merchantId}`, {
+      errors: [
+        {
+          field: 'merchantId',
+          code: 'unknown_merchant',
+          message: 'expected an existing merchant id',
+        },
+      ],
+    }),
+  )
+}
+
+/** The fields of a limit rule a POST or PATCH body sets. */
+function limitFieldsOf(body: z.output<Schemas['limit']>) {
+  return {
+    scope: body.scope,
+    cardType: body.cardType,
+    mcc: body.mcc,
+    entityId: body.entityId,
+    currency: body.currency.alpha,
+    perTransactionMaxMinor: body.perTransactionMaxMinor,
+    dailyAmountMaxMinor: body.dailyAmountMaxMinor,
+    dailyCountMax: body.dailyCountMax,
+    note: body.note,
+  }
+}
+
 /** Administration: merchants, terminals, cards, limits, lists, audit and the ledger check. */
 export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Schemas): void {
   const audit = (action: string, subject: string, detail: Record<string, unknown>): AuditEntry => ({
@@ -45,7 +87,34 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
     const parsed = parseWith(schemas.page, query, 'query')
     return { limit: parsed.limit, cursor: parsed.cursor ?? null }
   }
-  const idParam = <S extends z.ZodType>(schema: S) => z.strictObject({ id: schema })
+  /** Stores a new entity made from a validated body, with its audit entry. */
+  const create = async <B extends { readonly id: string }>(
+    what: string,
+    body: B,
+    write: (
+      entity: B & { createdAtMs: number; updatedAtMs: number },
+      entry: AuditEntry,
+    ) => Promise<WriteResult>,
+  ) => {
+    const now = deps.clock.nowMs()
+    const entity = { ...body, createdAtMs: now, updatedAtMs: now }
+    ensureWritten(await write(entity, audit(`${what}.create`, body.id, { ...body })), what)
+    return entity
+  }
+  /** Applies the fields a PATCH gives, audited with what they were before. */
+  const update = async <T extends { readonly updatedAtMs: number }, C extends object>(
+    what: string,
+    id: string,
+    current: T,
+    changes: C,
+    reason: string | undefined,
+    write: (next: T, entry: AuditEntry) => Promise<WriteResult>,
+  ): Promise<T> => {
+    const next: T = { ...current, ...stripUndefined(changes), updatedAtMs: deps.clock.nowMs() }
+    const detail = { before: diff(current, next), after: changes, reason: reason ?? null }
+    ensureWritten(await write(next, audit(`${what}.update`, id, detail)), what)
+    return next
+  }
   const R = {
     200: 'ok',
     400: 'invalid request',
@@ -63,9 +132,13 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
   const addListAndGet = <T>(resource: {
     readonly tag: string
     readonly singular: string
-    readonly idSchema: z.ZodType<string>
+    readonly summary?: string
     readonly list: (request: PageRequest) => Promise<Page<T>>
-    readonly get: (id: string) => Promise<T | null>
+    /** Absent: no GET by id. */
+    readonly get?: {
+      readonly params: z.ZodType<{ id: string }>
+      readonly read: (id: string) => Promise<T | null>
+    }
     readonly view: (item: T) => unknown
   }): void => {
     const { tag, singular } = resource
@@ -76,7 +149,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
         tag,
         admin: true,
         query: schemas.page,
-        summary: `List ${tag}.`,
+        summary: resource.summary ?? `List ${tag}.`,
         responses: R,
       },
       async (request) => {
@@ -84,6 +157,8 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
         return { items: result.items.map(resource.view), nextCursor: result.nextCursor }
       },
     )
+    const get = resource.get
+    if (get === undefined) return
     router.add(
       {
         method: 'GET',
@@ -94,8 +169,8 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
         responses: R,
       },
       async (request) => {
-        const { id } = parseWith(idParam(resource.idSchema), request.params, 'path')
-        return resource.view((await resource.get(id)) ?? notFound(singular, id))
+        const { id } = parseWith(get.params, request.params, 'path')
+        return resource.view((await get.read(id)) ?? notFound(singular, id))
       },
     )
   }
@@ -113,14 +188,8 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
     },
     async (request, reply) => {
       const body = parseWith(schemas.merchantCreate, request.body, 'body')
-      const now = deps.clock.nowMs()
-      const merchant: Merchant = { ...body, createdAtMs: now, updatedAtMs: now }
-      ensureWritten(
-        await deps.store.createMerchant(
-          merchant,
-          audit('merchant.create', merchant.id, { ...body }),
-        ),
-        'merchant',
+      const merchant = await create('merchant', body, (m, entry) =>
+        deps.store.createMerchant(m, entry),
       )
       return reply.code(201).send(merchantView(merchant))
     },
@@ -128,9 +197,8 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
   addListAndGet({
     tag: 'merchants',
     singular: 'merchant',
-    idSchema: MERCHANT_ID,
     list: (p) => deps.store.listMerchants(p),
-    get: (id) => deps.store.getMerchant(id),
+    get: { params: MERCHANT_ID_PARAMS, read: (id) => deps.store.getMerchant(id) },
     view: merchantView,
   })
   router.add(
@@ -144,24 +212,11 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       responses: R,
     },
     async (request) => {
-      const { id } = parseWith(idParam(MERCHANT_ID), request.params, 'path')
+      const { id } = parseWith(MERCHANT_ID_PARAMS, request.params, 'path')
       const { reason, ...changes } = parseWith(schemas.merchantPatch, request.body, 'body')
       const current = (await deps.store.getMerchant(id)) ?? notFound('merchant', id)
-      const next: Merchant = {
-        ...current,
-        ...stripUndefined(changes),
-        updatedAtMs: deps.clock.nowMs(),
-      }
-      ensureWritten(
-        await deps.store.updateMerchant(
-          next,
-          audit('merchant.update', id, {
-            before: diff(current, next),
-            after: changes,
-            reason: reason ?? null,
-          }),
-        ),
-        'merchant',
+      const next = await update('merchant', id, current, changes, reason, (m, entry) =>
+        deps.store.updateMerchant(m, entry),
       )
       return merchantView(next)
     },
@@ -180,33 +235,9 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
     },
     async (request, reply) => {
       const body = parseWith(schemas.terminalCreate, request.body, 'body')
-      if ((await deps.store.getMerchant(body.merchantId)) === null) {
-        throw new HttpProblem(
-          problem(
-            422,
-            'unknown_merchant',
-            'Unknown merchant',
-            `merchantId: no merchant ${body.merchantId}`,
-            {
-              errors: [
-                {
-                  field: 'merchantId',
-                  code: 'unknown_merchant',
-                  message: 'expected an existing merchant id',
-                },
-              ],
-            },
-          ),
-        )
-      }
-      const now = deps.clock.nowMs()
-      const terminal: Terminal = { ...body, createdAtMs: now, updatedAtMs: now }
-      ensureWritten(
-        await deps.store.createTerminal(
-          terminal,
-          audit('terminal.create', terminal.id, { ...body }),
-        ),
-        'terminal',
+      if ((await deps.store.getMerchant(body.merchantId)) === null) unknownMerchant(body.merchantId)
+      const terminal = await create('terminal', body, (t, entry) =>
+        deps.store.createTerminal(t, entry),
       )
       return reply.code(201).send(terminalView(terminal))
     },
@@ -214,9 +245,8 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
   addListAndGet({
     tag: 'terminals',
     singular: 'terminal',
-    idSchema: TERMINAL_ID,
     list: (p) => deps.store.listTerminals(p),
-    get: (id) => deps.store.getTerminal(id),
+    get: { params: TERMINAL_ID_PARAMS, read: (id) => deps.store.getTerminal(id) },
     view: terminalView,
   })
   router.add(
@@ -230,37 +260,15 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       responses: R,
     },
     async (request) => {
-      const { id } = parseWith(idParam(TERMINAL_ID), request.params, 'path')
+      const { id } = parseWith(TERMINAL_ID_PARAMS, request.params, 'path')
       const { reason, ...changes } = parseWith(schemas.terminalPatch, request.body, 'body')
       const current = (await deps.store.getTerminal(id)) ?? notFound('terminal', id)
-      if (
-        changes.merchantId !== undefined &&
-        (await deps.store.getMerchant(changes.merchantId)) === null
-      ) {
-        throw new HttpProblem(
-          problem(
-            422,
-            'unknown_merchant',
-            'Unknown merchant',
-            `merchantId: no merchant ${changes.merchantId}`,
-          ),
-        )
+      const merchantId = changes.merchantId
+      if (merchantId !== undefined && (await deps.store.getMerchant(merchantId)) === null) {
+        unknownMerchant(merchantId)
       }
-      const next: Terminal = {
-        ...current,
-        ...stripUndefined(changes),
-        updatedAtMs: deps.clock.nowMs(),
-      }
-      ensureWritten(
-        await deps.store.updateTerminal(
-          next,
-          audit('terminal.update', id, {
-            before: diff(current, next),
-            after: changes,
-            reason: reason ?? null,
-          }),
-        ),
-        'terminal',
+      const next = await update('terminal', id, current, changes, reason, (t, entry) =>
+        deps.store.updateTerminal(t, entry),
       )
       return terminalView(next)
     },
@@ -345,7 +353,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       responses: R,
     },
     async (request) => {
-      const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
+      const { id } = parseWith(RECORD_ID_PARAMS, request.params, 'path')
       return cardWithAccount((await deps.store.getCard(id)) ?? notFound('card', id))
     },
   )
@@ -360,7 +368,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       responses: R,
     },
     async (request) => {
-      const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
+      const { id } = parseWith(RECORD_ID_PARAMS, request.params, 'path')
       const body = parseWith(schemas.cardPatch, request.body, 'body')
       const current = (await deps.store.getCard(id)) ?? notFound('card', id)
       const next: Card = { ...current, status: body.status, updatedAtMs: deps.clock.nowMs() }
@@ -393,18 +401,20 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
     },
     async (request, reply) => {
       const body = parseWith(schemas.limit, request.body, 'body')
+      if ((await deps.store.listLimits()).length >= LIMIT_RULES_MAX) {
+        throw new HttpProblem(
+          problem(
+            409,
+            'limit_rules_max',
+            'Too many limit rules',
+            `at most ${LIMIT_RULES_MAX} limit rules: change or remove one first`,
+          ),
+        )
+      }
       const now = deps.clock.nowMs()
       const rule: LimitRule = {
         id: deps.ids.entityId('lim'),
-        scope: body.scope,
-        cardType: body.cardType,
-        mcc: body.mcc,
-        entityId: body.entityId,
-        currency: body.currency.alpha,
-        perTransactionMaxMinor: body.perTransactionMaxMinor,
-        dailyAmountMaxMinor: body.dailyAmountMaxMinor,
-        dailyCountMax: body.dailyCountMax,
-        note: body.note,
+        ...limitFieldsOf(body),
         createdAtMs: now,
         updatedAtMs: now,
       }
@@ -437,21 +447,13 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       responses: R,
     },
     async (request) => {
-      const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
+      const { id } = parseWith(RECORD_ID_PARAMS, request.params, 'path')
       const body = parseWith(schemas.limit, request.body, 'body')
       const current =
         (await deps.store.listLimits()).find((rule) => rule.id === id) ?? notFound('limit', id)
       const rule: LimitRule = {
         ...current,
-        scope: body.scope,
-        cardType: body.cardType,
-        mcc: body.mcc,
-        entityId: body.entityId,
-        currency: body.currency.alpha,
-        perTransactionMaxMinor: body.perTransactionMaxMinor,
-        dailyAmountMaxMinor: body.dailyAmountMaxMinor,
-        dailyCountMax: body.dailyCountMax,
-        note: body.note,
+        ...limitFieldsOf(body),
         updatedAtMs: deps.clock.nowMs(),
       }
       ensureWritten(
@@ -474,7 +476,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       responses: R,
     },
     async (request, reply) => {
-      const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
+      const { id } = parseWith(RECORD_ID_PARAMS, request.params, 'path')
       ensureWritten(await deps.store.deleteLimit(id, audit('limit.delete', id, {})), 'limit')
       return reply.code(204).send()
     },
@@ -531,21 +533,13 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       return reply.code(201).send(listEntryView(entry))
     },
   )
-  router.add(
-    {
-      method: 'GET',
-      url: '/v1/lists',
-      tag: 'lists',
-      admin: true,
-      query: schemas.page,
-      summary: 'List block-list entries.',
-      responses: R,
-    },
-    async (request) => {
-      const result = await deps.store.listListEntries(page(request.query))
-      return { items: result.items.map(listEntryView), nextCursor: result.nextCursor }
-    },
-  )
+  addListAndGet({
+    tag: 'lists',
+    singular: 'list entry',
+    summary: 'List block-list entries.',
+    list: (p) => deps.store.listListEntries(p),
+    view: listEntryView,
+  })
   router.add(
     {
       method: 'DELETE',
@@ -556,7 +550,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       responses: R,
     },
     async (request, reply) => {
-      const { id } = parseWith(idParam(z.string().min(1).max(64)), request.params, 'path')
+      const { id } = parseWith(RECORD_ID_PARAMS, request.params, 'path')
       ensureWritten(
         await deps.store.deleteListEntry(id, audit('list.remove', id, {})),
         'list entry',
@@ -579,7 +573,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
     async (request) => {
       const result = await deps.store.listAudit(page(request.query))
       return {
-        items: result.items.map((e) => ({ ...e, at: new Date(e.atMs).toISOString() })),
+        items: result.items.map(auditEntryView),
         nextCursor: result.nextCursor,
       }
     },

@@ -10,13 +10,38 @@ import type { Lang } from '../../core/reasons/types.js'
 import type { TransactionFilter } from '../../ports/store.js'
 import type { HttpDeps } from './deps.js'
 import { problem, validationProblem } from './problem.js'
-import type { Schemas } from './schemas.js'
+import { LANG, type Schemas } from './schemas.js'
 import { HttpProblem, idempotencyKeyOf, langOf, parseWith, type Router } from './server.js'
 import { decisionView, rejectionExplanation, transactionView } from './views.js'
 
 const ID_PARAMS = z.strictObject({
   id: z.string().regex(/^tx_[0-9A-Z]{26}$/, 'expected a transaction id such as tx_01J...'),
 })
+const LANG_QUERY = z.strictObject({ lang: LANG.optional() })
+
+/** The reason catalogue as GET /v1/reasons answers it, in one language. */
+function reasonCatalogueView(lang: Lang) {
+  return {
+    lang,
+    items: REASON_CODES.map((code) => {
+      const entry = REASON_CATALOGUE[code]
+      return {
+        code,
+        family: entry.family,
+        isoCode: entry.isoCode,
+        cupCode: entry.cupCode,
+        title: entry.title[lang],
+        explanation: entry.explanation[lang],
+        remediation: {
+          cardholder: entry.remediation.cardholder[lang],
+          merchant: entry.remediation.merchant[lang],
+          operator: entry.remediation.operator[lang],
+        },
+        retry: entry.retry,
+      }
+    }),
+  }
+}
 
 /**
  * Statuses for requests the core rejected (they were not stored): a malformed field is 400 like
@@ -55,6 +80,20 @@ const FOLLOW_UPS: readonly {
 ]
 
 export function registerTransactionRoutes(router: Router, deps: HttpDeps, schemas: Schemas): void {
+  // The catalogue is static: rendered once per language, not on every request.
+  const catalogues: Readonly<Record<Lang, ReturnType<typeof reasonCatalogueView>>> = {
+    en: reasonCatalogueView('en'),
+    'zh-CN': reasonCatalogueView('zh-CN'),
+  }
+  const transactionOrNotFound = async (params: unknown) => {
+    const { id } = parseWith(ID_PARAMS, params, 'path')
+    const record = await deps.store.getTransaction(id)
+    if (record === null)
+      throw new HttpProblem(
+        problem(404, 'not_found', 'No such transaction', `no transaction ${id}`),
+      )
+    return record
+  }
   const decide = async (
     request: CoreRequest,
     lang: Lang,
@@ -296,13 +335,8 @@ export function registerTransactionRoutes(router: Router, deps: HttpDeps, schema
       responses: { 200: 'the transaction', 404: 'no such transaction' },
     },
     async (request) => {
-      const { id } = parseWith(ID_PARAMS, request.params, 'path')
-      const record = await deps.store.getTransaction(id)
-      if (record === null)
-        throw new HttpProblem(
-          problem(404, 'not_found', 'No such transaction', `no transaction ${id}`),
-        )
-      const followUps = await deps.store.listFollowUps(id)
+      const record = await transactionOrNotFound(request.params)
+      const followUps = await deps.store.listFollowUps(record.id)
       return { ...transactionView(record), followUps: followUps.map(transactionView) }
     },
   )
@@ -313,19 +347,14 @@ export function registerTransactionRoutes(router: Router, deps: HttpDeps, schema
       url: '/v1/transactions/:id/explanation',
       tag: 'transactions',
       admin: false,
-      query: z.strictObject({ lang: z.enum(['zh-CN', 'en']).optional() }),
+      query: LANG_QUERY,
       summary:
         'Why a transaction was approved or blocked: reason, evidence, checks, and what each person should do.',
       responses: { 200: 'the explanation', 404: 'no such transaction' },
     },
     async (request) => {
       const lang = langOf(request)
-      const { id } = parseWith(ID_PARAMS, request.params, 'path')
-      const record = await deps.store.getTransaction(id)
-      if (record === null)
-        throw new HttpProblem(
-          problem(404, 'not_found', 'No such transaction', `no transaction ${id}`),
-        )
+      const record = await transactionOrNotFound(request.params)
       return {
         transactionId: record.id,
         transaction: transactionView(record),
@@ -340,33 +369,11 @@ export function registerTransactionRoutes(router: Router, deps: HttpDeps, schema
       url: '/v1/reasons',
       tag: 'reasons',
       admin: false,
-      query: z.strictObject({ lang: z.enum(['zh-CN', 'en']).optional() }),
+      query: LANG_QUERY,
       summary:
         'The reason catalogue: every code Tollgate can decline with, its response codes, text and remediation.',
       responses: { 200: 'the catalogue' },
     },
-    (request) => {
-      const lang = langOf(request)
-      return {
-        lang,
-        items: REASON_CODES.map((code) => {
-          const entry = REASON_CATALOGUE[code]
-          return {
-            code,
-            family: entry.family,
-            isoCode: entry.isoCode,
-            cupCode: entry.cupCode,
-            title: entry.title[lang],
-            explanation: entry.explanation[lang],
-            remediation: {
-              cardholder: entry.remediation.cardholder[lang],
-              merchant: entry.remediation.merchant[lang],
-              operator: entry.remediation.operator[lang],
-            },
-            retry: entry.retry,
-          }
-        }),
-      }
-    },
+    (request) => catalogues[langOf(request)],
   )
 }

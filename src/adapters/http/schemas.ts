@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { FIELD_PATTERNS } from '../../core/pipeline/validate.js'
 import { validatePan } from '../../core/card.js'
 import { findCurrency, parseAmount, type AmountMinor, type Currency } from '../../core/money.js'
 import {
@@ -6,6 +7,7 @@ import {
   MERCHANT_STATUSES,
   RISK_TIERS,
   TERMINAL_STATUSES,
+  TRANSACTION_KINDS,
 } from '../../core/model.js'
 import type { BinTable } from '../../core/reference/bin-table.js'
 import type { MccTable } from '../../core/reference/mcc-table.js'
@@ -27,18 +29,15 @@ export const CURRENCY_TEXT = z
   )
 export const TERMINAL_ID = z
   .string()
-  .regex(/^[0-9A-Za-z]{8}$/, 'expected 8 letters or digits (ISO 8583 field 41)')
+  .regex(FIELD_PATTERNS.terminalId, 'expected 8 letters or digits (ISO 8583 field 41)')
 export const MERCHANT_ID = z
   .string()
-  .regex(/^[0-9A-Za-z]{15}$/, 'expected 15 letters or digits (ISO 8583 field 42)')
-export const STAN = z.string().regex(/^\d{6}$/, 'expected 6 digits')
+  .regex(FIELD_PATTERNS.merchantId, 'expected 15 letters or digits (ISO 8583 field 42)')
+export const STAN = z.string().regex(FIELD_PATTERNS.stan, 'expected 6 digits')
 export const EXPIRY = z.string().regex(/^\d{2}(0[1-9]|1[0-2])$/, 'expected YYMM, e.g. "2812"')
 export const TRANSMISSION_TIME = z
   .string()
-  .regex(
-    /^(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])[0-5]\d[0-5]\d$/,
-    'expected MMDDhhmmss',
-  )
+  .regex(FIELD_PATTERNS.transmissionTime, 'expected MMDDhhmmss')
 export const LANG = z.enum(['zh-CN', 'en'])
 const REGION = z
   .string()
@@ -307,17 +306,7 @@ export function buildSchemas(bins: BinTable, mccs: MccTable) {
     to: z.iso.datetime({ offset: true }).optional(),
     outcome: z.enum(['approved', 'declined']).optional(),
     reason: z.enum(REASON_CODES).optional(),
-    kind: z
-      .enum([
-        'purchase',
-        'preauthorization',
-        'completion',
-        'void',
-        'reversal',
-        'refund',
-        'balance_inquiry',
-      ])
-      .optional(),
+    kind: z.enum(TRANSACTION_KINDS).optional(),
     cardLast4: z
       .string()
       .regex(/^\d{4}$/, 'expected 4 digits')

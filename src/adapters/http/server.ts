@@ -3,6 +3,7 @@ import type { z } from 'zod'
 import { explainReason } from '../../core/explain.js'
 import type { ReasonCode } from '../../core/reasons/codes.js'
 import type { Lang } from '../../core/reasons/types.js'
+import { PAGE_LIMIT_MAX, StoreInputError } from '../../ports/store.js'
 import type { HttpDeps } from './deps.js'
 import { openApiDocument, type RouteDoc } from './openapi.js'
 import { problem, validationProblem, type Problem } from './problem.js'
@@ -90,6 +91,15 @@ export function langOf(request: FastifyRequest): Lang {
   }
   const header = request.headers['accept-language']
   return typeof header === 'string' && /^\s*zh/i.test(header) ? 'zh-CN' : 'en'
+}
+
+/** The language asked for, or English when the ask itself is malformed. */
+function safeLangOf(request: FastifyRequest): Lang {
+  try {
+    return langOf(request)
+  } catch {
+    return 'en'
+  }
 }
 
 export function idempotencyKeyOf(request: FastifyRequest): string | null {
@@ -192,8 +202,31 @@ export function buildHttpServer(deps: HttpDeps) {
     }
     const fastifyError = error as { code?: string; statusCode?: number; message?: string }
     const status = fastifyError.statusCode ?? 500
+    if (error instanceof StoreInputError) {
+      const message =
+        error.field === 'cursor'
+          ? 'expected a nextCursor from an earlier page of this list'
+          : `expected an integer from 1 to ${PAGE_LIMIT_MAX}`
+      return reply
+        .code(400)
+        .type('application/problem+json')
+        .send(
+          problem(400, 'validation_failed', 'Invalid request query', `${error.field}: ${message}`, {
+            errors: [{ field: error.field, code: error.code, message }],
+          }),
+        )
+    }
     if (status >= 500) {
       request.log.error({ err: error, route: request.routeOptions.url }, 'request failed')
+      // Even a failure is a reason with remediation: a terminal or cashier must know what to do.
+      const explanation = explainReason(
+        'system_error',
+        'rejected',
+        {},
+        [],
+        safeLangOf(request),
+        deps.utcOffsetMinutes,
+      )
       return reply
         .code(status === 503 ? 503 : 500)
         .type('application/problem+json')
@@ -203,6 +236,11 @@ export function buildHttpServer(deps: HttpDeps) {
             'internal_error',
             'Internal error',
             'the request could not be completed; nothing was half-written (each decision commits atomically)',
+            {
+              reason: { code: 'system_error', family: 'system' },
+              responseCode: explanation.responseCode,
+              explanation,
+            },
           ),
         )
     }

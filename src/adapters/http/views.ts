@@ -11,6 +11,7 @@ import type {
 import type { RequestResult } from '../../core/pipeline/result.js'
 import { reasonEntry } from '../../core/reasons/catalogue.js'
 import type { Lang } from '../../core/reasons/types.js'
+import type { AuditEntry } from '../../ports/store.js'
 
 /** JSON views: every amount a decimal string in major units beside its currency. */
 export function money(minor: number, currency: string): string {
@@ -177,4 +178,8 @@ export function listEntryView(e: ListEntry) {
     createdBy: e.createdBy,
     createdAt: iso(e.createdAtMs),
   }
+}
+
+export function auditEntryView(e: AuditEntry) {
+  return { ...e, at: iso(e.atMs) }
 }

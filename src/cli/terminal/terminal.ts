@@ -5,18 +5,21 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import { parseArgs } from 'node:util'
 import * as z from 'zod'
-import { describe, maskPan, withField } from '../../adapters/iso8583/codec.js'
+import { describe, withField } from '../../adapters/iso8583/codec.js'
 import type { IsoMessage } from '../../adapters/iso8583/codec.js'
 import { MacKey } from '../../adapters/iso8583/mac.js'
 import { isDialectName, loadDialect } from '../../adapters/iso8583/spec.js'
 import type { DialectName } from '../../adapters/iso8583/spec.js'
 import { isFraming } from '../../adapters/iso8583/tcp/framing.js'
 import { DEMO_CARDS, DEMO_TERMINALS } from '../../app/demo-data.js'
+import { maskPan } from '../../core/card.js'
 import { findCurrency, formatAmount, parseAmount } from '../../core/money.js'
 import type { Currency } from '../../core/money.js'
+import type { Lang } from '../../core/reasons/types.js'
+import { apiClientOf, langOf, STAN_MAX, UsageError, utcOffsetMinutesOf } from '../env.js'
 import { formatExplanation } from '../format.js'
 import type { ExplanationLike } from '../format.js'
-import { ApiClient } from '../http-client.js'
+import type { ApiClient } from '../http-client.js'
 import {
   ANSWER_TIMEOUT_MS_DEFAULT,
   buildRequest,
@@ -45,7 +48,6 @@ import type {
  * prints the response code and fetches the explanation of the decision through the HTTP API.
  */
 
-type Lang = 'zh-CN' | 'en'
 type Localized = Readonly<Record<Lang, string>>
 /** 0 approved, 1 declined, 2 usage or connection error. */
 type ExitCode = 0 | 1 | 2
@@ -79,12 +81,8 @@ Options:
 Dates in fields 12, 13 and 61 are at TOLLGATE_UTC_OFFSET_MINUTES (default 480), as the server.
 Exit codes: 0 approved, 1 declined, 2 usage or connection error.`
 
-class TerminalUsageError extends Error {
-  override readonly name = 'TerminalUsageError'
-}
-
 function usage(message: string): never {
-  throw new TerminalUsageError(message)
+  throw new UsageError(message)
 }
 
 const STATE_RECENT_MAX = 100
@@ -94,7 +92,6 @@ const MENU_INVALID_MAX = 5
 const MENU_ROUNDS_MAX = 10_000
 /** How far back a stored transaction may be and still be the one this terminal just sent. */
 const LOOKUP_CLOCK_SKEW_MS = 10 * 60_000
-const STAN_MAX = 999_999
 
 const KIND_LABELS: Readonly<Record<TerminalKind, Localized>> = {
   purchase: { 'zh-CN': '消费', en: 'purchase' },
@@ -324,7 +321,7 @@ function parseValues(args: string[]): Values {
   try {
     return parseArgs({ args, options: OPTIONS, strict: true }).values
   } catch (cause) {
-    throw new TerminalUsageError(cause instanceof Error ? cause.message : String(cause))
+    throw new UsageError(cause instanceof Error ? cause.message : String(cause))
   }
 }
 
@@ -342,17 +339,8 @@ function integerIn(text: string, min: number, max: number, flag: string): number
   return value
 }
 
-function utcOffsetMinutes(): number {
-  const text = process.env.TOLLGATE_UTC_OFFSET_MINUTES ?? '480'
-  if (!/^-?\d{1,3}$/.test(text) || Math.abs(Number(text)) > 840) {
-    throw new TerminalUsageError(`TOLLGATE_UTC_OFFSET_MINUTES: expected -840..840, got ${text}`)
-  }
-  return Number(text)
-}
-
 function sessionOf(values: Values): Session {
-  const lang = values.lang ?? process.env.TOLLGATE_LANG ?? 'en'
-  if (lang !== 'zh-CN' && lang !== 'en') usage(`--lang: expected zh-CN or en, got ${lang}`)
+  const lang = langOf(values.lang)
   const dialectName = values.dialect ?? process.env.TOLLGATE_ISO_DIALECT ?? 'cup-pos'
   if (!isDialectName(dialectName)) {
     usage(`--dialect: expected cup-pos, iso87-ascii or iso87-binary, got ${dialectName}`)
@@ -380,11 +368,7 @@ function sessionOf(values: Values): Session {
     values.timeout === undefined
       ? ANSWER_TIMEOUT_MS_DEFAULT / 1000
       : integerIn(values.timeout, 1, TIMEOUT_MS_MAX / 1000, '--timeout')
-  const token = process.env.TOLLGATE_ADMIN_TOKEN
-  const api = new ApiClient(values.url ?? process.env.TOLLGATE_URL ?? 'http://127.0.0.1:8080', {
-    lang,
-    ...(token === undefined ? {} : { token }),
-  })
+  const api = apiClientOf(values.url, lang)
   return {
     endpoint: {
       host: values.host ?? '127.0.0.1',
@@ -403,7 +387,7 @@ function sessionOf(values: Values): Session {
     signOn: values['no-sign-on'] !== true,
     macKey: macKeyOf(values['mac-key'], dialectName),
     answerTimeoutMs: seconds * 1000,
-    utcOffsetMinutes: utcOffsetMinutes(),
+    utcOffsetMinutes: utcOffsetMinutesOf(),
     book: TraceBook.open(terminalId),
   }
 }
@@ -419,7 +403,7 @@ function macKeyOf(hex: string | undefined, dialectName: DialectName): MacKey | n
   try {
     return MacKey.fromHex(hex)
   } catch (cause) {
-    throw new TerminalUsageError(`--mac-key: ${cause instanceof Error ? cause.message : 'invalid'}`)
+    throw new UsageError(`--mac-key: ${cause instanceof Error ? cause.message : 'invalid'}`)
   }
 }
 
@@ -436,7 +420,7 @@ function cardOf(pan: string | undefined, expiry: string | undefined): CardInput 
   check(pan, /^\d{1,19}$/, '--card', 'a card number of up to 19 digits')
   const demo = Object.values(DEMO_CARDS).find((card) => card.pan === pan)
   const chosen = expiry ?? demo?.expiry
-  if (chosen === undefined) throw new TerminalUsageError('--expiry is required with --card (YYMM)')
+  if (chosen === undefined) throw new UsageError('--expiry is required with --card (YYMM)')
   return { pan, expiry: check(chosen, /^\d{4}$/, '--expiry', 'YYMM') }
 }
 
@@ -450,7 +434,7 @@ const ORIGINAL_KINDS: readonly OriginalKind[] = [
 /** The original a follow-up names, from the flags and what this terminal remembers. */
 function originalOf(kind: TransactionKind, values: Values, session: Session): OriginalRef {
   const stan = values['original-stan']
-  if (stan === undefined) throw new TerminalUsageError(`a ${kind} needs --original-stan <6 digits>`)
+  if (stan === undefined) throw new UsageError(`a ${kind} needs --original-stan <6 digits>`)
   check(stan, /^\d{6}$/, '--original-stan', '6 digits')
   const known = session.book.find(stan)
   const kindText = values['original-kind']
@@ -462,7 +446,7 @@ function originalOf(kind: TransactionKind, values: Values, session: Session): Or
   const time = values['original-time'] ?? known?.transmissionTime ?? null
   if (time !== null) check(time, /^\d{10}$/, '--original-time', 'MMDDhhmmss')
   if (time === null && session.dialectName !== 'cup-pos') {
-    throw new TerminalUsageError(
+    throw new UsageError(
       `${session.dialectName}: give --original-time <MMDDhhmmss> ` +
         `(field 7 of the original; this terminal has no record of STAN ${stan})`,
     )
@@ -488,7 +472,7 @@ function orderOf(values: Values, session: Session): Order {
   if (!isTransactionKind(kind)) return { kind, card: null, amountMinor: null, stan, original: null }
   if (kind === 'purchase' || kind === 'preauthorization' || kind === 'balance_inquiry') {
     if (kind !== 'balance_inquiry' && amount === null) {
-      throw new TerminalUsageError(`a ${kind} needs --amount <decimal>, e.g. --amount 88.00`)
+      throw new UsageError(`a ${kind} needs --amount <decimal>, e.g. --amount 88.00`)
     }
     const card = cardOf(values.card, values.expiry)
     const amountMinor = kind === 'balance_inquiry' ? null : amount
@@ -865,7 +849,7 @@ async function interactive(session: Session): Promise<ExitCode> {
       try {
         await runOrder(orderOf(values, session), session, false)
       } catch (error) {
-        if (!(error instanceof TerminalUsageError || error instanceof TerminalError)) throw error
+        if (!(error instanceof UsageError || error instanceof TerminalError)) throw error
         say(`✗ ${error.message}`)
       }
     }
@@ -899,7 +883,7 @@ export async function terminal(args: string[]): Promise<void> {
   try {
     exit = await run(args)
   } catch (error) {
-    if (!(error instanceof TerminalUsageError || error instanceof TerminalError)) throw error
+    if (!(error instanceof UsageError || error instanceof TerminalError)) throw error
     process.stderr.write(`tollgate terminal: ${error.message}\n`)
     exit = 2
   }
