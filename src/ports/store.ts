@@ -152,3 +152,19 @@ export interface LedgerCheck {
 
 /** The most rows one page may return. */
 export const PAGE_LIMIT_MAX = 500
+
+/**
+ * A query the caller got wrong (a cursor that is not one of ours, a page limit out of range):
+ * every adapter throws this one, so a channel answers it as bad input, never as a failure.
+ */
+export class StoreInputError extends Error {
+  override readonly name = 'StoreInputError'
+  constructor(
+    readonly code: 'invalid_cursor' | 'invalid_page_limit',
+    readonly field: 'cursor' | 'limit',
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+}

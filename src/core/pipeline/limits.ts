@@ -13,6 +13,12 @@ export interface LimitSubject {
   readonly localDate: string
 }
 
+/**
+ * The most limit rules the switch keeps: every batch loads them all, so their number is bounded
+ * where they are added.
+ */
+export const LIMIT_RULES_MAX = 1_000
+
 const SCOPE_ORDER: Readonly<Record<LimitScope, number>> = { card: 0, merchant: 1, terminal: 2 }
 
 const DAILY_AMOUNT_REASON: Readonly<Record<LimitScope, ReasonCode>> = {

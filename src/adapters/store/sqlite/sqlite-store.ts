@@ -19,6 +19,7 @@ import type { RequestResult } from '../../../core/pipeline/result.js'
 import type { Changes, Snapshot } from '../../../core/pipeline/snapshot.js'
 import {
   PAGE_LIMIT_MAX,
+  StoreInputError,
   type AuditEntry,
   type DueHolds,
   type LedgerCheck,
@@ -87,8 +88,7 @@ export const LEDGER_CHECK_ACCOUNTS_MAX = 1_000
 /** `PRAGMA synchronous` reads back as a number: 2 is FULL. */
 const SYNCHRONOUS_FULL = 2
 
-export type SqliteStoreErrorCode =
-  'open_failed' | 'pragma_not_applied' | 'invalid_cursor' | 'invalid_page_limit'
+export type SqliteStoreErrorCode = 'open_failed' | 'pragma_not_applied'
 
 /** An operating failure of the SQLite store, with a stable code and the underlying cause. */
 export class SqliteStoreError extends Error {
@@ -965,7 +965,11 @@ function byId<T extends { readonly id: string }>(items: readonly T[]): Map<strin
 
 function pageLimit(limit: number): number {
   if (!Number.isSafeInteger(limit)) {
-    throw new SqliteStoreError('invalid_page_limit', `page limit ${limit} is not an integer`)
+    throw new StoreInputError(
+      'invalid_page_limit',
+      'limit',
+      `page limit ${limit} is not an integer`,
+    )
   }
   return Math.min(Math.max(limit, 1), PAGE_LIMIT_MAX)
 }
@@ -1000,9 +1004,14 @@ function encodeCursor(value: Readonly<Record<string, string | number>>): string 
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url')
 }
 
-function invalidCursor(list: string, cause?: unknown): SqliteStoreError {
+function invalidCursor(list: string, cause?: unknown): StoreInputError {
   const message = `the page cursor is not one this store issued for the ${list} list`
-  return new SqliteStoreError('invalid_cursor', message, cause === undefined ? {} : { cause })
+  return new StoreInputError(
+    'invalid_cursor',
+    'cursor',
+    message,
+    cause === undefined ? {} : { cause },
+  )
 }
 
 function decodeCursor(list: string, cursor: string): Record<string, unknown> {
