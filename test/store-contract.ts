@@ -1,3 +1,4 @@
+import { VelocityIndex } from '../src/core/risk/velocity.js'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import {
   loadReferenceData,
@@ -274,6 +275,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       newTransferId: idSource.transfer,
       newAuthorizationCode: idSource.authorization,
       newRrn: idSource.rrn,
+      velocity: new VelocityIndex(),
     })
 
     /** A card as the admin API issues it: a debit card's amount is its opening balance. */
@@ -883,6 +885,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         originalDedupKeys: work.originalDedupKeys,
         keys: (originals) => work.keys(originals),
         decide: (snapshot) => fail(work.decide(snapshot)),
+        afterCommit: () => work.afterCommit(),
       })
       const purchaseWork = () => planBatch([sale('000001', 30_000)], context(CONTRACT_NOW_MS))
 

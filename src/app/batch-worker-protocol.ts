@@ -6,6 +6,8 @@ export interface WorkerInit {
   readonly databasePath: string
   readonly referenceDir: string
   readonly settings: PipelineSettings
+  /** Bound on the velocity index (keys); the worker rebuilds it from the store at start. */
+  readonly velocityKeysMax: number
 }
 
 export type WorkerRequest =

@@ -4,7 +4,7 @@ import { loadReferenceData } from '../adapters/reference/load-reference.js'
 import { openSqliteStore } from '../adapters/store/sqlite/sqlite-store.js'
 import { AssertionFailure } from '../core/assert.js'
 import type { WorkerInit, WorkerReply, WorkerRequest } from './batch-worker-protocol.js'
-import { contextFactory, inProcessExecutor } from './executors.js'
+import { contextFactory, inProcessExecutor, loadVelocity } from './executors.js'
 
 /**
  * The batch worker: its own SQLite connection, the reference tables and the pure core. It
@@ -23,7 +23,8 @@ try {
   const reference = loadReferenceData(init.referenceDir)
   const store = openSqliteStore({ path: init.databasePath })
   const clock = { nowMs: () => Date.now() }
-  const makeContext = contextFactory(init.settings, reference, createRandomIds(clock))
+  const velocity = await loadVelocity(store, clock.nowMs(), init.velocityKeysMax)
+  const makeContext = contextFactory(init.settings, reference, createRandomIds(clock), velocity)
   const executor = inProcessExecutor(store, makeContext)
   port.on('message', (request: WorkerRequest) => {
     const answer = (work: Promise<unknown>): void => {

@@ -1,3 +1,8 @@
+import {
+  VELOCITY_KEYS_MAX_DEFAULT,
+  VELOCITY_SPAN_MS,
+  VelocityIndex,
+} from '../core/risk/velocity.js'
 import { Worker } from 'node:worker_threads'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -21,6 +26,7 @@ export function contextFactory(
   settings: PipelineSettings,
   reference: { readonly bins: BinTable; readonly mccs: MccTable },
   ids: IdSource,
+  velocity: VelocityIndex,
 ): (nowMs: number) => CoreContext {
   return (nowMs) => ({
     nowMs,
@@ -31,6 +37,7 @@ export function contextFactory(
     newTransferId: ids.transferId,
     newAuthorizationCode: ids.authorizationCode,
     newRrn: () => ids.rrn(nowMs),
+    velocity,
   })
 }
 
@@ -46,12 +53,34 @@ export function inProcessExecutor(
     execute: (requests, nowMs) =>
       new Promise<readonly RequestResult[]>((resolve, reject) => {
         setImmediate(() => {
-          store.runBatch(planBatch(requests, makeContext(nowMs))).then(resolve, reject)
+          const ctx = makeContext(nowMs)
+          const work = planBatch(requests, ctx)
+          store.runBatch(work).then((results) => {
+            // Durable now: the batch's attempts count for velocity from here on.
+            work.afterCommit()
+            ctx.velocity.sweep(nowMs)
+            resolve(results)
+          }, reject)
         })
       }),
     expireHolds: (nowMs, max) => store.expireHolds(nowMs, max, (due) => expireDueHolds(due, nowMs)),
     close: () => Promise.resolve(),
   }
+}
+
+/**
+ * The velocity index, rebuilt from the stored transactions of the last 24 hours: the table is
+ * the durable truth, the index a bounded cache of it (docs/risk.md).
+ */
+export async function loadVelocity(
+  store: Store,
+  nowMs: number,
+  maxKeys: number = VELOCITY_KEYS_MAX_DEFAULT,
+): Promise<VelocityIndex> {
+  const index = new VelocityIndex(maxKeys)
+  for (const event of await store.risk.velocityEvents(nowMs - VELOCITY_SPAN_MS, nowMs + 1))
+    index.record(event)
+  return index
 }
 
 export class ExecutorFailure extends Error {

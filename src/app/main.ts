@@ -17,8 +17,9 @@ import type { Clock } from '../ports/clock.js'
 import type { Config } from './config.js'
 import { seedDemoData } from './seed.js'
 import { loadAdminToken, loadCardTokenKey, loadMacKeys } from './secrets.js'
-import { contextFactory, inProcessExecutor, workerExecutor } from './executors.js'
+import { contextFactory, inProcessExecutor, loadVelocity, workerExecutor } from './executors.js'
 import { Processor } from './processor.js'
+import { BacktestService } from './backtests.js'
 
 /** Due holds expired per sweep transaction. */
 const EXPIRY_BATCH_MAX = 500
@@ -93,7 +94,6 @@ export async function startTollgate(
     utcOffsetMinutes: config.utcOffsetMinutes,
     holdExpiryMs: config.holdExpiryHours * 3_600_000,
   }
-  const makeContext = contextFactory(settings, reference, ids)
   let ready = false
   let closing: Promise<void> | null = null
   const onFatal = (error: unknown): void => {
@@ -107,10 +107,23 @@ export async function startTollgate(
   const executor =
     config.batchWorker === 'on'
       ? await workerExecutor(
-          { databasePath, referenceDir: REFERENCE_DIR_DEFAULT, settings },
+          {
+            databasePath,
+            referenceDir: REFERENCE_DIR_DEFAULT,
+            settings,
+            velocityKeysMax: config.velocityKeysMax,
+          },
           onFatal,
         )
-      : inProcessExecutor(store, makeContext)
+      : inProcessExecutor(
+          store,
+          contextFactory(
+            settings,
+            reference,
+            ids,
+            await loadVelocity(store, clock.nowMs(), config.velocityKeysMax),
+          ),
+        )
   const processor = new Processor(
     executor,
     clock,
@@ -121,8 +134,26 @@ export async function startTollgate(
     },
     metrics,
     onFatal,
+    (record, risk) =>
+      logger.warn(
+        {
+          transactionId: record.id,
+          ruleErrors: risk.ruleErrors,
+          shadowErrors: risk.shadowErrors,
+          decidedBy: risk.decidedBy,
+        },
+        'a risk rule failed at run time (counted; the decision followed onRuleError)',
+      ),
   )
 
+  const backtests = new BacktestService({
+    store,
+    bins: reference.bins,
+    clock,
+    ids,
+    utcOffsetMinutes: config.utcOffsetMinutes,
+    logger,
+  })
   const http = buildHttpServer({
     store,
     authorizer: processor,
@@ -135,6 +166,7 @@ export async function startTollgate(
     isAdminToken: adminToken.check,
     metrics,
     isReady: () => ready,
+    backtests,
     logger,
     limits: {
       bodyLimitBytes: config.httpBodyLimitBytes,
@@ -219,6 +251,8 @@ export async function startTollgate(
       const httpClosed = http.close()
       const isoClosed = iso.close()
       await processor.close()
+      // Backtests read the store: they stop (at their next page) before it closes.
+      await backtests.close()
       await httpClosed
       await isoClosed
       await executor.close()

@@ -6,25 +6,13 @@ import { planBatch, type BatchWork } from '../core/pipeline/batch.js'
 import type { CoreContext } from '../core/pipeline/context.js'
 import type { CoreRequest } from '../core/pipeline/requests.js'
 import type { RequestResult } from '../core/pipeline/result.js'
-import type { Snapshot } from '../core/pipeline/snapshot.js'
+import { emptySnapshot, type Snapshot } from '../core/pipeline/snapshot.js'
+import { VelocityIndex } from '../core/risk/velocity.js'
 import type { BatchExecutor } from '../ports/batch-executor.js'
 import { Processor, StoreFailure } from './processor.js'
 
 const reference = loadReferenceData(REFERENCE_DIR_DEFAULT)
-const EMPTY: Snapshot = {
-  merchants: new Map(),
-  terminals: new Map(),
-  cards: new Map(),
-  accounts: new Map(),
-  transactions: new Map(),
-  dedupKeys: new Map(),
-  idempotencyKeys: new Map(),
-  followUps: new Map(),
-  transfers: new Map(),
-  counters: new Map(),
-  limits: [],
-  listEntries: [],
-}
+const EMPTY: Snapshot = emptySnapshot()
 
 /** Fault injection: an executor whose batches commit only when the test says so, or fail. */
 function gatedStore() {
@@ -52,6 +40,7 @@ function context(nowMs: number): CoreContext {
     newTransferId: () => `tr_${++counter}`,
     newAuthorizationCode: () => 'A00001',
     newRrn: () => '000000000001',
+    velocity: new VelocityIndex(),
   }
 }
 

@@ -1,3 +1,5 @@
+import { riskSignals, type RiskSignals } from '../core/pipeline/risk.js'
+import type { TransactionRecord } from '../core/model.js'
 import { AssertionFailure } from '../core/assert.js'
 import { BATCH_SIZE_MAX } from '../core/pipeline/batch.js'
 import type { CoreRequest } from '../core/pipeline/requests.js'
@@ -46,6 +48,8 @@ export class Processor implements Authorizer {
     },
     private readonly metrics: TollgateMetrics,
     private readonly onFatal: (error: unknown) => void,
+    /** Called for a decision during which a risk rule failed (for the log). */
+    private readonly onRiskRuleError?: (record: TransactionRecord, risk: RiskSignals) => void,
   ) {
     if (limits.batchSizeMax > BATCH_SIZE_MAX || limits.batchSizeMax < 1) {
       throw new RangeError(`batchSizeMax must be within 1..${BATCH_SIZE_MAX}`)
@@ -164,5 +168,13 @@ export class Processor implements Authorizer {
       outcome: record.outcome,
       reason: record.reason ?? 'none',
     })
+    const risk = riskSignals(record)
+    if (risk === null) return
+    if (risk.decidedBy !== null)
+      this.metrics.riskDecisions.inc({ outcome: risk.outcome, decided_by: risk.decidedBy })
+    if (risk.ruleErrors !== null) this.metrics.riskRuleErrors.inc({ mode: 'active' })
+    if (risk.shadowErrors !== null) this.metrics.riskRuleErrors.inc({ mode: 'shadow' })
+    if (risk.shadowHits !== null) this.metrics.riskShadowHits.inc()
+    if (risk.ruleErrors !== null || risk.shadowErrors !== null) this.onRiskRuleError?.(record, risk)
   }
 }

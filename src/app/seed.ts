@@ -1,3 +1,4 @@
+import { installRulePack } from './rule-pack.js'
 import { maskPan } from '../core/card.js'
 import { issueCard } from '../core/issue-card.js'
 import { parseAmount } from '../core/money.js'
@@ -98,6 +99,8 @@ export async function seedDemoData(
       entry.id,
     )
   }
+  // Risk control starts watching: the default pack in shadow (docs/risk.md).
+  await installRulePack(store, { ids: deps.ids, nowMs, actor: 'demo-seed', status: 'shadow' })
   await store.putSetting(DEMO_SEEDED_SETTING, String(nowMs))
   return true
 }

@@ -8,6 +8,7 @@ import { apiClientOf, langOf, randomStan, UsageError } from './env.js'
 import { findTransactions } from './find.js'
 import { formatExplanation, type ExplanationLike } from './format.js'
 import type { ApiClient } from './http-client.js'
+import { runRiskCommand } from './risk.js'
 import { terminal } from './terminal/terminal.js'
 
 const HELP = `tollgate — POS card authorization switch that explains every block
@@ -20,6 +21,11 @@ Usage:
                                       --outcome --reason --kind --stan --rrn --from --to --limit
   tollgate demo [--verbose]           guided tour: an approval and a block of every family
   tollgate terminal [options]         POS terminal simulator over ISO 8583/TCP (--help for options)
+  tollgate risk <command>             risk control (needs TOLLGATE_ADMIN_TOKEN; risk help for all):
+                                      rules, rule <id>, add --file rule.json, set-status <id>
+                                      <status> --note "why", check '<expression>', features,
+                                      reviews [--status open], review|claim|release <tx-id>,
+                                      resolve <tx-id> fraud|genuine --note "…", backtest
   tollgate help
 
 Common options:
@@ -205,6 +211,8 @@ async function main(argv: string[]): Promise<void> {
       return demo(rest)
     case 'terminal':
       return terminal(rest)
+    case 'risk':
+      return runRiskCommand(rest)
     case undefined:
     case 'help':
     case '--help':

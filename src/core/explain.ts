@@ -10,6 +10,7 @@ import type {
   TransactionRecord,
 } from './model.js'
 import { reasonEntry } from './reasons/catalogue.js'
+import { FEATURES_BY_NAME } from './risk/features.js'
 import type { ReasonCode, ReasonFamily } from './reasons/codes.js'
 import type { Audience, Lang, Localized, RetryAdvice } from './reasons/types.js'
 
@@ -49,6 +50,14 @@ export interface Explanation {
     readonly status: Check['status']
     readonly reason?: ReasonCode
   }[]
+  /**
+   * What risk control did, when a rule or list acted (a block, a review, rule hits or failures,
+   * shadow hits): for staff. Null when the risk rules passed quietly, and for other audiences.
+   */
+  readonly risk: {
+    readonly status: Check['status']
+    readonly evidence: Explanation['evidence']
+  } | null
 }
 
 const L = (zh: string, en: string): Localized => ({ 'zh-CN': zh, en })
@@ -72,6 +81,7 @@ export const STAGE_LABELS: Readonly<Record<Stage, Localized>> = {
   route: L('路由', 'route'),
   limits: L('限额', 'limits'),
   lists: L('黑名单', 'block lists'),
+  risk: L('风控规则', 'risk rules'),
   issuer: L('发卡行授权', 'issuer authorization'),
 }
 
@@ -144,6 +154,22 @@ const EVIDENCE_LABELS: Readonly<Record<string, Localized>> = {
   followUpsMax: L('后续交易上限', 'follow-ups allowed'),
   queueDepth: L('排队请求', 'queued requests'),
   queueMax: L('队列上限', 'queue capacity'),
+  decidedBy: L('决定依据', 'decided by'),
+  score: L('风险评分', 'risk score'),
+  rulesEvaluated: L('执行的规则数', 'rules evaluated'),
+  ruleHits: L('命中的规则', 'rules that fired'),
+  ruleErrors: L('执行出错的规则', 'rules that failed'),
+  riskRuleId: L('风控规则', 'risk rule'),
+  ruleVersion: L('规则版本', 'rule version'),
+  ruleName: L('规则名称', 'rule name'),
+  ruleAction: L('规则动作', 'rule action'),
+  expression: L('规则表达式', 'rule expression'),
+  ruleDescription: L('风险说明', 'the risk, in the author’s words'),
+  blockScore: L('拦截分数线', 'block score'),
+  reviewScore: L('复核分数线', 'review score'),
+  shadowRules: L('影子规则数', 'shadow rules'),
+  shadowHits: L('影子规则命中（不影响结果）', 'shadow rules that fired (no effect)'),
+  shadowErrors: L('影子规则出错', 'shadow rules that failed'),
 }
 
 const VALUE_LABELS: Readonly<Record<string, Localized>> = {
@@ -170,6 +196,14 @@ const VALUE_LABELS: Readonly<Record<string, Localized>> = {
   expired: L('已过期', 'expired'),
   none: L('无', 'none'),
   local_ledger: L('本地账户（发卡处理模式）', 'local ledger (issuer-processor mode)'),
+  rule: L('规则', 'a rule'),
+  score: L('评分', 'the score'),
+  allow_list: L('白名单', 'the allow list'),
+  review_list: L('复核名单', 'the review list'),
+  rule_error: L('规则执行出错（按配置处理）', 'a failing rule (configured fallback)'),
+  allow: L('放行', 'allow'),
+  block: L('拦截', 'block'),
+  review: L('复核', 'review'),
   ...Object.fromEntries(Object.entries(KIND_LABELS)),
 }
 
@@ -248,16 +282,97 @@ export function formatEvidenceValue(
   return `${formatAmount(value.amountMinor, exponent)} ${value.currency}`
 }
 
+/** A rule's description is stored in both languages; an explanation shows the one asked for. */
+const DESCRIPTION_KEYS: Readonly<Record<string, Lang>> = {
+  ruleDescriptionZh: 'zh-CN',
+  ruleDescriptionEn: 'en',
+}
+
+function evidenceLabel(key: string, lang: Lang): string {
+  if (key.startsWith('f.')) {
+    const feature = FEATURES_BY_NAME.get(key.slice(2))
+    if (feature !== undefined) return `${feature.label[lang]} (${feature.name})`
+  }
+  if (key in DESCRIPTION_KEYS) return EVIDENCE_LABELS.ruleDescription?.[lang] ?? key
+  return EVIDENCE_LABELS[key]?.[lang] ?? key
+}
+
 export function renderEvidence(
   evidence: Evidence,
   lang: Lang,
   offsetMinutes: number,
 ): Explanation['evidence'] {
-  return Object.entries(evidence).map(([key, value]) => ({
-    key,
-    label: EVIDENCE_LABELS[key]?.[lang] ?? key,
-    value: formatEvidenceValue(key, value, lang, offsetMinutes),
-  }))
+  return Object.entries(evidence)
+    .filter(([key]) => DESCRIPTION_KEYS[key] === undefined || DESCRIPTION_KEYS[key] === lang)
+    .map(([key, value]) => ({
+      key,
+      label: evidenceLabel(key, lang),
+      value: formatEvidenceValue(key, value, lang, offsetMinutes),
+    }))
+}
+
+/**
+ * Evidence only staff may see: which risk rule fired, its expression, score and feature values.
+ * A merchant's or cardholder's explanation leaves it out (it would teach fraudsters the rules).
+ */
+const RISK_INTERNAL_KEYS: ReadonlySet<string> = new Set([
+  'riskRuleId',
+  'ruleVersion',
+  'ruleName',
+  'ruleAction',
+  'expression',
+  'ruleDescriptionZh',
+  'ruleDescriptionEn',
+  'decidedBy',
+  'score',
+  'rulesEvaluated',
+  'ruleHits',
+  'ruleErrors',
+  'blockScore',
+  'reviewScore',
+  'shadowRules',
+  'shadowHits',
+  'shadowErrors',
+])
+
+export function isRiskInternal(key: string): boolean {
+  return key.startsWith('f.') || RISK_INTERNAL_KEYS.has(key)
+}
+
+/**
+ * The explanation for one audience. The operator sees everything; a merchant (a terminal, the
+ * HTTP answer to an authorization) sees no risk-rule internals; a cardholder sees the title, the
+ * code, what to do and the retry advice — no evidence, no checks.
+ */
+export function forAudience(explanation: Explanation, audience: Audience): Explanation {
+  if (audience === 'operator') return explanation
+  const evidence = explanation.evidence.filter((e) => !isRiskInternal(e.key))
+  if (audience === 'merchant') return { ...explanation, evidence, risk: null }
+  return {
+    ...explanation,
+    evidence: [],
+    checks: [],
+    risk: null,
+    remediation:
+      explanation.remediation === null
+        ? null
+        : { cardholder: explanation.remediation.cardholder, merchant: '', operator: '' },
+  }
+}
+
+/** The risk stage's story in an explanation: what decided, the rule, the facts, shadow hits. */
+function renderRisk(
+  checks: readonly Check[],
+  lang: Lang,
+  offsetMinutes: number,
+): Explanation['risk'] {
+  const rules = checks.find((c) => c.stage === 'risk' && c.name === 'rules')
+  const shadow = checks.find((c) => c.stage === 'risk' && c.name === 'shadow_rules')
+  if (rules?.evidence === undefined && shadow?.evidence === undefined) return null
+  return {
+    status: rules?.status ?? 'skip',
+    evidence: renderEvidence({ ...rules?.evidence, ...shadow?.evidence }, lang, offsetMinutes),
+  }
 }
 
 function renderRetry(retry: RetryAdvice, lang: Lang): NonNullable<Explanation['retry']> {
@@ -313,6 +428,7 @@ export function explainReason(
     },
     retry: renderRetry(entry.retry, lang),
     checks: renderChecks(checks, lang),
+    risk: renderRisk(checks, lang, offsetMinutes),
   }
 }
 
@@ -347,5 +463,6 @@ export function explainTransaction(
     remediation: null,
     retry: null,
     checks: renderChecks(record.checks, lang),
+    risk: renderRisk(record.checks, lang, offsetMinutes),
   }
 }

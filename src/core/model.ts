@@ -123,6 +123,7 @@ export const STAGES = [
   'route',
   'limits',
   'lists',
+  'risk',
   'issuer',
 ] as const
 export type Stage = (typeof STAGES)[number]
@@ -209,7 +210,9 @@ export interface UsageCounter {
 }
 
 export type ListKind = 'card' | 'bin' | 'merchant' | 'terminal'
-export type ListName = 'block'
+/** block: decline (stage lists); review: approve but queue; allow: skip the risk rules. */
+export const LIST_NAMES = ['block', 'review', 'allow'] as const
+export type ListName = (typeof LIST_NAMES)[number]
 
 export interface ListEntry {
   readonly id: string

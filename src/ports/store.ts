@@ -14,6 +14,7 @@ import type { BatchWork } from '../core/pipeline/batch.js'
 import type { RequestResult } from '../core/pipeline/result.js'
 import type { ReasonCode } from '../core/reasons/codes.js'
 import type { Changes } from '../core/pipeline/snapshot.js'
+import type { RiskStore } from './risk-store.js'
 
 /**
  * The store port: everything Tollgate keeps. Every adapter (SQLite now, PostgreSQL later) passes
@@ -23,6 +24,9 @@ import type { Changes } from '../core/pipeline/snapshot.js'
  * Card numbers never reach the store: cards are keyed by token and carry only the masked form.
  */
 export interface Store {
+  /** Risk control's rules, settings, review queue and history. */
+  readonly risk: RiskStore
+
   /**
    * Runs one batch atomically: loads the originals and the snapshot the work names, lets the
    * core decide, writes the changes, commits. Resolves only after the commit is durable.

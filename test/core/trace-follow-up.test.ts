@@ -1,3 +1,4 @@
+import { VelocityIndex } from '../../src/core/risk/velocity.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   loadReferenceData,
@@ -35,6 +36,7 @@ function context(): CoreContext {
     newTransferId: () => `tr_${++sequence}`,
     newAuthorizationCode: () => 'A00001',
     newRrn: () => String(++sequence).padStart(12, '0'),
+    velocity: new VelocityIndex(),
   }
 }
 

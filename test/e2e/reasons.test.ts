@@ -29,6 +29,7 @@ import {
   type TestServer,
   type TransactionBody,
 } from '../support/server.js'
+import { putLiveRule, setRuleStatus } from '../support/risk.js'
 
 /**
  * Every reason the pipeline can give, triggered over real HTTP against one demo server: the
@@ -734,6 +735,46 @@ describe('follow-up declines', () => {
 })
 
 // ---------------------------------------------------------------------------------------------
+// Risk rule declines: a rule made through the API, scoped to a shop of its own
+// ---------------------------------------------------------------------------------------------
+
+describe('risk rule declines', () => {
+  const RISK_DECLINES: readonly { code: ReasonCode; reason?: string }[] = [
+    { code: 'suspected_fraud' }, // a block rule's default reason
+    { code: 'do_not_honour', reason: 'do_not_honour' },
+    { code: 'transaction_not_permitted', reason: 'transaction_not_permitted' },
+  ]
+
+  it.each(RISK_DECLINES)('$code', async ({ code, reason }) => {
+    const shop = await createShop(server)
+    const card = await createCard(server, 'debit', '1000.00')
+    const rule = await putLiveRule(admin, {
+      id: `reasons_${code}`,
+      expression: `terminal_id == "${shop.id}" && amount >= 30000`,
+      action: 'block',
+      ...(reason === undefined ? {} : { reason }),
+    })
+    try {
+      expectApproved(
+        await authorize({ terminal: shop, card, amount: '299.99' }),
+        'purchase',
+        '299.99',
+      )
+      const answer = await authorize({ terminal: shop, card, amount: '300.00' })
+      expectDeclined(answer, code)
+      expect(await expectChinese(answer.body.transactionId, code)).toMatchObject({
+        riskRuleId: rule.id,
+        ruleVersion: String(rule.version),
+        'f.amount': '300.00 CNY',
+      })
+      expect(await available(card)).toBe('700.01')
+    } finally {
+      await setRuleStatus(admin, rule, 'disabled')
+    }
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
 // Rejections: 4xx problem+json with reason and explanation, nothing persisted
 // ---------------------------------------------------------------------------------------------
 
@@ -1011,7 +1052,7 @@ describe('catalogue, documents and operations', () => {
 
   // Reasons no HTTP request can produce on a demo server: the network family needs an issuer
   // host or a full queue (timing), void_window_closed needs the business day to change, and
-  // risk scoring, PINs and MACs are not on the HTTP path. The core tests cover them.
+  // PINs and MACs are not on the HTTP path. The core tests cover them.
   const NOT_REACHABLE_OVER_HTTP: readonly ReasonCode[] = [
     'system_busy',
     'issuer_unavailable',
@@ -1021,7 +1062,6 @@ describe('catalogue, documents and operations', () => {
     'cutoff_in_progress',
     'transaction_kind_not_supported',
     'void_window_closed',
-    'suspected_fraud',
     'incorrect_pin',
     'pin_tries_exceeded',
     'mac_verification_failed',

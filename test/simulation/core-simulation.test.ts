@@ -1,3 +1,4 @@
+import { VelocityIndex } from '../../src/core/risk/velocity.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   loadReferenceData,
@@ -315,6 +316,7 @@ class Sim {
   private transferCount = 0
   private authorizationCount = 0
   private rrnCount = 0
+  private readonly velocity = new VelocityIndex()
   private idempotencyCount = 0
   private readonly stans = new Map<string, number>()
 
@@ -434,6 +436,7 @@ class Sim {
       newAuthorizationCode: () =>
         (++this.authorizationCount).toString(36).toUpperCase().padStart(6, '0'),
       newRrn: () => pad(++this.rrnCount, 12),
+      velocity: this.velocity,
     }
   }
 

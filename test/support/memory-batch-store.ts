@@ -1,3 +1,5 @@
+import { EMPTY_RULE_SET, type RuleSet } from '../../src/core/risk/engine.js'
+import type { ReviewItem } from '../../src/core/risk/review.js'
 import { assert } from '../../src/core/assert.js'
 import { assertConservation, post } from '../../src/core/ledger/ledger.js'
 import { CURRENCIES, toAmountMinor } from '../../src/core/money.js'
@@ -34,6 +36,10 @@ export class MemoryBatchStore {
   readonly counters = new Map<string, UsageCounter>()
   readonly limits = new Map<string, LimitRule>()
   readonly listEntries = new Map<string, ListEntry>()
+  readonly reviews = new Map<string, ReviewItem>()
+  readonly firstSeen = new Map<string, number>()
+  /** The live risk rules: a test sets them with compileRuleSet. */
+  ruleSet: RuleSet = EMPTY_RULE_SET
   private readonly byDedupKey = new Map<string, string>()
   private readonly byIdempotencyKey = new Map<string, string>()
   /** Original id → follow-up ids, oldest first (creation order, as the SQL orders them). */
@@ -149,6 +155,7 @@ export class MemoryBatchStore {
   run(work: BatchWork): readonly RequestResult[] {
     const decided = work.decide(this.loadSnapshot(work))
     this.write(decided.changes)
+    work.afterCommit()
     return decided.results
   }
 
@@ -232,6 +239,13 @@ export class MemoryBatchStore {
       counters: pickAll(this.counters, keys.counterKeys),
       limits: [...this.limits.values()].sort((a, b) => compare(a.id, b.id)),
       listEntries: [...this.listEntries.values()].filter((e) => keys.listValues.has(e.value)),
+      ruleSet: this.ruleSet,
+      cardFirstSeen: new Map(
+        [...keys.cardTokens].flatMap((t) => {
+          const at = this.firstSeen.get(t)
+          return at === undefined ? [] : [[t, at] as const]
+        }),
+      ),
     }
   }
 
@@ -267,6 +281,12 @@ export class MemoryBatchStore {
       assert(same, `transaction ${r.id} keeps its kind and amount`)
     }
 
+    for (const item of changes.reviews) {
+      assert(!this.reviews.has(item.transactionId), `review ${item.transactionId} is new`)
+      this.reviews.set(item.transactionId, item)
+    }
+    for (const seen of changes.cardFirstSeen)
+      if (!this.firstSeen.has(seen.cardToken)) this.firstSeen.set(seen.cardToken, seen.atMs)
     for (const a of changes.accounts) this.accounts.set(a.id, Object.freeze(a))
     for (const t of [...changes.insertedTransfers, ...changes.updatedTransfers]) this.putTransfer(t)
     for (const r of changes.insertedTransactions) {

@@ -125,6 +125,7 @@ export async function call<T = unknown>(
 export interface Api {
   get<T = unknown>(path: string, options?: CallOptions): Promise<ApiResponse<T>>
   post<T = unknown>(path: string, body?: unknown, options?: CallOptions): Promise<ApiResponse<T>>
+  put<T = unknown>(path: string, body?: unknown, options?: CallOptions): Promise<ApiResponse<T>>
   patch<T = unknown>(path: string, body?: unknown, options?: CallOptions): Promise<ApiResponse<T>>
   delete<T = unknown>(path: string, options?: CallOptions): Promise<ApiResponse<T>>
 }
@@ -136,6 +137,7 @@ export function api(url: string, token?: string): Api {
   return {
     get: (path, options) => call(url, 'GET', path, undefined, withToken(options)),
     post: (path, body, options) => call(url, 'POST', path, body ?? {}, withToken(options)),
+    put: (path, body, options) => call(url, 'PUT', path, body ?? {}, withToken(options)),
     patch: (path, body, options) => call(url, 'PATCH', path, body ?? {}, withToken(options)),
     delete: (path, options) => call(url, 'DELETE', path, undefined, withToken(options)),
   }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { BinTable } from '../../core/reference/bin-table.js'
 import type { MccTable } from '../../core/reference/mcc-table.js'
 import type { Authorizer } from '../../ports/authorizer.js'
+import type { BacktestJobs } from '../../ports/backtests.js'
 import type { Clock } from '../../ports/clock.js'
 import type { IdSource } from '../../ports/id-source.js'
 import type { Store } from '../../ports/store.js'
@@ -21,6 +22,8 @@ export interface HttpDeps {
   readonly isAdminToken: (token: string) => boolean
   readonly metrics: TollgateMetrics
   readonly isReady: () => boolean
+  /** Risk backtests run in the background; absent, their routes answer 503. */
+  readonly backtests?: BacktestJobs
   readonly logger: Logger
   readonly limits: {
     readonly bodyLimitBytes: number

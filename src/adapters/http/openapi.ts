@@ -2,7 +2,7 @@ import { z } from 'zod'
 
 /** A route as documented in /openapi.json. */
 export interface RouteDoc {
-  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   /** Fastify form, e.g. /v1/transactions/:id */
   readonly url: string
   readonly summary: string
@@ -11,6 +11,8 @@ export interface RouteDoc {
   readonly body?: z.ZodType
   readonly query?: z.ZodType
   readonly idempotent?: boolean
+  /** Takes `X-Tollgate-Actor`, the analyst the change and its audit entry name. */
+  readonly actor?: boolean
   readonly responses: Readonly<Record<number, string>>
 }
 
@@ -50,6 +52,16 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): u
         required: false,
         schema: { type: 'string', maxLength: 128 },
         description: 'Repeat a call safely: the same key and body get the first answer.',
+      })
+    }
+    if (route.actor === true) {
+      parameters.push({
+        name: 'X-Tollgate-Actor',
+        in: 'header',
+        required: false,
+        schema: { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,64}$' },
+        description:
+          'Who makes the change (default admin): kept in the audit log and rule versions.',
       })
     }
     const responses: Record<string, unknown> = {}

@@ -10,6 +10,7 @@ import type { HttpDeps } from './deps.js'
 import { problem } from './problem.js'
 import type { Schemas } from './schemas.js'
 import { MERCHANT_ID, TERMINAL_ID } from './schemas.js'
+import { actorOf } from './routes-risk.js'
 import { HttpProblem, parseWith, type Router } from './server.js'
 import {
   auditEntryView,
@@ -491,10 +492,11 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       admin: true,
       body: schemas.listEntry,
       summary:
-        'Add a block-list entry for a card (by number or token), BIN prefix, merchant or terminal, with a note and an optional expiry.',
+        'Add a list entry for a card (by number or token), BIN prefix, merchant or terminal, with a note and an optional expiry. list: block (decline), review (approve and queue for review) or allow (skip the risk rules); default block. Send X-Tollgate-Actor to name who adds it.',
       responses: C,
     },
     async (request, reply) => {
+      const actor = actorOf(request)
       const body = parseWith(schemas.listEntry, request.body, 'body')
       const now = deps.clock.nowMs()
       const value =
@@ -515,19 +517,20 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
         display,
         note: body.note,
         expiresAtMs: body.expiresAt === null ? null : Date.parse(body.expiresAt),
-        createdBy: ADMIN_ACTOR,
+        createdBy: actor,
         createdAtMs: now,
       }
       ensureWritten(
-        await deps.store.putListEntry(
-          entry,
-          audit('list.add', entry.id, {
+        await deps.store.putListEntry(entry, {
+          ...audit('list.add', entry.id, {
+            list: entry.list,
             kind: entry.kind,
             display,
             note: entry.note,
             expiresAtMs: entry.expiresAtMs,
           }),
-        ),
+          actor,
+        }),
         'list entry',
       )
       return reply.code(201).send(listEntryView(entry))
@@ -536,7 +539,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
   addListAndGet({
     tag: 'lists',
     singular: 'list entry',
-    summary: 'List block-list entries.',
+    summary: 'List the block, review and allow list entries.',
     list: (p) => deps.store.listListEntries(p),
     view: listEntryView,
   })
@@ -546,13 +549,16 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       url: '/v1/lists/:id',
       tag: 'lists',
       admin: true,
-      summary: 'Remove a block-list entry.',
+      summary: 'Remove a list entry.',
       responses: R,
     },
     async (request, reply) => {
       const { id } = parseWith(RECORD_ID_PARAMS, request.params, 'path')
       ensureWritten(
-        await deps.store.deleteListEntry(id, audit('list.remove', id, {})),
+        await deps.store.deleteListEntry(id, {
+          ...audit('list.remove', id, {}),
+          actor: actorOf(request),
+        }),
         'list entry',
       )
       return reply.code(204).send()

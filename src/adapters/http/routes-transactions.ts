@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { explainReason, explainTransaction } from '../../core/explain.js'
+import { explainReason, explainTransaction, forAudience } from '../../core/explain.js'
+import { AUDIENCES } from '../../core/reasons/types.js'
 import { findCurrency, parseAmount } from '../../core/money.js'
 import type { FollowUpKind } from '../../core/model.js'
 import type { CoreRequest } from '../../core/pipeline/requests.js'
@@ -18,6 +19,10 @@ const ID_PARAMS = z.strictObject({
   id: z.string().regex(/^tx_[0-9A-Z]{26}$/, 'expected a transaction id such as tx_01J...'),
 })
 const LANG_QUERY = z.strictObject({ lang: LANG.optional() })
+const EXPLANATION_QUERY = z.strictObject({
+  lang: LANG.optional(),
+  audience: z.enum(AUDIENCES).optional(),
+})
 
 /** The reason catalogue as GET /v1/reasons answers it, in one language. */
 function reasonCatalogueView(lang: Lang) {
@@ -188,6 +193,8 @@ export function registerTransactionRoutes(router: Router, deps: HttpDeps, schema
         amountMinor: body.amountMinor,
         currency: body.currency.alpha,
         idempotencyKey,
+        ...(body.entryMode === undefined ? {} : { entryMode: body.entryMode }),
+        ...(body.terminalRegion === undefined ? {} : { reportedRegion: body.terminalRegion }),
       }
       const answer = await decide(core, lang)
       return reply.code(answer.status).send(answer.body)
@@ -347,18 +354,24 @@ export function registerTransactionRoutes(router: Router, deps: HttpDeps, schema
       url: '/v1/transactions/:id/explanation',
       tag: 'transactions',
       admin: false,
-      query: LANG_QUERY,
+      query: EXPLANATION_QUERY,
       summary:
-        'Why a transaction was approved or blocked: reason, evidence, checks, and what each person should do.',
+        'Why a transaction was approved or blocked: reason, evidence, checks, and what each person should do. ?audience=merchant leaves out risk-rule internals; ?audience=cardholder gives only what a cardholder may be told.',
       responses: { 200: 'the explanation', 404: 'no such transaction' },
     },
     async (request) => {
       const lang = langOf(request)
+      const audience = parseWith(EXPLANATION_QUERY, request.query, 'query').audience ?? 'operator'
       const record = await transactionOrNotFound(request.params)
+      const explanation = forAudience(
+        explainTransaction(record, lang, deps.utcOffsetMinutes),
+        audience,
+      )
       return {
         transactionId: record.id,
-        transaction: transactionView(record),
-        ...explainTransaction(record, lang, deps.utcOffsetMinutes),
+        audience,
+        ...(audience === 'cardholder' ? {} : { transaction: transactionView(record) }),
+        ...explanation,
       }
     },
   )

@@ -1,9 +1,11 @@
+import { ENTRY_MODES } from '../../core/risk/features.js'
 import { z } from 'zod'
 import { FIELD_PATTERNS } from '../../core/pipeline/validate.js'
 import { validatePan } from '../../core/card.js'
 import { findCurrency, parseAmount, type AmountMinor, type Currency } from '../../core/money.js'
 import {
   CARD_STATUSES,
+  LIST_NAMES,
   MERCHANT_STATUSES,
   RISK_TIERS,
   TERMINAL_STATUSES,
@@ -109,6 +111,10 @@ export function buildSchemas(bins: BinTable, mccs: MccTable) {
       card,
       amount: AMOUNT_TEXT.optional(),
       currency: CURRENCY_TEXT,
+      /** How the card was read, as the terminal says (a risk feature). */
+      entryMode: z.enum(ENTRY_MODES).optional(),
+      /** Where the terminal says it is (6-digit region code), e.g. from its GPS or base station. */
+      terminalRegion: REGION.optional(),
     })
     .transform((body, ctx) => {
       const currency = findCurrency(body.currency)
@@ -265,7 +271,7 @@ export function buildSchemas(bins: BinTable, mccs: MccTable) {
 
   const listEntry = z
     .strictObject({
-      list: z.literal('block').default('block'),
+      list: z.enum(LIST_NAMES).default('block'),
       kind: z.enum(['card', 'bin', 'merchant', 'terminal']),
       value: z.string().min(1).max(64).optional(),
       pan: panSchema(bins).optional(),
@@ -287,7 +293,7 @@ export function buildSchemas(bins: BinTable, mccs: MccTable) {
         ctx.addIssue({
           code: 'custom',
           path: ['value'],
-          message: `expected the ${body.kind} to block`,
+          message: `expected the ${body.kind} to put on the list`,
         })
       }
       if (body.kind === 'bin' && body.value !== undefined && !/^\d{3,10}$/.test(body.value)) {

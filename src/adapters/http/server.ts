@@ -8,6 +8,8 @@ import type { HttpDeps } from './deps.js'
 import { openApiDocument, type RouteDoc } from './openapi.js'
 import { problem, validationProblem, type Problem } from './problem.js'
 import { registerAdminRoutes } from './routes-admin.js'
+import { registerBacktestRoutes } from './routes-backtests.js'
+import { registerRiskRoutes } from './routes-risk.js'
 import { registerTransactionRoutes } from './routes-transactions.js'
 import { buildSchemas } from './schemas.js'
 
@@ -279,6 +281,8 @@ export function buildHttpServer(deps: HttpDeps) {
 
   registerTransactionRoutes(router, deps, schemas)
   registerAdminRoutes(router, deps, schemas)
+  registerRiskRoutes(router, deps)
+  registerBacktestRoutes(router, deps)
 
   router.add(
     {

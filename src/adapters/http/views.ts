@@ -1,4 +1,9 @@
-import { explainReason, explainTransaction, type Explanation } from '../../core/explain.js'
+import {
+  explainReason,
+  explainTransaction,
+  forAudience,
+  type Explanation,
+} from '../../core/explain.js'
 import { findCurrency, formatAmount } from '../../core/money.js'
 import type {
   Card,
@@ -78,7 +83,8 @@ export function decisionView(
       : { balance: money(record.balanceMinor, record.currency) }),
     rrn: record.rrn,
     replayed,
-    explanation: explainTransaction(record, lang, utcOffsetMinutes),
+    // The answer goes to the merchant's system: no risk-rule internals (GET …/explanation has them).
+    explanation: forAudience(explainTransaction(record, lang, utcOffsetMinutes), 'merchant'),
   }
 }
 

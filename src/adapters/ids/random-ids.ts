@@ -22,16 +22,33 @@ export function createRandomIds(clock: { nowMs(): number }): IdSource {
     offset += count
     return bytes
   }
+  // Monotonic within this process (the ULID spec's monotonic mode): in the same millisecond, or
+  // if the clock steps back, the next id is the previous one plus 1, so ids sort in the order
+  // they were made. A backtest replays a batch's records in (created, id) order and must see them
+  // in the order the batch decided them.
+  let lastTime = -1
+  const lastTail: number[] = new Array<number>(16).fill(0)
   const ulid = (): string => {
     let time = clock.nowMs()
+    if (time <= lastTime) {
+      time = lastTime
+      let i = 15
+      while (i >= 0 && lastTail[i] === 31) lastTail[i--] = 0
+      if (i >= 0) lastTail[i] = (lastTail[i] ?? 0) + 1
+      else time += 1 // Every tail of this millisecond used: borrow the next one.
+    } else {
+      const bytes = take(16)
+      // The top bit clear: a millisecond's ids have room to count up without running out.
+      for (let i = 0; i < 16; i++) lastTail[i] = (bytes[i] ?? 0) % (i === 0 ? 16 : 32)
+    }
+    lastTime = time
     let head = ''
     for (let i = 0; i < 10; i++) {
       head = (CROCKFORD[time % 32] ?? '0') + head
       time = Math.floor(time / 32)
     }
-    const bytes = take(16)
     let tail = ''
-    for (let i = 0; i < 16; i++) tail += CROCKFORD[(bytes[i] ?? 0) % 32] ?? '0'
+    for (let i = 0; i < 16; i++) tail += CROCKFORD[lastTail[i] ?? 0] ?? '0'
     return head + tail
   }
   let rrnSequence = randomBytes(3).readUIntBE(0, 3) % 1_000_000

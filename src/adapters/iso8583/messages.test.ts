@@ -7,6 +7,7 @@ import {
   formatErrorResponse,
   interpret,
   kindOf,
+  entryModeOf,
   respond,
   responseCodeFor,
   type IsoFields,
@@ -50,8 +51,18 @@ describe('interpreting ISO 8583 messages', () => {
         amountMinor: 8800,
         currency: 'CNY',
         idempotencyKey: null,
+        entryMode: 'unknown',
       },
     })
+  })
+
+  it('reads how the card was read from field 22 (a risk feature), unknown when absent', () => {
+    expect(entryModeOf('051')).toBe('chip')
+    expect(entryModeOf('071')).toBe('contactless')
+    expect(entryModeOf('021')).toBe('magstripe')
+    expect(entryModeOf('012')).toBe('manual')
+    expect(entryModeOf('999')).toBe('unknown')
+    expect(entryModeOf(null)).toBe('unknown')
   })
 
   it('tells kinds apart by MTI and processing code, or by field 60.1 in cup-pos', () => {

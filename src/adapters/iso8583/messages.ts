@@ -1,3 +1,4 @@
+import type { EntryMode } from '../../core/risk/features.js'
 import { findCurrency } from '../../core/money.js'
 import type { TransactionRecord } from '../../core/model.js'
 import type { CoreRequest, OriginalTrace } from '../../core/pipeline/requests.js'
@@ -229,6 +230,7 @@ export function interpret(m: IsoFields, ctx: InterpretContext): Interpretation {
         cardToken: /^\d{13,19}$/.test(pan) ? ctx.tokenize(pan) : 'tok_invalid',
         amountMinor,
         currency: currencyOf(m),
+        entryMode: entryModeOf(field(m, 22)),
       },
     }
   }
@@ -251,6 +253,30 @@ export function interpret(m: IsoFields, ctx: InterpretContext): Interpretation {
 export function responseCodeFor(reason: ReasonCode, dialect: DialectName): string {
   const entry = reasonEntry(reason)
   return dialect === 'cup-pos' ? (entry.cupCode ?? entry.isoCode) : entry.isoCode
+}
+
+/**
+ * Field 22 (POS entry mode), first two digits: how the card number was read. A risk feature;
+ * an absent or unknown value is 'unknown', never a format error (it decides nothing by itself).
+ */
+export function entryModeOf(value: string | null): EntryMode {
+  const mode = value === null ? '' : value.slice(0, 2)
+  switch (mode) {
+    case '01':
+      return 'manual'
+    case '02':
+    case '90':
+      return 'magstripe'
+    case '05':
+    case '95':
+      return 'chip'
+    case '07':
+    case '91':
+    case '98':
+      return 'contactless'
+    default:
+      return 'unknown'
+  }
 }
 
 /** Fields a response echoes from its request (ISO 8583:1987 mandatory echoes). */

@@ -132,6 +132,18 @@ export function createTollgateMetrics(registry = new MetricsRegistry()) {
       'tollgate_rejections_total',
       'Requests rejected before a decision, by reason.',
     ),
+    riskDecisions: registry.counter(
+      'tollgate_risk_decisions_total',
+      'Risk-stage outcomes that acted (block, review, allow), by what decided.',
+    ),
+    riskRuleErrors: registry.counter(
+      'tollgate_risk_rule_errors_total',
+      'Risk rules that failed at run time, by mode (active or shadow).',
+    ),
+    riskShadowHits: registry.counter(
+      'tollgate_risk_shadow_hits_total',
+      'Transactions on which at least one shadow rule fired.',
+    ),
     replays: registry.counter(
       'tollgate_replays_total',
       'Retransmissions answered with the original response.',

@@ -15,6 +15,7 @@ import {
 } from './keys.js'
 import type { CoreRequest } from './requests.js'
 import type { RequestResult } from './result.js'
+import { VelocityView } from '../risk/velocity.js'
 import { Working, type Changes, type Snapshot, type SnapshotKeys } from './snapshot.js'
 
 /** The largest batch the core decides at once; one database transaction each. */
@@ -34,6 +35,8 @@ export interface BatchWork {
     readonly changes: Changes
     readonly results: readonly RequestResult[]
   }
+  /** Call once the batch's changes are durable: folds its attempts into the velocity index. */
+  afterCommit(): void
 }
 
 export function planBatch(requests: readonly CoreRequest[], ctx: CoreContext): BatchWork {
@@ -51,12 +54,19 @@ export function planBatch(requests: readonly CoreRequest[], ctx: CoreContext): B
       ? traceKeys(r.originalTrace, localDate)
       : [],
   )
+  // The view of the last decide() (a store may decide again after a retry); committed after.
+  let view: VelocityView | null = null
   return {
     originalIds,
     originalDedupKeys,
     keys: (originals) => collectKeys(requests, originals, localDate),
+    afterCommit: () => {
+      view?.commit()
+      view = null
+    },
     decide: (snapshot) => {
-      const working = new Working(snapshot)
+      view = new VelocityView(ctx.velocity)
+      const working = new Working(snapshot, view)
       const results = requests.map((request) =>
         request.type === 'new'
           ? decideNew(request, working, ctx, today, localDate)

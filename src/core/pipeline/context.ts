@@ -1,5 +1,6 @@
 import type { BinTable } from '../reference/bin-table.js'
 import type { MccTable } from '../reference/mcc-table.js'
+import type { VelocityIndex } from '../risk/velocity.js'
 
 /** Settings the pipeline reads; validated by the app's configuration before they get here. */
 export interface PipelineSettings {
@@ -24,4 +25,9 @@ export interface CoreContext {
   readonly newAuthorizationCode: () => string
   /** Twelve characters, ISO 8583 field 37. */
   readonly newRrn: () => string
+  /**
+   * Committed velocity, owned by the batch executor (one writer). A batch adds its attempts to
+   * an overlay; the executor folds them in after the batch commits (BatchWork.afterCommit).
+   */
+  readonly velocity: VelocityIndex
 }

@@ -11,6 +11,8 @@ import { checkCard, fundsEvidence, fundsReason } from './issuer.js'
 import { clearingAccountId, counterKey, dedupKey } from './keys.js'
 import { checkLimits } from './limits.js'
 import { checkLists } from './lists.js'
+import { checkRisk } from './risk.js'
+import { openReviewItem } from '../risk/review.js'
 import { approvedRecord, declineWith, type RecordBase } from './record.js'
 import type { NewTransactionRequest } from './requests.js'
 import { rejected, type RequestResult } from './result.js'
@@ -193,6 +195,37 @@ export function decideNew(
   checks.push(lists.check)
   if (lists.reason !== null) return decline(lists.reason, 'lists', lists.check.evidence ?? {})
 
+  const risk =
+    request.kind === 'balance_inquiry'
+      ? null
+      : checkRisk(
+          {
+            request,
+            currency,
+            merchant,
+            terminal,
+            card,
+            cardType,
+            bin: validation.bin?.bin ?? request.card.pan.slice(0, 6),
+            issuerBank: validation.bin?.bankName ?? card?.issuerBank ?? null,
+            limitSubject: subject,
+            listSubject: {
+              cardToken: request.cardToken,
+              pan: request.card.pan,
+              merchantId: merchant.id,
+              terminalId: terminal.id,
+            },
+          },
+          working,
+          ctx,
+        )
+  if (risk === null) {
+    checks.push({ stage: 'risk', name: 'rules', status: 'skip' })
+  } else {
+    checks.push(...risk.checks)
+    if (risk.block !== null) return decline(risk.block.reason, 'risk', risk.block.evidence)
+  }
+
   if (card === undefined) {
     const evidence: Evidence = {
       card: base.cardMasked,
@@ -300,5 +333,6 @@ export function decideNew(
     ...(request.kind === 'preauthorization' ? { holdTransferId: transferId } : {}),
   })
   working.insertTransaction(record)
+  if (risk?.review === true) working.insertReview(openReviewItem(record, risk.outcome))
   return { type: 'decided', transaction: record, replayed: false }
 }

@@ -1,7 +1,7 @@
 import { assert } from '../assert.js'
 import { releaseHold } from '../ledger/ledger.js'
 import type { Account, TransactionRecord, Transfer } from '../model.js'
-import { Working, type Changes } from './snapshot.js'
+import { emptySnapshot, Working, type Changes } from './snapshot.js'
 
 /**
  * Expires preauthorization holds nobody completed in time: the hold is released, the money stays
@@ -15,20 +15,13 @@ export function expireDueHolds(
   },
   nowMs: number,
 ): Changes {
-  const working = new Working({
-    merchants: new Map(),
-    terminals: new Map(),
-    cards: new Map(),
-    accounts: due.accounts,
-    transactions: new Map(due.transactions.map((t) => [t.id, t])),
-    dedupKeys: new Map(),
-    idempotencyKeys: new Map(),
-    followUps: new Map(),
-    transfers: due.transfers,
-    counters: new Map(),
-    limits: [],
-    listEntries: [],
-  })
+  const working = new Working(
+    emptySnapshot({
+      accounts: due.accounts,
+      transactions: new Map(due.transactions.map((t) => [t.id, t])),
+      transfers: due.transfers,
+    }),
+  )
   for (const transaction of due.transactions) {
     const expiredAtMs = expireIfDue(transaction, working, nowMs)
     assert(expiredAtMs !== null, `hold of ${transaction.id} is due`)

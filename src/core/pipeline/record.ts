@@ -140,13 +140,15 @@ export function approvedRecord(
 }
 
 /**
- * The checks as stored: every check with its status, and the evidence of failing ones. The
+ * The checks as stored: every check with its status, and the evidence of failing ones (and of
+ * risk checks, whose evidence exists only when something fired). The
  * evidence that decided an approval or a decline is kept apart (`evidence`); what passing
  * checks compared is shown nowhere and would only make every row (and the log) larger.
  */
 export function storedChecks(checks: readonly Check[]): Check[] {
   return checks.map((check) =>
-    check.status === 'fail' || check.evidence === undefined
+    // Risk checks carry evidence only when a rule or list acted (rule hits, shadow hits, errors).
+    check.status === 'fail' || check.evidence === undefined || check.stage === 'risk'
       ? check
       : { stage: check.stage, name: check.name, status: check.status },
   )

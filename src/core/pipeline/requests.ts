@@ -1,4 +1,5 @@
 import type { Channel, FollowUpKind, NewTransactionKind } from '../model.js'
+import type { EntryMode } from '../risk/features.js'
 
 /** What a channel hands the core. The clear PAN is here only for validation; it is never kept. */
 export interface CardInput {
@@ -25,6 +26,10 @@ export interface NewTransactionRequest {
   /** ISO 4217 alpha or numeric code. */
   readonly currency: string
   readonly idempotencyKey: string | null
+  /** How the card was read (ISO 8583 field 22), when the channel says. */
+  readonly entryMode?: EntryMode
+  /** The region (6-digit administrative code) the terminal reports being in, when it does. */
+  readonly reportedRegion?: string | null
 }
 
 /** How a terminal names an original it cannot know the id of: its own trace of it. */

@@ -11,6 +11,10 @@ import type {
   Transfer,
   UsageCounter,
 } from '../model.js'
+import type { RuleSet } from '../risk/engine.js'
+import type { ReviewItem } from '../risk/review.js'
+import { EMPTY_RULE_SET } from '../risk/engine.js'
+import { VelocityIndex, VelocityView, velocityEventOf } from '../risk/velocity.js'
 
 /** The keys of the state a batch needs. A store loads exactly these. */
 export interface SnapshotKeys {
@@ -25,6 +29,12 @@ export interface SnapshotKeys {
   /** List values by kind: card tokens, BIN prefixes, merchant ids, terminal ids. */
   readonly listValues: ReadonlySet<string>
   readonly transferIds: ReadonlySet<string>
+}
+
+/** When Tollgate first saw a card (a risk feature). */
+export interface CardFirstSeen {
+  readonly cardToken: string
+  readonly atMs: number
 }
 
 /** The state a batch decides on, loaded in the same database transaction it commits in. */
@@ -43,6 +53,10 @@ export interface Snapshot {
   readonly counters: ReadonlyMap<string, UsageCounter>
   readonly limits: readonly LimitRule[]
   readonly listEntries: readonly ListEntry[]
+  /** The live risk rules (active and shadow) and settings, compiled. */
+  readonly ruleSet: RuleSet
+  /** First-seen instants of the batch's cards, where known. */
+  readonly cardFirstSeen: ReadonlyMap<string, number>
 }
 
 /** What a batch writes. Rows are full new states; the store writes them in one transaction. */
@@ -53,6 +67,31 @@ export interface Changes {
   readonly insertedTransfers: readonly Transfer[]
   readonly updatedTransfers: readonly Transfer[]
   readonly counters: readonly UsageCounter[]
+  /** Review-queue items opened by this batch's approvals. */
+  readonly reviews: readonly ReviewItem[]
+  /** Cards seen for the first time in this batch. */
+  readonly cardFirstSeen: readonly CardFirstSeen[]
+}
+
+/** A snapshot with nothing in it, to fill in the parts a caller has. */
+export function emptySnapshot(parts: Partial<Snapshot> = {}): Snapshot {
+  return {
+    merchants: new Map(),
+    terminals: new Map(),
+    cards: new Map(),
+    accounts: new Map(),
+    transactions: new Map(),
+    dedupKeys: new Map(),
+    idempotencyKeys: new Map(),
+    followUps: new Map(),
+    transfers: new Map(),
+    counters: new Map(),
+    limits: [],
+    listEntries: [],
+    ruleSet: EMPTY_RULE_SET,
+    cardFirstSeen: new Map(),
+    ...parts,
+  }
 }
 
 export function isEmptyChanges(changes: Changes): boolean {
@@ -62,7 +101,9 @@ export function isEmptyChanges(changes: Changes): boolean {
     changes.accounts.length === 0 &&
     changes.insertedTransfers.length === 0 &&
     changes.updatedTransfers.length === 0 &&
-    changes.counters.length === 0
+    changes.counters.length === 0 &&
+    changes.reviews.length === 0 &&
+    changes.cardFirstSeen.length === 0
   )
 }
 
@@ -77,6 +118,12 @@ export class Working {
   readonly cards: ReadonlyMap<string, Card>
   readonly limits: readonly LimitRule[]
   readonly listEntries: readonly ListEntry[]
+  readonly ruleSet: RuleSet
+  /** Velocity: the committed index plus this batch's own attempts. */
+  readonly velocity: VelocityView
+  private readonly firstSeen: ReadonlyMap<string, number>
+  private readonly newFirstSeen = new Map<string, number>()
+  private readonly reviews: ReviewItem[] = []
   private readonly accounts: Map<string, Account>
   private readonly accountsBefore = new Map<string, Account>()
   private readonly transactions: Map<string, TransactionRecord>
@@ -93,7 +140,11 @@ export class Working {
   private readonly updatedTransferIds = new Set<string>()
   private readonly touchedCounterKeys = new Set<string>()
 
-  constructor(snapshot: Snapshot) {
+  /** `velocity`: where the batch's attempts go; a detached view for work that makes none. */
+  constructor(snapshot: Snapshot, velocity: VelocityView = new VelocityView(new VelocityIndex(1))) {
+    this.velocity = velocity
+    this.ruleSet = snapshot.ruleSet
+    this.firstSeen = snapshot.cardFirstSeen
     this.merchants = snapshot.merchants
     this.terminals = snapshot.terminals
     this.cards = snapshot.cards
@@ -161,6 +212,21 @@ export class Working {
       list.push(record.id)
       this.followUps.set(record.originalId, list)
     }
+    const event = velocityEventOf(record)
+    if (event !== null) this.velocity.record(event)
+    const token = record.cardToken
+    if (token !== null && !this.firstSeen.has(token) && !this.newFirstSeen.has(token))
+      this.newFirstSeen.set(token, record.createdAtMs)
+  }
+
+  /** When the card was first seen before this request, or null if this is the first time. */
+  cardFirstSeen(cardToken: string): number | null {
+    return this.firstSeen.get(cardToken) ?? this.newFirstSeen.get(cardToken) ?? null
+  }
+
+  insertReview(item: ReviewItem): void {
+    assert(this.insertedTransactionSet.has(item.transactionId), 'a review item of this batch')
+    this.reviews.push(item)
   }
 
   updateTransaction(record: TransactionRecord): void {
@@ -225,6 +291,8 @@ export class Working {
       insertedTransfers: pick(this.transfers, this.insertedTransferIds),
       updatedTransfers: pick(this.transfers, this.updatedTransferIds),
       counters: pick(this.counters, this.touchedCounterKeys),
+      reviews: this.reviews,
+      cardFirstSeen: [...this.newFirstSeen].map(([cardToken, atMs]) => ({ cardToken, atMs })),
     }
   }
 }

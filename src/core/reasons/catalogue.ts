@@ -1336,6 +1336,64 @@ const CATALOGUE: Catalogue = {
     retry: DO_NOT_RETRY,
   },
 
+  do_not_honour: {
+    code: 'do_not_honour',
+    family: 'risk',
+    isoCode: '05',
+    // CUP 05 reads "cardholder verification failed" (ADR 0002): a risk decline shows 57.
+    cupCode: '57',
+    title: { 'zh-CN': '交易未获批准', en: 'Do not honour' },
+    explanation: {
+      'zh-CN':
+        '风控规则要求拒绝本笔交易，但不对外说明具体原因（“不予承兑”）。检查明细列出了命中的规则及相关指标，仅供内部人员查看。',
+      en: 'A risk-control rule declined this transaction without giving the cause to the outside ("do not honour"). The checks list the rule and the values it used; they are for staff only.',
+    },
+    remediation: {
+      cardholder: {
+        'zh-CN': '您的卡未被扣款。本笔支付未能完成，请联系发卡行咨询，目前可改用其他支付方式。',
+        en: 'Your card was not charged. This payment could not be completed: please contact your card-issuing bank, and meanwhile use another payment method.',
+      },
+      merchant: {
+        'zh-CN': '请勿重复刷卡，请顾客改用其他支付方式；对顾客仅说明交易未成功即可。',
+        en: 'Do not try the card again. Ask for another payment method and tell the customer no more than that the payment was declined.',
+      },
+      operator: {
+        'zh-CN':
+          '查看命中的风控规则、版本、表达式和特征值。如属误拦截，在复核队列中记录，交由风控分析人员调整规则。',
+        en: 'Look at the rule, its version, its expression and the feature values. If it was a false positive, record it in the review queue for the risk analysts to tune the rule.',
+      },
+    },
+    retry: DO_NOT_RETRY,
+  },
+  transaction_not_permitted: {
+    code: 'transaction_not_permitted',
+    family: 'risk',
+    isoCode: '57',
+    cupCode: null,
+    title: { 'zh-CN': '不允许的交易', en: 'Transaction not permitted' },
+    explanation: {
+      'zh-CN':
+        '风控规则不允许该卡在此场景下进行这类交易（例如特定商户类别、时段或金额）。检查明细列出了命中的规则及相关指标，仅供内部人员查看。',
+      en: 'A risk-control rule does not permit this kind of transaction for this card here (a merchant category, a time of day or an amount, for example). The checks list the rule and the values it used; they are for staff only.',
+    },
+    remediation: {
+      cardholder: {
+        'zh-CN': '您的卡未被扣款。该卡暂不能用于本笔交易，请改用其他支付方式，或联系发卡行咨询。',
+        en: 'Your card was not charged. The card cannot be used for this payment: please use another payment method, or ask your card-issuing bank.',
+      },
+      merchant: {
+        'zh-CN': '请勿重复刷卡，请顾客改用其他卡或其他支付方式。',
+        en: 'Do not try the card again; ask for another card or another payment method.',
+      },
+      operator: {
+        'zh-CN':
+          '查看命中的风控规则及其说明。如商户经营范围确需此类交易，请风控人员评估后调整规则，不要直接停用规则。',
+        en: "Look at the rule and its description. If the merchant's business genuinely needs such transactions, have risk staff assess and adjust the rule rather than switching it off.",
+      },
+    },
+    retry: DO_NOT_RETRY,
+  },
+
   // ---------------------------------------------------------------------------------------
   // security
   // ---------------------------------------------------------------------------------------

@@ -55,6 +55,8 @@ export const REASON_CODES = [
   'merchant_blocked',
   'terminal_blocked',
   'suspected_fraud',
+  'do_not_honour',
+  'transaction_not_permitted',
   // security
   'incorrect_pin',
   'pin_tries_exceeded',

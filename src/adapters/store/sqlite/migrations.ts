@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import { assert } from '../../../core/assert.js'
+import { RISK_CONTROL_SQL } from './risk-migration.js'
 
 /**
  * Versioned schema migrations for the SQLite store. Each runs once, in order, inside its own
@@ -189,6 +190,7 @@ CREATE TABLE settings (
 /** All migrations, oldest first. Append only. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial', sql: INITIAL },
+  { version: 2, name: 'risk_control', sql: RISK_CONTROL_SQL },
 ])
 
 for (const [index, migration] of MIGRATIONS.entries()) {

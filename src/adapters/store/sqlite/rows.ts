@@ -324,7 +324,7 @@ const LIFECYCLES = members<Lifecycle>({
 const TRANSFER_STATES = members<TransferState>({ pending: 1, posted: 1, voided: 1, expired: 1 })
 const LIMIT_SCOPES = members<LimitScope>({ card: 1, merchant: 1, terminal: 1 })
 const LIST_KINDS = members<ListKind>({ card: 1, bin: 1, merchant: 1, terminal: 1 })
-const LIST_NAMES = members<ListName>({ block: 1 })
+const LIST_NAMES = members<ListName>({ block: 1, review: 1, allow: 1 })
 const CHECK_STATUSES = members<CheckStatus>({ pass: 1, fail: 1, skip: 1 })
 
 function members<T extends string>(record: Record<T, 1>): readonly T[] {

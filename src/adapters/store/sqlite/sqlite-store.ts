@@ -1,3 +1,4 @@
+import { RiskTables } from './risk-tables.js'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
@@ -463,6 +464,8 @@ export class SqliteStore implements Store {
   ) => number
   private readonly adminTransaction: (audit: AuditEntry, change: () => WriteResult) => WriteResult
   private closed = false
+  /** Risk control's rules, settings, review queue and history (risk-tables.ts). */
+  readonly risk: RiskTables
 
   constructor(path: string, db: Database.Database, migrationsApplied: readonly number[]) {
     this.path = path
@@ -482,6 +485,12 @@ export class SqliteStore implements Store {
       return result
     })
     this.adminTransaction = (audit, change) => admin.immediate(audit, change)
+    this.risk = new RiskTables(
+      db,
+      (audit, change) => this.adminWrite(audit, change),
+      toTransaction,
+      (entry) => this.statements.upsertListEntry.run(listEntryRow(entry)),
+    )
   }
 
   // ---- batches -------------------------------------------------------------------------------
@@ -564,6 +573,8 @@ export class SqliteStore implements Store {
       ),
       limits: s.allLimits.all().map(toLimitRule),
       listEntries: s.listEntriesByValues.all(jsonArray(keys.listValues)).map(toListEntry),
+      ruleSet: this.risk.ruleSet(),
+      cardFirstSeen: this.risk.cardFirstSeen(keys.cardTokens),
     }
   }
 
@@ -584,6 +595,7 @@ export class SqliteStore implements Store {
       expectOneRow(s.updateTransaction.run(transactionRow(record)), 'transaction', record.id)
     }
     for (const counter of changes.counters) s.upsertCounter.run(counterRow(counter))
+    this.risk.write(changes)
   }
 
   expireHolds(nowMs: number, max: number, decide: (due: DueHolds) => Changes): Promise<number> {
