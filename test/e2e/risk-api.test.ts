@@ -94,7 +94,7 @@ describe('GET /v1/risk/features', () => {
       type: 'int',
       group: 'transaction',
       money: true,
-      label: 'amount (minor units)',
+      label: 'amount',
     })
     expect(en.body.items).toContainEqual(
       expect.objectContaining({ name: 'card_count_10m', type: 'int', group: 'velocity' }),
@@ -102,7 +102,7 @@ describe('GET /v1/risk/features', () => {
     const zh = await admin.get<{ items: { name: string; label: string }[] }>(
       '/v1/risk/features?lang=zh-CN',
     )
-    expect(zh.body.items.find((f) => f.name === 'amount')?.label).toBe('交易金额（分）')
+    expect(zh.body.items.find((f) => f.name === 'amount')?.label).toBe('交易金额')
     expect(zh.body.items.map((f) => f.name)).toEqual(en.body.items.map((f) => f.name))
     const bad = await admin.get<ProblemBody>('/v1/risk/features?lang=fr')
     expect(bad.status).toBe(400)
@@ -675,9 +675,18 @@ describe('tollgate risk (CLI)', () => {
     expect(stderr).toMatch(/\n\s+amount >\n\s+\^/)
   })
 
+  it('lists the review queue in either language', async () => {
+    for (const lang of ['en', 'zh-CN']) {
+      const { stdout } = await tollgate('reviews', '--lang', lang)
+      expect(stdout).not.toMatch(/invalid|HTTP 4/i)
+    }
+    const json = await tollgate('reviews', '--status', 'open', '--json')
+    expect(JSON.parse(json.stdout)).toHaveProperty('items')
+  })
+
   it('lists features in the asked language', async () => {
     const { stdout } = await tollgate('features', '--lang', 'zh-CN')
-    expect(stdout).toContain('交易金额（分）')
+    expect(stdout).toContain('交易金额')
     expect(stdout).toContain('card_count_10m')
   })
 })

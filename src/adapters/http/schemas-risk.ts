@@ -148,6 +148,7 @@ export const settings = z
   })
 
 export const reviewQuery = z.strictObject({
+  lang: LANG.optional(),
   status: z.enum(REVIEW_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),

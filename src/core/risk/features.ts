@@ -35,7 +35,7 @@ export type EntryMode = (typeof ENTRY_MODES)[number]
 const L = (zh: string, en: string): Localized => ({ 'zh-CN': zh, en })
 
 const BASE_FEATURES: readonly FeatureDefinition[] = [
-  f('amount', 'int', 'transaction', L('交易金额（分）', 'amount (minor units)'), true),
+  f('amount', 'int', 'transaction', L('交易金额', 'amount'), true),
   f('currency', 'string', 'transaction', L('币种', 'currency')),
   f('kind', 'string', 'transaction', L('交易类型', 'kind')),
   f('channel', 'string', 'transaction', L('接入渠道', 'channel')),
