@@ -13,7 +13,7 @@ import { luhnCheckDigit } from '../src/core/card.js'
 import { issueCard } from '../src/core/issue-card.js'
 import { planBatch } from '../src/core/pipeline/batch.js'
 import type { NewTransactionRequest } from '../src/core/pipeline/requests.js'
-import type { RiskRule } from '../src/core/risk/rules.js'
+import { RULES_LIVE_MAX, type RiskRule } from '../src/core/risk/rules.js'
 import { VelocityIndex } from '../src/core/risk/velocity.js'
 import type { AuditEntry } from '../src/ports/store.js'
 
@@ -154,6 +154,28 @@ describe('risk rules in SQLite', () => {
     expect(audits.items.filter((a) => a.action.startsWith('risk_rule'))).toHaveLength(1)
   })
 
+  it('bounds the live rules inside the write, so two activations at once cannot both pass', async () => {
+    for (let i = 0; i < RULES_LIVE_MAX; i++) {
+      const put = await store.risk.putRule(
+        rule(1, { id: `live_${i}`, status: 'shadow' }),
+        audit('risk_rule.create'),
+      )
+      expect(put.ok).toBe(true)
+    }
+    expect(
+      await store.risk.putRule(rule(1, { id: 'one_too_many', status: 'active' }), audit('x')),
+    ).toMatchObject({
+      ok: false,
+      code: 'conflict',
+      message: expect.stringMatching(/at most 500/) as unknown,
+    })
+    // A draft may still be added, and a live rule may change while staying live.
+    expect((await store.risk.putRule(rule(1, { id: 'draft' }), audit('x'))).ok).toBe(true)
+    expect(
+      (await store.risk.putRule(rule(2, { id: 'live_0', status: 'active' }), audit('x'))).ok,
+    ).toBe(true)
+  })
+
   it('refuses to change or delete a stored version, even by hand', () => {
     const db = new Database(join(dir, 'tollgate.db'))
     try {
@@ -228,6 +250,9 @@ describe('velocity history, replay and first-seen', () => {
   })
 })
 
+const OPEN = { status: 'open', claimedBy: null } as const
+const CLAIMED_BY_ANA = { status: 'claimed', claimedBy: 'ana' } as const
+
 describe('the review queue in SQLite', () => {
   it('claims with a status check, resolves with a list entry, and pages', async () => {
     await world()
@@ -245,16 +270,26 @@ describe('the review queue in SQLite', () => {
     })
     if (item === null) throw new Error('review item')
     const claimed = { ...item, status: 'claimed' as const, claimedBy: 'ana', claimedAtMs: NOW }
-    expect((await store.risk.updateReview(claimed, 'open', null, audit('review.claim'))).ok).toBe(
+    expect((await store.risk.updateReview(claimed, OPEN, null, audit('review.claim'))).ok).toBe(
       true,
     )
+    expect(await store.risk.updateReview(claimed, OPEN, null, audit('review.claim'))).toMatchObject(
+      {
+        ok: false,
+        code: 'conflict',
+        message: expect.stringMatching(/claimed by ana/) as unknown,
+      },
+    )
+    // A stale release by someone else (who read it before ana claimed it) does not apply.
+    const stale = { ...claimed, status: 'open' as const, claimedBy: null, claimedAtMs: null }
     expect(
-      await store.risk.updateReview(claimed, 'open', null, audit('review.claim')),
-    ).toMatchObject({
-      ok: false,
-      code: 'conflict',
-      message: expect.stringMatching(/claimed by ana/) as unknown,
-    })
+      await store.risk.updateReview(
+        stale,
+        { status: 'claimed', claimedBy: 'bob' },
+        null,
+        audit('x'),
+      ),
+    ).toMatchObject({ ok: false, code: 'conflict' })
     const resolved = {
       ...claimed,
       status: 'resolved' as const,
@@ -275,7 +310,7 @@ describe('the review queue in SQLite', () => {
       createdAtMs: NOW + 1,
     }
     expect(
-      (await store.risk.updateReview(resolved, 'claimed', entry, audit('review.resolve'))).ok,
+      (await store.risk.updateReview(resolved, CLAIMED_BY_ANA, entry, audit('review.resolve'))).ok,
     ).toBe(true)
     expect((await store.listListEntries({ limit: 10, cursor: null })).items).toMatchObject([
       { id: 'li_fraud', list: 'block' },

@@ -26,13 +26,13 @@ export interface RiskStore {
   listReviews(filter: ReviewFilter): Promise<Page<ReviewItem>>
   getReview(transactionId: string): Promise<ReviewItem | null>
   /**
-   * Replaces a review item if it is still in `expectedStatus` (else `conflict`), optionally
-   * adding a list entry (the card to the block or allow list), with the audit entry: one
-   * transaction.
+   * Replaces a review item if it is still as the caller read it — the same status and the same
+   * claimer (else `conflict`: another analyst moved it meanwhile) — optionally adding a list
+   * entry (the card to the block or allow list), with the audit entry: one transaction.
    */
   updateReview(
     item: ReviewItem,
-    expectedStatus: ReviewStatus,
+    expected: ReviewExpectation,
     listEntry: ListEntry | null,
     audit: AuditEntry,
   ): Promise<WriteResult>
@@ -49,6 +49,12 @@ export interface RiskStore {
     cursor: string | null,
     limit: number,
   ): Promise<Page<TransactionRecord>>
+}
+
+/** What a review item must still be for a change to apply. */
+export interface ReviewExpectation {
+  readonly status: ReviewStatus
+  readonly claimedBy: string | null
 }
 
 export interface ReviewFilter extends PageRequest {

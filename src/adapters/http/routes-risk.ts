@@ -8,7 +8,7 @@ import {
   type ExpressionError,
 } from '../../core/risk/engine.js'
 import { FEATURES } from '../../core/risk/features.js'
-import type { ReviewItem, ReviewStatus } from '../../core/risk/review.js'
+import type { ReviewItem } from '../../core/risk/review.js'
 import { RULES_LIVE_MAX, type RiskRule, type RuleStatus } from '../../core/risk/rules.js'
 import type { Lang } from '../../core/reasons/types.js'
 import type { AuditEntry, WriteResult } from '../../ports/store.js'
@@ -468,10 +468,11 @@ function registerReviewRoutes(router: Router, deps: HttpDeps, audit: Audit): voi
   /** Writes the item's next state if it is still in `expected`, with its audit entry. */
   const move = async (
     next: ReviewItem,
-    expected: ReviewStatus,
+    before: ReviewItem,
     listEntry: ListEntry | null,
     entry: AuditEntry,
   ): Promise<void> => {
+    const expected = { status: before.status, claimedBy: before.claimedBy }
     ensureWritten(
       await risk.updateReview(next, expected, listEntry, entry),
       'Review changed meanwhile',
@@ -556,7 +557,7 @@ function registerReviewRoutes(router: Router, deps: HttpDeps, audit: Audit): voi
         claimedAtMs: deps.clock.nowMs(),
       }
       const entry = audit(actor, 'risk_review.claim', item.transactionId, { note: note ?? null })
-      await move(next, 'open', null, entry)
+      await move(next, item, null, entry)
       return reviewView(next)
     },
   )
@@ -579,7 +580,7 @@ function registerReviewRoutes(router: Router, deps: HttpDeps, audit: Audit): voi
       claimedByActor(item, actor, 'release')
       const next: ReviewItem = { ...item, status: 'open', claimedBy: null, claimedAtMs: null }
       const entry = audit(actor, 'risk_review.release', item.transactionId, { note: note ?? null })
-      await move(next, 'claimed', null, entry)
+      await move(next, item, null, entry)
       return reviewView(next)
     },
   )
@@ -640,7 +641,7 @@ function registerReviewRoutes(router: Router, deps: HttpDeps, audit: Audit): voi
         list: listEntry?.list ?? null,
         card: item.cardMasked,
       })
-      await move(next, 'claimed', listEntry, entry)
+      await move(next, item, listEntry, entry)
       return {
         review: reviewView(next),
         listEntry: listEntry === null ? null : listEntryView(listEntry),

@@ -37,6 +37,8 @@ export const RULE_EXPRESSION_LENGTH_MAX = 2_000
 export const RULE_NAME_LENGTH_MAX = 120
 export const RULE_DESCRIPTION_LENGTH_MAX = 1_000
 export const RULES_LIVE_MAX = 500
+/** Rules kept at all (any status); every version of each is kept too. */
+export const RULES_MAX = 5_000
 export const RULE_SCORE_MAX = 1_000
 
 export interface RiskRule {

@@ -8,20 +8,17 @@ import {
   ON_RULE_ERROR,
   RULE_ACTIONS,
   RULE_STATUSES,
+  RULES_LIVE_MAX,
+  RULES_MAX,
   type RiskRule,
   type RiskSettings,
 } from '../../../core/risk/rules.js'
-import {
-  REVIEW_RESOLUTIONS,
-  REVIEW_STATUSES,
-  type ReviewItem,
-  type ReviewStatus,
-} from '../../../core/risk/review.js'
+import { REVIEW_RESOLUTIONS, REVIEW_STATUSES, type ReviewItem } from '../../../core/risk/review.js'
 import { isReasonCode } from '../../../core/reasons/codes.js'
 import { velocityEventOf, type VelocityEvent } from '../../../core/risk/velocity.js'
 import type { Changes } from '../../../core/pipeline/snapshot.js'
 import type { TransactionRecord } from '../../../core/model.js'
-import type { ReviewFilter, RiskStore } from '../../../ports/risk-store.js'
+import type { ReviewExpectation, ReviewFilter, RiskStore } from '../../../ports/risk-store.js'
 import {
   PAGE_LIMIT_MAX,
   StoreInputError,
@@ -241,6 +238,10 @@ function pageLimit(limit: number): number {
 
 const OK: WriteResult = Object.freeze({ ok: true })
 
+function conflictOf(message: string): WriteResult {
+  return { ok: false, code: 'conflict', message }
+}
+
 export type AdminWrite = (audit: AuditEntry, change: () => WriteResult) => Promise<WriteResult>
 
 export class RiskTables implements RiskStore {
@@ -295,12 +296,15 @@ export class RiskTables implements RiskStore {
            @claimed_by, @claimed_at_ms, @resolution, @resolution_note, @resolved_by,
            @resolved_at_ms)`,
       ),
-      updateReview: db.prepare<[ReviewRow & { expected: string }]>(
+      updateReview: db.prepare<
+        [ReviewRow & { expected: string; expectedClaimedBy: string | null }]
+      >(
         `UPDATE risk_reviews SET status = @status, claimed_by = @claimed_by,
            claimed_at_ms = @claimed_at_ms, resolution = @resolution,
            resolution_note = @resolution_note, resolved_by = @resolved_by,
            resolved_at_ms = @resolved_at_ms
-         WHERE transaction_id = @transaction_id AND status = @expected`,
+         WHERE transaction_id = @transaction_id AND status = @expected
+           AND claimed_by IS @expectedClaimedBy`,
       ),
       getReview: db.prepare<[string], ReviewRow>(
         'SELECT * FROM risk_reviews WHERE transaction_id = ?',
@@ -392,6 +396,20 @@ export class RiskTables implements RiskStore {
           message: `rule ${rule.id} is at version ${newest}; this change was made to version ${rule.version - 1}: reload and try again`,
         }
       }
+      // Bounds, checked inside the write transaction so two changes at once cannot pass both.
+      const latest = this.s.latestRules.all()
+      const live = (status: string): boolean => status === 'active' || status === 'shadow'
+      if (newest === 0 && latest.length >= RULES_MAX)
+        return conflictOf(`at most ${RULES_MAX} rules may exist: disable and reuse one`)
+      const wasLive = latest.some((r) => r.id === rule.id && live(r.status))
+      if (
+        live(rule.status) &&
+        !wasLive &&
+        latest.filter((r) => live(r.status)).length >= RULES_LIVE_MAX
+      )
+        return conflictOf(
+          `at most ${RULES_LIVE_MAX} rules may be active or in shadow: disable one first`,
+        )
       this.s.insertRule.run(ruleRow(rule))
       this.bumpGeneration()
       return OK
@@ -438,12 +456,16 @@ export class RiskTables implements RiskStore {
 
   updateReview(
     item: ReviewItem,
-    expectedStatus: ReviewStatus,
+    expected: ReviewExpectation,
     listEntry: ListEntry | null,
     audit: AuditEntry,
   ): Promise<WriteResult> {
     return this.adminWrite(audit, () => {
-      const changed = this.s.updateReview.run({ ...reviewRow(item), expected: expectedStatus })
+      const changed = this.s.updateReview.run({
+        ...reviewRow(item),
+        expected: expected.status,
+        expectedClaimedBy: expected.claimedBy,
+      })
       if (changed.changes !== 1) {
         const current = this.s.getReview.get(item.transactionId)
         return current === undefined
@@ -451,7 +473,7 @@ export class RiskTables implements RiskStore {
           : {
               ok: false,
               code: 'conflict',
-              message: `the review of ${item.transactionId} is ${current.status}${current.claimed_by === null ? '' : ` (claimed by ${current.claimed_by})`}, not ${expectedStatus}`,
+              message: `the review of ${item.transactionId} is ${current.status}${current.claimed_by === null ? '' : ` (claimed by ${current.claimed_by})`}, not ${expected.status}${expected.claimedBy === null ? '' : ` by ${expected.claimedBy}`}`,
             }
       }
       if (listEntry !== null) this.putListEntry(listEntry)
