@@ -127,8 +127,12 @@ class World {
   }
 
   private context(): CoreContext {
+    return this.contextAt(this.now)
+  }
+
+  contextAt(nowMs: number): CoreContext {
     return {
-      nowMs: this.now,
+      nowMs,
       settings: { utcOffsetMinutes: 480, holdExpiryMs: DAY },
       bins: reference.bins,
       mccs: reference.mccs,
@@ -353,5 +357,45 @@ describe('the default rule pack', () => {
     const last = records[3]
     const shadow = last?.checks.find((c) => c.name === 'shadow_rules')
     expect(shadow?.evidence?.shadowHits).toMatch(/card_testing_small_amounts@v1 block/)
+  })
+})
+
+describe('velocity under batching', () => {
+  beforeAll(() => {
+    reference = loadReferenceData(REFERENCE_DIR_DEFAULT)
+  })
+
+  it('requests of one batch see each other, and a later batch sees the committed ones', () => {
+    const w = new World()
+    const { ruleSet } = compileRuleSet(
+      [
+        {
+          id: 'third_in_ten_minutes',
+          version: 1,
+          status: 'active',
+          name: 'third',
+          expression: 'card_count_10m >= 2',
+          action: 'block',
+          reason: 'do_not_honour',
+          score: 0,
+          priority: 1,
+          description: { 'zh-CN': '第三笔', en: 'third' },
+          author: 't',
+          changeNote: 't',
+          createdAtMs: NOON,
+        },
+      ],
+      DEFAULT_RISK_SETTINGS,
+      2,
+    )
+    w.store.ruleSet = ruleSet
+    w.card('tok_batch', 'debit', 1_000_000)
+    const three = [1, 2, 3].map(() => w.request('tok_batch', 1_250))
+    const results = w.store.run(planBatch(three, w.contextAt(NOON + 1_000)))
+    expect(results.map((r) => decided(r).outcome)).toEqual(['approved', 'approved', 'declined'])
+    expect(decided(results[2]).evidence['f.card_count_10m']).toBe(2)
+    // Committed: the next batch counts all three attempts.
+    const next = w.store.run(planBatch([w.request('tok_batch', 1_250)], w.contextAt(NOON + 2_000)))
+    expect(decided(next[0]).evidence['f.card_count_10m']).toBe(3)
   })
 })
