@@ -13,7 +13,7 @@
  * Only 127.0.0.1 is used; every wait is bounded.
  *
  * Usage: npm run bench:iso -- [--dialect cup-pos] [--connections 64] [--pipeline 4]
- *   [--duration 15] [--warmup 3] [--echo 5] [--json]
+ *   [--duration 15] [--warmup 3] [--echo 5] [--json] [--profile]
  */
 import { spawn } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
@@ -59,6 +59,7 @@ import {
   type Child,
   type ServerChild,
 } from './support/server.js'
+import { summariseProfile } from './support/profile.js'
 import { percentile, round, sortedEntries, sumWhere } from './support/stats.js'
 import { MIX, PurchaseStream, type Category, type Purchase } from './support/traffic.js'
 
@@ -99,6 +100,7 @@ interface Options extends LoadOptions {
   readonly pipeline: number
   readonly echoS: number
   readonly json: boolean
+  readonly profile: boolean
 }
 
 const USAGE = `npm run bench:iso -- [options]
@@ -109,6 +111,7 @@ ${loadUsage(LOAD_DEFAULTS).window}
   --echo <s>               seconds of the bare TCP echo ceiling, 0: none (default ${ECHO_S_DEFAULT})
 ${loadUsage(LOAD_DEFAULTS).fleet}
   --json                   print the result as JSON
+  --profile                run the server with --cpu-prof and summarise its self time
 `
 
 function parseOptions(argv: readonly string[]): Options {
@@ -123,6 +126,7 @@ function parseOptions(argv: readonly string[]): Options {
       pipeline: text,
       echo: text,
       json: flag,
+      profile: flag,
     },
     USAGE,
   )
@@ -135,6 +139,7 @@ function parseOptions(argv: readonly string[]): Options {
     ...loadOptions(values, LOAD_DEFAULTS),
     echoS: integerOption(values, 'echo', ECHO_S_DEFAULT, ECHO_S_MAX, 0),
     json: values.json === true,
+    profile: values.profile === true,
   }
 }
 
@@ -157,6 +162,7 @@ async function startIsoServer(options: Options): Promise<IsoServer> {
       TOLLGATE_ISO_DIALECT: options.dialect,
       TOLLGATE_ISO_FRAMING: 'binary2',
     },
+    cpuProfile: options.profile,
   })
   return { ...server, isoPort }
 }
@@ -400,13 +406,13 @@ async function openSocket(port: number): Promise<Socket> {
 
 interface LoadResult {
   readonly recorder: Recorder
+  readonly window: MeasureWindow
   readonly durationS: number
   readonly clientCpuS: number
   readonly peerCpuS: number | null
   readonly otherCpuS: number | null
 }
 
-/** Runs the load against a port for warm-up + duration; CPU is sampled over the window. */
 /** Runs the load against a port for warm-up + duration; CPU is sampled over the window. */
 async function runLoad(
   port: number,
@@ -434,7 +440,7 @@ async function runLoad(
   await all
   const otherCpuS = cpu.otherCpuS === null ? null : Math.max(0, cpu.otherCpuS)
   const { clientCpuS, peerCpuS } = cpu
-  return { recorder, durationS: timing.durationS, clientCpuS, peerCpuS, otherCpuS }
+  return { recorder, window, durationS: timing.durationS, clientCpuS, peerCpuS, otherCpuS }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -627,6 +633,7 @@ async function measureServer(server: IsoServer, pool: Pool, options: Options, fl
   const balanced = await ledgerBalanced(pool, server.adminToken)
   return {
     server: figures(load),
+    window: load.window,
     provisionS,
     metricsEnd,
     creditFallbacks: traffic.creditFallbacks,
@@ -643,14 +650,19 @@ async function main(): Promise<void> {
   progress(`starting the server (${options.dialect})`)
   const server = await startIsoServer(options)
   const pool = openPool(server.origin, PROVISION_CONCURRENCY)
-  const summary = await withServer(server, pool, progress, async () => {
-    const measured = await measureServer(server, pool, options, fleet)
+  const { summary, profile } = await withServer(server, pool, progress, async () => {
+    const { window, ...measured } = await measureServer(server, pool, options, fleet)
     const result = summarise({ options, loadBefore, echo, ...measured })
     await finishServer(server, pool, progress)
-    return result
+    // The profiles are written when the server exits, before its data directory is removed.
+    const summarised = options.profile ? summariseProfile(server.dataDir, window) : null
+    return { summary: result, profile: summarised }
   })
-  if (options.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
-  else printTable(summary)
+  if (options.json) process.stdout.write(JSON.stringify({ ...summary, profile }, null, 2) + '\n')
+  else {
+    printTable(summary)
+    if (profile !== null) process.stdout.write(`\n${profile.join('\n')}\n`)
+  }
   if (!summary.ledgerBalanced) process.exitCode = 1
 }
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { toTransaction, type TransactionRow } from '../../src/adapters/store/sqlite/rows.js'
 import { runBacktestCommand } from '../../src/cli/risk-backtest.js'
 import { freshRuleId, putLiveRule, type RuleBody, type RuleInput } from '../support/risk.js'
 import {
@@ -91,17 +92,12 @@ async function backtest(body: Record<string, unknown>): Promise<ReportBody> {
   return job.report!
 }
 
-interface StoredRow {
-  readonly id: string
-  readonly checks_json: string
-}
-
 /** Per rule id: the transactions of the period whose stored shadow check names the rule. */
 function liveShadowHits(fromMs: number, toMs: number, merchantIds: string[]) {
   const db = openDatabaseReadOnly(server.dataDir)
   try {
-    const rows = db.all<StoredRow>(
-      `SELECT id, checks_json FROM transactions
+    const rows = db.all<TransactionRow>(
+      `SELECT * FROM transactions
        WHERE created_at_ms >= ? AND created_at_ms < ? AND kind IN ('purchase', 'preauthorization')
          AND merchant_id IN (?, ?) ORDER BY created_at_ms, id`,
       fromMs,
@@ -111,16 +107,14 @@ function liveShadowHits(fromMs: number, toMs: number, merchantIds: string[]) {
     const hits = new Map<string, string[]>()
     let reachedRisk = 0
     for (const row of rows) {
-      const checks = JSON.parse(row.checks_json) as {
-        stage: string
-        name: string
-        status: string
-        evidence?: { shadowHits?: string }
-      }[]
+      // Read as the store reads them: the stored form of checks is the store's own (rows.ts).
+      const checks = toTransaction(row).checks
       // A decline before the risk stage stores it as skipped (stage 'risk', name 'risk').
       if (checks.some((c) => c.stage === 'risk' && c.name === 'rules')) reachedRisk++
       const shadow = checks.find((c) => c.stage === 'risk' && c.name === 'shadow_rules')
-      for (const hit of (shadow?.evidence?.shadowHits ?? '').split(', ').filter(Boolean)) {
+      const shadowHits = shadow?.evidence?.shadowHits
+      const listed = typeof shadowHits === 'string' ? shadowHits : ''
+      for (const hit of listed.split(', ').filter(Boolean)) {
         const ruleId = hit.slice(0, hit.indexOf('@'))
         hits.set(ruleId, [...(hits.get(ruleId) ?? []), row.id])
       }

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { toTransaction, type TransactionRow } from '../../src/adapters/store/sqlite/rows.js'
 import { maskPan } from '../../src/core/card.js'
 import { REASON_CATALOGUE } from '../../src/core/reasons/catalogue.js'
 import type { ReasonCode } from '../../src/core/reasons/codes.js'
@@ -111,12 +112,10 @@ interface StoredCheck {
 function storedChecks(transactionId: string): StoredCheck[] {
   const db = openDatabaseReadOnly(server.dataDir)
   try {
-    const rows = db.all<{ checks_json: string }>(
-      'SELECT checks_json FROM transactions WHERE id = ?',
-      transactionId,
-    )
+    // Read as the store reads them: the stored form of checks is the store's own (rows.ts).
+    const rows = db.all<TransactionRow>('SELECT * FROM transactions WHERE id = ?', transactionId)
     expect(rows).toHaveLength(1)
-    return JSON.parse(rows[0]?.checks_json ?? '[]') as StoredCheck[]
+    return rows[0] === undefined ? [] : [...toTransaction(rows[0]).checks]
   } finally {
     db.close()
   }

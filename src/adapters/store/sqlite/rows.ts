@@ -125,8 +125,8 @@ export interface TransactionRow {
   reason: string | null
   response_code: string
   authorization_code: string | null
-  checks_json: string
-  evidence_json: string
+  checks: string
+  evidence: string
   balance_minor: number | null
   hold_transfer_id: string | null
   completed_amount_minor: number
@@ -262,8 +262,8 @@ export const TRANSACTION_COLUMNS = columns<TransactionRow>({
   reason: 1,
   response_code: 1,
   authorization_code: 1,
-  checks_json: 1,
-  evidence_json: 1,
+  checks: 1,
+  evidence: 1,
   balance_minor: 1,
   hold_transfer_id: 1,
   completed_amount_minor: 1,
@@ -452,9 +452,135 @@ function parseJson(text: string, table: string, column: string, id: string): unk
   }
 }
 
-function parseEvidence(text: string, table: string, column: string, id: string): Evidence {
-  const value = parseJson(text, table, column, id)
+/**
+ * The checks of a transaction, packed: most of a row was the JSON of a dozen passing checks.
+ * Runs of checks of one stage form a group, groups are joined by `;`:
+ *
+ *   validation:message,card_expiry;duplicate:retransmission;issuer:card_status,funds!insufficient_funds|{"11":{…}}
+ *
+ * A bare name is a pass without a reason; otherwise a mark (`+` pass, `!` fail, `?` skip) and
+ * the reason, if any, follow it. After `|`, the evidence the checks carry (only failing ones do),
+ * as a JSON object keyed by the check's index, each packed as `packEvidence`. No checks: ''.
+ * Names and reasons are snake_case, so none of the separators can occur in them; a list with
+ * any other name is stored as JSON instead, as every row before schema version 3 was (a JSON
+ * list starts with `[`, a packed one never does).
+ */
+const CHECK_WORD = /^[a-z][a-z0-9_]*$/
+const STATUS_MARKS = { pass: '+', fail: '!', skip: '?' } as const satisfies Record<
+  CheckStatus,
+  string
+>
+const MARK_STATUSES: Readonly<Record<string, CheckStatus>> = {
+  '+': 'pass',
+  '!': 'fail',
+  '?': 'skip',
+}
+
+export function packChecks(checks: readonly Check[]): string {
+  let text = ''
+  let stage = ''
+  let evidence = ''
+  for (let index = 0; index < checks.length; index += 1) {
+    const check = checks[index] as Check
+    const reason = check.reason ?? ''
+    const packable = CHECK_WORD.test(check.name) && (reason === '' || CHECK_WORD.test(reason))
+    if (!packable) return JSON.stringify(checks)
+    if (check.stage === stage) text += ','
+    else {
+      text += text === '' ? `${check.stage}:` : `;${check.stage}:`
+      stage = check.stage
+    }
+    text += check.name
+    if (check.status !== 'pass' || reason !== '') text += STATUS_MARKS[check.status] + reason
+    if (check.evidence !== undefined) {
+      evidence += `${evidence === '' ? '{' : ','}"${index}":${packEvidence(check.evidence)}`
+    }
+  }
+  return evidence === '' ? text : `${text}|${evidence}}`
+}
+
+function unpackChecks(text: string, table: string, column: string, id: string): readonly Check[] {
+  if (text.startsWith('[')) return parseChecks(text, table, column, id)
+  if (text === '') return []
+  const bar = text.indexOf('|')
+  const evidence = bar === -1 ? {} : parseJson(text.slice(bar + 1), table, `${column} evidence`, id)
+  assert(isPlainObject(evidence), `${label(table, column, id)}: check evidence is an object`)
+  const checks: Check[] = []
+  for (const group of (bar === -1 ? text : text.slice(0, bar)).split(';')) {
+    const colon = group.indexOf(':')
+    const stage = memberOf(group.slice(0, colon), STAGES)
+    if (stage === undefined) throw new AssertionFailure(`${label(table, column, id)}: ${group}`)
+    for (const entry of group.slice(colon + 1).split(',')) {
+      const mark = /[+!?]/.exec(entry)
+      const name = mark === null ? entry : entry.slice(0, mark.index)
+      const status = mark === null ? 'pass' : MARK_STATUSES[mark[0]]
+      const reasonText = mark === null ? '' : entry.slice(mark.index + 1)
+      const reason = reasonText === '' ? undefined : memberOf(reasonText, REASON_CODES)
+      if (!CHECK_WORD.test(name) || status === undefined || (reasonText !== '' && !reason)) {
+        throw new AssertionFailure(`${label(table, column, id)}: check ${JSON.stringify(entry)}`)
+      }
+      const carried = evidence[String(checks.length)]
+      checks.push({
+        stage,
+        name,
+        status,
+        ...(reason === undefined ? {} : { reason }),
+        ...(carried === undefined
+          ? {}
+          : { evidence: unpackedEvidence(carried, table, column, id) }),
+      })
+    }
+  }
+  return checks
+}
+
+/**
+ * Evidence as a JSON object whose money values ({ amountMinor, currency }) are written as
+ * `[amountMinor, "currency"]`: no other evidence value is an array, so reading back is exact.
+ * Rows before schema version 3 hold plain JSON, which reads back the same way.
+ */
+export function packEvidence(evidence: Evidence): string {
+  let text = ''
+  for (const key of Object.keys(evidence)) {
+    const value = evidence[key]
+    if (value === undefined) continue // As JSON.stringify: a key without a value is left out.
+    text += text === '' ? '{' : ','
+    text += JSON.stringify(key) + ':'
+    if (typeof value === 'object' && value !== null && isMoney(value)) {
+      text += `[${value.amountMinor},${JSON.stringify(value.currency)}]`
+    } else text += JSON.stringify(value)
+  }
+  return text === '' ? '{}' : `${text}}`
+}
+
+/** Exactly `{ amountMinor, currency }`, in that order, so that unpacking gives it back as it was. */
+function isMoney(value: object): value is { amountMinor: number; currency: string } {
+  const keys = Object.keys(value)
+  const money = value as { amountMinor?: unknown; currency?: unknown }
+  return (
+    keys.length === 2 &&
+    keys[0] === 'amountMinor' &&
+    keys[1] === 'currency' &&
+    typeof money.amountMinor === 'number' &&
+    typeof money.currency === 'string'
+  )
+}
+
+function unpackEvidence(text: string, table: string, column: string, id: string): Evidence {
+  return unpackedEvidence(parseJson(text, table, column, id), table, column, id)
+}
+
+function unpackedEvidence(value: unknown, table: string, column: string, id: string): Evidence {
   assert(isPlainObject(value), `${label(table, column, id)}: evidence is an object`)
+  for (const key of Object.keys(value)) {
+    const item = value[key]
+    if (!Array.isArray(item)) continue
+    const [amountMinor, currency] = item as unknown[]
+    if (item.length !== 2 || typeof amountMinor !== 'number' || typeof currency !== 'string') {
+      throw new AssertionFailure(`${label(table, column, id)}: evidence ${key} is not money`)
+    }
+    value[key] = { amountMinor, currency }
+  }
   return value as Evidence
 }
 
@@ -686,8 +812,8 @@ export function toTransaction(row: TransactionRow): TransactionRecord {
     reason: oneOfOrNull<ReasonCode>(row.reason, REASON_CODES, 'transactions', 'reason', row.id),
     responseCode: row.response_code,
     authorizationCode: row.authorization_code,
-    checks: parseChecks(row.checks_json, 'transactions', 'checks_json', row.id),
-    evidence: parseEvidence(row.evidence_json, 'transactions', 'evidence_json', row.id),
+    checks: unpackChecks(row.checks, 'transactions', 'checks', row.id),
+    evidence: unpackEvidence(row.evidence, 'transactions', 'evidence', row.id),
     // A balance can be shown negative (a credit card in use), so it is an integer, not an amount.
     balanceMinor: intOrNull(row.balance_minor, 'transactions', 'balance_minor', row.id),
     holdTransferId: row.hold_transfer_id,
@@ -738,8 +864,8 @@ export function transactionRow(record: TransactionRecord): TransactionRow {
     reason: record.reason,
     response_code: record.responseCode,
     authorization_code: record.authorizationCode,
-    checks_json: JSON.stringify(record.checks),
-    evidence_json: JSON.stringify(record.evidence),
+    checks: packChecks(record.checks),
+    evidence: packEvidence(record.evidence),
     balance_minor: record.balanceMinor,
     hold_transfer_id: record.holdTransferId,
     completed_amount_minor: nonNegativeParam(
