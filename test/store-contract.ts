@@ -28,7 +28,7 @@ import type {
   FollowUpRequest,
   NewTransactionRequest,
 } from '../src/core/pipeline/requests.js'
-import type { RequestResult } from '../src/core/pipeline/result.js'
+import type { BatchResult } from '../src/core/pipeline/result.js'
 import type { BinTable } from '../src/core/reference/bin-table.js'
 import type {
   AuditEntry,
@@ -201,7 +201,7 @@ function listEntry(id: string, overrides: Partial<ListEntry> = {}): ListEntry {
   }
 }
 
-function decided(result: RequestResult | undefined): TransactionRecord {
+function decided(result: BatchResult | undefined): TransactionRecord {
   if (result === undefined || result.type !== 'decided') {
     throw new Error(`expected a decided result, got ${JSON.stringify(result)}`)
   }
@@ -883,7 +883,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       const failing = (work: BatchWork, fail: (result: Decided) => Decided): BatchWork => ({
         originalIds: work.originalIds,
         originalDedupKeys: work.originalDedupKeys,
-        keys: (originals) => work.keys(originals),
+        keys: (originals, routing) => work.keys(originals, routing),
         decide: (snapshot) => fail(work.decide(snapshot)),
         afterCommit: () => work.afterCommit(),
       })

@@ -1,5 +1,6 @@
 import type { PipelineSettings } from '../core/pipeline/context.js'
-import type { CoreRequest } from '../core/pipeline/requests.js'
+import type { BatchRequest } from '../core/pipeline/requests.js'
+import type { RouteStatus } from '../core/routes/model.js'
 
 /** What the main thread tells the batch worker at start. */
 export interface WorkerInit {
@@ -15,7 +16,9 @@ export type WorkerRequest =
       readonly type: 'batch'
       readonly sequence: number
       readonly nowMs: number
-      readonly requests: readonly CoreRequest[]
+      readonly requests: readonly BatchRequest[]
+      /** Remote routes' state for this batch, as [route id, status] pairs; null: none. */
+      readonly routeStatus: readonly (readonly [string, RouteStatus])[] | null
     }
   | {
       readonly type: 'expire'

@@ -44,7 +44,13 @@ try {
     }
     switch (request.type) {
       case 'batch':
-        answer(executor.execute(request.requests, request.nowMs))
+        answer(
+          executor.execute(
+            request.requests,
+            request.nowMs,
+            request.routeStatus === null ? undefined : new Map(request.routeStatus),
+          ),
+        )
         return
       case 'expire':
         answer(executor.expireHolds(request.nowMs, request.max))

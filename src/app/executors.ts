@@ -15,8 +15,9 @@ import type { BinTable } from '../core/reference/bin-table.js'
 import type { MccTable } from '../core/reference/mcc-table.js'
 import type { IdSource } from '../ports/id-source.js'
 import { expireDueHolds } from '../core/pipeline/expiry.js'
-import type { CoreRequest } from '../core/pipeline/requests.js'
-import type { RequestResult } from '../core/pipeline/result.js'
+import type { BatchRequest } from '../core/pipeline/requests.js'
+import type { BatchResult } from '../core/pipeline/result.js'
+import type { RouteStatus } from '../core/routes/model.js'
 import type { BatchExecutor } from '../ports/batch-executor.js'
 import type { Store } from '../ports/store.js'
 import type { WorkerInit, WorkerReply, WorkerRequest } from './batch-worker-protocol.js'
@@ -27,8 +28,8 @@ export function contextFactory(
   reference: { readonly bins: BinTable; readonly mccs: MccTable },
   ids: IdSource,
   velocity: VelocityIndex,
-): (nowMs: number) => CoreContext {
-  return (nowMs) => ({
+): (nowMs: number, routeStatus?: ReadonlyMap<string, RouteStatus>) => CoreContext {
+  return (nowMs, routeStatus) => ({
     nowMs,
     settings,
     bins: reference.bins,
@@ -38,6 +39,7 @@ export function contextFactory(
     newAuthorizationCode: ids.authorizationCode,
     newRrn: () => ids.rrn(nowMs),
     velocity,
+    ...(routeStatus === undefined ? {} : { routeStatus }),
   })
 }
 
@@ -47,13 +49,13 @@ export function contextFactory(
  */
 export function inProcessExecutor(
   store: Store,
-  makeContext: (nowMs: number) => CoreContext,
+  makeContext: (nowMs: number, routeStatus?: ReadonlyMap<string, RouteStatus>) => CoreContext,
 ): BatchExecutor {
   return {
-    execute: (requests, nowMs) =>
-      new Promise<readonly RequestResult[]>((resolve, reject) => {
+    execute: (requests, nowMs, routeStatus) =>
+      new Promise<readonly BatchResult[]>((resolve, reject) => {
         setImmediate(() => {
-          const ctx = makeContext(nowMs)
+          const ctx = makeContext(nowMs, routeStatus)
           const work = planBatch(requests, ctx)
           store.runBatch(work).then((results) => {
             // Durable now: the batch's attempts count for velocity from here on.
@@ -184,8 +186,19 @@ export async function workerExecutor(
 
   let closing: Promise<void> | null = null
   return {
-    execute: (requests: readonly CoreRequest[], nowMs: number) =>
-      send<readonly RequestResult[]>({ type: 'batch', sequence: ++sequence, nowMs, requests }),
+    execute: (
+      requests: readonly BatchRequest[],
+      nowMs: number,
+      routeStatus?: ReadonlyMap<string, RouteStatus>,
+    ) =>
+      send<readonly BatchResult[]>({
+        type: 'batch',
+        sequence: ++sequence,
+        nowMs,
+        requests,
+        // A Map crosses to the worker as entries (structured clone keeps it, but entries are explicit).
+        routeStatus: routeStatus === undefined ? null : [...routeStatus],
+      }),
     expireHolds: (nowMs: number, max: number) =>
       send<number>({ type: 'expire', sequence: ++sequence, nowMs, max }),
     close: () => {

@@ -5,7 +5,7 @@ import { loadReferenceData, REFERENCE_DIR_DEFAULT } from '../adapters/reference/
 import { planBatch, type BatchWork } from '../core/pipeline/batch.js'
 import type { CoreContext } from '../core/pipeline/context.js'
 import type { CoreRequest } from '../core/pipeline/requests.js'
-import type { RequestResult } from '../core/pipeline/result.js'
+import type { BatchResult } from '../core/pipeline/result.js'
 import { emptySnapshot, type Snapshot } from '../core/pipeline/snapshot.js'
 import { VelocityIndex } from '../core/risk/velocity.js'
 import type { BatchExecutor } from '../ports/batch-executor.js'
@@ -19,7 +19,7 @@ function gatedStore() {
   const gates: { work: BatchWork; release: () => void; fail: (error: unknown) => void }[] = []
   const store: BatchExecutor = {
     execute: (requests, nowMs) =>
-      new Promise<readonly RequestResult[]>((resolve, reject) => {
+      new Promise<readonly BatchResult[]>((resolve, reject) => {
         const work = planBatch(requests, context(nowMs))
         gates.push({ work, release: () => resolve(work.decide(EMPTY).results), fail: reject })
       }),

@@ -2,15 +2,16 @@ import { riskSignals, type RiskSignals } from '../core/pipeline/risk.js'
 import type { TransactionRecord } from '../core/model.js'
 import { AssertionFailure } from '../core/assert.js'
 import { BATCH_SIZE_MAX } from '../core/pipeline/batch.js'
-import type { CoreRequest } from '../core/pipeline/requests.js'
-import type { RequestResult } from '../core/pipeline/result.js'
+import type { BatchRequest, CoreRequest, IssuerOutcome } from '../core/pipeline/requests.js'
+import type { BatchResult, RequestResult } from '../core/pipeline/result.js'
+import type { IssuerGateway } from '../ports/issuer-gateway.js'
 import type { TollgateMetrics } from '../adapters/metrics/registry.js'
 import type { Clock } from '../ports/clock.js'
 import type { Authorizer, SubmitOutcome } from '../ports/authorizer.js'
 import type { BatchExecutor } from '../ports/batch-executor.js'
 
 interface Pending {
-  readonly request: CoreRequest
+  readonly request: BatchRequest
   readonly resolve: (result: RequestResult) => void
   readonly reject: (error: unknown) => void
 }
@@ -37,6 +38,8 @@ export class Processor implements Authorizer {
   private scheduled = false
   private closing = false
   private idleWaiters: (() => void)[] = []
+  /** Forwarded requests waiting for their issuer: transaction id → the callers to answer. */
+  private readonly forwards = new Map<string, Pending[]>()
 
   constructor(
     private readonly executor: BatchExecutor,
@@ -50,6 +53,8 @@ export class Processor implements Authorizer {
     private readonly onFatal: (error: unknown) => void,
     /** Called for a decision during which a risk rule failed (for the log). */
     private readonly onRiskRuleError?: (record: TransactionRecord, risk: RiskSignals) => void,
+    /** The issuer links, when remote routes are configured. */
+    private readonly issuers?: IssuerGateway,
   ) {
     if (limits.batchSizeMax > BATCH_SIZE_MAX || limits.batchSizeMax < 1) {
       throw new RangeError(`batchSizeMax must be within 1..${BATCH_SIZE_MAX}`)
@@ -67,8 +72,12 @@ export class Processor implements Authorizer {
       this.metrics.busy.inc()
       return { type: 'busy', depth: this.queue.length, depthMax: this.limits.depthMax }
     }
+    // With remote routes, a sale may need its card number later (an advice, a reversal): sealed.
+    const sealedPan = request.type === 'new' ? this.issuers?.sealPan(request.card.pan) : undefined
+    const queued: BatchRequest =
+      sealedPan !== undefined && request.type === 'new' ? { ...request, sealedPan } : request
     const result = new Promise<RequestResult>((resolve, reject) => {
-      this.queue.push({ request, resolve, reject })
+      this.queue.push({ request: queued, resolve, reject })
     })
     this.schedule()
     return { type: 'accepted', result }
@@ -77,7 +86,7 @@ export class Processor implements Authorizer {
   /** Stops taking requests and resolves when everything queued has been answered. */
   async close(): Promise<void> {
     this.closing = true
-    if (this.inFlight === 0 && this.queue.length === 0) return
+    if (this.inFlight === 0 && this.queue.length === 0 && this.forwards.size === 0) return
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
   }
 
@@ -102,7 +111,7 @@ export class Processor implements Authorizer {
   private dispatch(): void {
     if (this.inFlight >= this.limits.batchesInFlightMax) return
     if (this.queue.length === 0) {
-      if (this.inFlight > 0) return
+      if (this.inFlight > 0 || this.forwards.size > 0) return
       const waiters = this.idleWaiters
       this.idleWaiters = []
       for (const wake of waiters) wake()
@@ -115,11 +124,12 @@ export class Processor implements Authorizer {
   private async runBatch(batch: Pending[]): Promise<void> {
     const startedNs = process.hrtime.bigint()
     const nowMs = this.clock.nowMs()
-    let results: readonly RequestResult[]
+    let results: readonly BatchResult[]
     try {
       results = await this.executor.execute(
         batch.map((p) => p.request),
         nowMs,
+        this.issuers?.routeStatus(nowMs),
       )
     } catch (error) {
       this.inFlight -= 1
@@ -148,18 +158,75 @@ export class Processor implements Authorizer {
         pending.reject(new StoreFailure('missing result'))
         return
       }
+      if (result.type === 'forward') {
+        this.forward(pending, result)
+        return
+      }
       this.count(pending.request, result)
-      pending.resolve(result)
+      if (pending.request.type === 'issuer_answer') {
+        this.answerForward(pending.request.transactionId, result)
+        return
+      }
+      // A retransmission of a request still at its issuer waits for the issuer's answer.
+      const waiting =
+        result.type === 'decided' && result.replayed
+          ? this.forwards.get(result.transaction.id)
+          : undefined
+      if (waiting !== undefined) waiting.push(pending)
+      else pending.resolve(result)
     })
   }
 
-  private count(request: CoreRequest, result: RequestResult): void {
+  /** Sends a forwarded request to its issuer; its answer comes back as a batch request. */
+  private forward(pending: Pending, result: Extract<BatchResult, { type: 'forward' }>): void {
+    const id = result.transaction.id
+    this.forwards.set(id, [pending])
+    const request = pending.request
+    const issuers = this.issuers
+    const sent: Promise<IssuerOutcome> =
+      issuers === undefined || request.type !== 'new'
+        ? Promise.resolve({ type: 'not_sent', why: 'no issuer link in this process' })
+        : issuers
+            .send(result.message, request.card.pan)
+            // send never throws; if it did, whether the request left is unknown: reverse.
+            .catch((): IssuerOutcome => ({ type: 'timeout', latencyMs: 0 }))
+    void sent.then((outcome) => {
+      // Recording the answer is never refused: it goes first, whatever the queue's depth.
+      this.queue.unshift({
+        request: {
+          type: 'issuer_answer',
+          transactionId: id,
+          outcome,
+          sealedPan: null,
+          idempotencyKey: null,
+        },
+        resolve: () => undefined,
+        reject: (error: unknown) => {
+          const callers = this.forwards.get(id) ?? []
+          this.forwards.delete(id)
+          for (const caller of callers) caller.reject(error)
+        },
+      })
+      this.schedule()
+    })
+  }
+
+  private answerForward(transactionId: string, result: RequestResult): void {
+    const callers = this.forwards.get(transactionId) ?? []
+    this.forwards.delete(transactionId)
+    for (const caller of callers) caller.resolve(result)
+    if (this.forwards.size === 0 && this.queue.length === 0) this.dispatch()
+  }
+
+  private count(request: BatchRequest, result: RequestResult): void {
     if (result.type === 'rejected') {
       this.metrics.rejections.inc({ reason: result.reason })
       return
     }
     if (result.replayed) {
-      this.metrics.replays.inc({ kind: request.kind })
+      this.metrics.replays.inc({
+        kind: request.type === 'issuer_answer' ? 'issuer_answer' : request.kind,
+      })
       return
     }
     const record = result.transaction

@@ -11,10 +11,11 @@ import type {
   Transfer,
 } from '../core/model.js'
 import type { BatchWork } from '../core/pipeline/batch.js'
-import type { RequestResult } from '../core/pipeline/result.js'
+import type { BatchResult } from '../core/pipeline/result.js'
 import type { ReasonCode } from '../core/reasons/codes.js'
 import type { Changes } from '../core/pipeline/snapshot.js'
 import type { RiskStore } from './risk-store.js'
+import type { RoutingStore } from './routing-store.js'
 
 /**
  * The store port: everything Tollgate keeps. Every adapter (SQLite now, PostgreSQL later) passes
@@ -26,12 +27,14 @@ import type { RiskStore } from './risk-store.js'
 export interface Store {
   /** Risk control's rules, settings, review queue and history. */
   readonly risk: RiskStore
+  /** Issuer routes, BIN routing, maintenance windows and the issuer outbox. */
+  readonly routing: RoutingStore
 
   /**
    * Runs one batch atomically: loads the originals and the snapshot the work names, lets the
    * core decide, writes the changes, commits. Resolves only after the commit is durable.
    */
-  runBatch(work: BatchWork): Promise<readonly RequestResult[]>
+  runBatch(work: BatchWork): Promise<readonly BatchResult[]>
 
   /**
    * Expires up to `max` preauthorization holds due at `nowMs`, atomically, with the given pure

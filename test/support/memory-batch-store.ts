@@ -1,3 +1,5 @@
+import { LOCAL_ONLY, type RoutingTable } from '../../src/core/routes/model.js'
+import type { IssuerMessage } from '../../src/core/routes/outbox.js'
 import { EMPTY_RULE_SET, type RuleSet } from '../../src/core/risk/engine.js'
 import type { ReviewItem } from '../../src/core/risk/review.js'
 import { assert } from '../../src/core/assert.js'
@@ -16,7 +18,7 @@ import type {
 } from '../../src/core/model.js'
 import type { BatchWork } from '../../src/core/pipeline/batch.js'
 import { clearingAccountId, fundingAccountId } from '../../src/core/pipeline/keys.js'
-import type { RequestResult } from '../../src/core/pipeline/result.js'
+import type { BatchResult, RequestResult } from '../../src/core/pipeline/result.js'
 import type { Changes, Snapshot } from '../../src/core/pipeline/snapshot.js'
 import type { DueHolds } from '../../src/ports/store.js'
 
@@ -40,6 +42,9 @@ export class MemoryBatchStore {
   readonly firstSeen = new Map<string, number>()
   /** The live risk rules: a test sets them with compileRuleSet. */
   ruleSet: RuleSet = EMPTY_RULE_SET
+  /** The routing table: local only unless a test sets one. */
+  routing: RoutingTable = LOCAL_ONLY
+  readonly issuerMessages = new Map<string, IssuerMessage>()
   private readonly byDedupKey = new Map<string, string>()
   private readonly byIdempotencyKey = new Map<string, string>()
   /** Original id → follow-up ids, oldest first (creation order, as the SQL orders them). */
@@ -153,6 +158,14 @@ export class MemoryBatchStore {
 
   /** Loads, decides and writes one batch, as Store.runBatch does inside one transaction. */
   run(work: BatchWork): readonly RequestResult[] {
+    return this.runAny(work).map((result) => {
+      assert(result.type !== 'forward', 'a local-only test never forwards: use runAny')
+      return result
+    })
+  }
+
+  /** As `run`, for batches that may forward to a remote route. */
+  runAny(work: BatchWork): readonly BatchResult[] {
     const decided = work.decide(this.loadSnapshot(work))
     this.write(decided.changes)
     work.afterCommit()
@@ -213,7 +226,7 @@ export class MemoryBatchStore {
     // The originals of the originals: undoing a refund gives the refunded sale its room back.
     for (const original of originals.values()) load(original.originalId ?? undefined)
 
-    const keys = work.keys(transactions)
+    const keys = work.keys(transactions, this.routing)
     for (const key of keys.dedupKeys) load(this.byDedupKey.get(key))
     for (const key of keys.idempotencyKeys) load(this.byIdempotencyKey.get(key))
     const cards = pickAll(this.cards, keys.cardTokens)
@@ -240,6 +253,8 @@ export class MemoryBatchStore {
       limits: [...this.limits.values()].sort((a, b) => compare(a.id, b.id)),
       listEntries: [...this.listEntries.values()].filter((e) => keys.listValues.has(e.value)),
       ruleSet: this.ruleSet,
+      routing: this.routing,
+      issuerMessages: pickAll(this.issuerMessages, keys.issuerMessageIds),
       cardFirstSeen: new Map(
         [...keys.cardTokens].flatMap((t) => {
           const at = this.firstSeen.get(t)
@@ -285,6 +300,7 @@ export class MemoryBatchStore {
       assert(!this.reviews.has(item.transactionId), `review ${item.transactionId} is new`)
       this.reviews.set(item.transactionId, item)
     }
+    for (const message of changes.issuerMessages) this.issuerMessages.set(message.id, message)
     for (const seen of changes.cardFirstSeen)
       if (!this.firstSeen.has(seen.cardToken)) this.firstSeen.set(seen.cardToken, seen.atMs)
     for (const a of changes.accounts) this.accounts.set(a.id, Object.freeze(a))

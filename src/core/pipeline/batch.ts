@@ -5,16 +5,20 @@ import type { TransactionRecord } from '../model.js'
 import type { CoreContext } from './context.js'
 import { decideFollowUp } from './decide-follow-up.js'
 import { decideNew } from './decide-new.js'
+import { decideIssuerAnswer } from './remote.js'
+import { chooseRoute, issuerAccountId, LOCAL_ONLY, type RoutingTable } from '../routes/model.js'
+import { ISSUER_MESSAGE_KINDS, issuerMessageId } from '../routes/outbox.js'
 import {
   binPrefixes,
   clearingAccountId,
   counterKey,
   dedupKey,
+  stipCounterKey,
   followUpDedupKey,
   traceKeys,
 } from './keys.js'
-import type { CoreRequest } from './requests.js'
-import type { RequestResult } from './result.js'
+import type { BatchRequest } from './requests.js'
+import type { BatchResult } from './result.js'
 import { VelocityView } from '../risk/velocity.js'
 import { Working, type Changes, type Snapshot, type SnapshotKeys } from './snapshot.js'
 
@@ -29,17 +33,20 @@ export interface BatchWork {
   readonly originalIds: readonly string[]
   /** Originals named by their trace: the dedup keys to load them by. */
   readonly originalDedupKeys: readonly string[]
-  /** Keys to load, given the originals the follow-ups name and, where loaded, their originals. */
-  keys(originals: ReadonlyMap<string, TransactionRecord>): SnapshotKeys
+  /**
+   * Keys to load, given the originals the follow-ups (and issuer answers) name and, where
+   * loaded, their originals, and the routing table (which route accounts a sale may touch).
+   */
+  keys(originals: ReadonlyMap<string, TransactionRecord>, routing: RoutingTable): SnapshotKeys
   decide(snapshot: Snapshot): {
     readonly changes: Changes
-    readonly results: readonly RequestResult[]
+    readonly results: readonly BatchResult[]
   }
   /** Call once the batch's changes are durable: folds its attempts into the velocity index. */
   afterCommit(): void
 }
 
-export function planBatch(requests: readonly CoreRequest[], ctx: CoreContext): BatchWork {
+export function planBatch(requests: readonly BatchRequest[], ctx: CoreContext): BatchWork {
   assert(
     requests.length > 0 && requests.length <= BATCH_SIZE_MAX,
     `batch of ${requests.length} within 1..${BATCH_SIZE_MAX}`,
@@ -47,7 +54,11 @@ export function planBatch(requests: readonly CoreRequest[], ctx: CoreContext): B
   const today = localDateOf(ctx.nowMs, ctx.settings.utcOffsetMinutes)
   const localDate = formatLocalDate(today)
   const originalIds = requests.flatMap((r) =>
-    r.type === 'follow_up' && r.originalId !== undefined ? [r.originalId] : [],
+    r.type === 'issuer_answer'
+      ? [r.transactionId]
+      : r.type === 'follow_up' && r.originalId !== undefined
+        ? [r.originalId]
+        : [],
   )
   const originalDedupKeys = requests.flatMap((r) =>
     r.type === 'follow_up' && r.originalTrace !== undefined
@@ -59,7 +70,7 @@ export function planBatch(requests: readonly CoreRequest[], ctx: CoreContext): B
   return {
     originalIds,
     originalDedupKeys,
-    keys: (originals) => collectKeys(requests, originals, localDate),
+    keys: (originals, routing) => collectKeys(requests, originals, localDate, routing),
     afterCommit: () => {
       view?.commit()
       view = null
@@ -67,11 +78,16 @@ export function planBatch(requests: readonly CoreRequest[], ctx: CoreContext): B
     decide: (snapshot) => {
       view = new VelocityView(ctx.velocity)
       const working = new Working(snapshot, view)
-      const results = requests.map((request) =>
-        request.type === 'new'
-          ? decideNew(request, working, ctx, today, localDate)
-          : decideFollowUp(request, working, ctx, localDate),
-      )
+      const results = requests.map((request): BatchResult => {
+        switch (request.type) {
+          case 'new':
+            return decideNew(request, working, ctx, today, localDate)
+          case 'follow_up':
+            return decideFollowUp(request, working, ctx, localDate)
+          case 'issuer_answer':
+            return decideIssuerAnswer(request, working, ctx)
+        }
+      })
       assert(results.length === requests.length, 'one result per request')
       return { changes: working.changes(), results }
     },
@@ -80,9 +96,10 @@ export function planBatch(requests: readonly CoreRequest[], ctx: CoreContext): B
 
 /** Every key the batch may read. Over-fetching is harmless; missing a key would be a bug. */
 export function collectKeys(
-  requests: readonly CoreRequest[],
+  requests: readonly BatchRequest[],
   originals: ReadonlyMap<string, TransactionRecord>,
   localDate: string,
+  routing: RoutingTable = LOCAL_ONLY,
 ): SnapshotKeys {
   const keys = {
     merchantIds: new Set<string>(),
@@ -94,6 +111,16 @@ export function collectKeys(
     counterKeys: new Set<string>(),
     listValues: new Set<string>(),
     transferIds: new Set<string>(),
+    issuerMessageIds: new Set<string>(),
+  }
+  /** A remote sale's route accounts and outbox messages (for follow-ups and answers). */
+  const addRemote = (record: TransactionRecord): void => {
+    const route = record.evidence.route
+    if (record.evidence.remote !== true || typeof route !== 'string') return
+    keys.accountIds.add(issuerAccountId(route, record.currency))
+    keys.accountIds.add(clearingAccountId(record.currency))
+    for (const kind of ISSUER_MESSAGE_KINDS)
+      keys.issuerMessageIds.add(issuerMessageId(kind, record.id))
   }
   const addCounters = (
     cardToken: string,
@@ -110,6 +137,22 @@ export function collectKeys(
   for (const record of originals.values())
     if (record.dedupKey !== null) byDedupKey.set(record.dedupKey, record)
   for (const request of requests) {
+    if (request.type === 'issuer_answer') {
+      const pending = originals.get(request.transactionId)
+      if (pending === undefined) continue
+      keys.issuerMessageIds.add(issuerMessageId('request', pending.id))
+      keys.issuerMessageIds.add(issuerMessageId('reversal', pending.id))
+      addRemote(pending)
+      if (pending.cardToken !== null)
+        addCounters(
+          pending.cardToken,
+          pending.merchantId,
+          pending.terminalId,
+          pending.localDate,
+          pending.currency,
+        )
+      continue
+    }
     if (request.idempotencyKey !== null) keys.idempotencyKeys.add(request.idempotencyKey)
     if (request.type === 'new') {
       const currency = findCurrency(request.currency)?.alpha ?? request.currency
@@ -121,6 +164,11 @@ export function collectKeys(
         dedupKey(request.terminalId, request.stan, request.transmissionTime, localDate),
       )
       addCounters(request.cardToken, request.merchantId, request.terminalId, localDate, currency)
+      const choice = chooseRoute(routing, request.card.pan)
+      if (choice.kind === 'remote') {
+        keys.accountIds.add(issuerAccountId(choice.route.id, currency))
+        keys.counterKeys.add(stipCounterKey(request.cardToken, localDate, currency))
+      }
       keys.listValues.add(request.cardToken)
       keys.listValues.add(request.merchantId)
       keys.listValues.add(request.terminalId)
@@ -147,6 +195,7 @@ export function collectKeys(
         parent.currency,
       )
     }
+    addRemote(original)
     keys.merchantIds.add(original.merchantId)
     keys.terminalIds.add(original.terminalId)
     keys.accountIds.add(clearingAccountId(original.currency))

@@ -1,6 +1,7 @@
 import type { BinTable } from '../reference/bin-table.js'
 import type { MccTable } from '../reference/mcc-table.js'
 import type { VelocityIndex } from '../risk/velocity.js'
+import type { RouteStatus } from '../routes/model.js'
 
 /** Settings the pipeline reads; validated by the app's configuration before they get here. */
 export interface PipelineSettings {
@@ -30,4 +31,9 @@ export interface CoreContext {
    * an overlay; the executor folds them in after the batch commits (BatchWork.afterCommit).
    */
   readonly velocity: VelocityIndex
+  /**
+   * The state of each remote route for this batch (up, or down and why), computed by the app
+   * from the links' health and the maintenance windows. A remote route missing here is down.
+   */
+  readonly routeStatus?: ReadonlyMap<string, RouteStatus>
 }

@@ -1,3 +1,6 @@
+import { queueReversal, remoteRouteOf } from './remote.js'
+import { issuerAccountId } from '../routes/model.js'
+import { issuerMessageId } from '../routes/outbox.js'
 import { assert } from '../assert.js'
 import { postHold, releaseHold, post } from '../ledger/ledger.js'
 import { AMOUNT_MINOR_MAX, toAmountMinor } from '../money.js'
@@ -338,9 +341,31 @@ export function decideFollowUp(
     checks.push({ stage: 'acceptance', name: 'undo_always_accepted', status: 'skip' })
   }
 
-  const card = original.cardToken === null ? undefined : working.cards.get(original.cardToken)
-  assert(card !== undefined, `card of approved transaction ${original.id} is on file`)
-  const account = working.account(card.accountId)
+  const remoteRoute = remoteRouteOf(original)
+  if (remoteRoute !== null && (request.kind === 'completion' || request.kind === 'refund')) {
+    const evidence: Evidence = {
+      ...originalEvidence,
+      route: remoteRoute,
+      why: 'a remote route takes voids and reversals of its sales; completions and refunds go to the issuer by other means',
+    }
+    checks.push({
+      stage: 'issuer',
+      name: 'remote_kind',
+      status: 'fail',
+      reason: 'transaction_kind_not_supported',
+      evidence,
+    })
+    return decline('transaction_kind_not_supported', 'issuer', evidence)
+  }
+  let accountId: string
+  if (remoteRoute !== null) {
+    accountId = issuerAccountId(remoteRoute, original.currency)
+  } else {
+    const card = original.cardToken === null ? undefined : working.cards.get(original.cardToken)
+    assert(card !== undefined, `card of approved transaction ${original.id} is on file`)
+    accountId = card.accountId
+  }
+  const account = working.account(accountId)
   const clearing = working.account(clearingAccountId(original.currency))
   assert(account !== undefined && clearing !== undefined, 'accounts of a follow-up are loaded')
   const moved = moveMoney(
@@ -366,6 +391,13 @@ export function decideFollowUp(
   checks.push({ stage: 'issuer', name: 'ledger', status: 'pass', evidence })
   skipRest(checks, 'issuer', STAGES)
   updateOriginal(request.kind, original, amountMinor, working, ctx.nowMs)
+  if (remoteRoute !== null) {
+    // The issuer booked the sale (or will, from the advice): tell it the sale is undone.
+    const sent =
+      working.issuerMessage(issuerMessageId('request', original.id)) ??
+      working.issuerMessage(issuerMessageId('advice', original.id))
+    if (sent !== undefined) queueReversal(working, sent, sent.sealedPan, ctx)
+  }
   const lifecycle: Lifecycle =
     request.kind === 'completion' || request.kind === 'refund' ? 'posted' : 'none'
   return approve(base, id, lifecycle, checks, evidence)

@@ -12,10 +12,12 @@ import { clearingAccountId, counterKey, dedupKey } from './keys.js'
 import { checkLimits } from './limits.js'
 import { checkLists } from './lists.js'
 import { checkRisk } from './risk.js'
+import { decideRemote } from './remote.js'
+import { chooseRoute } from '../routes/model.js'
 import { openReviewItem } from '../risk/review.js'
 import { approvedRecord, declineWith, type RecordBase } from './record.js'
 import type { NewTransactionRequest } from './requests.js'
-import { rejected, type RequestResult } from './result.js'
+import { rejected, type BatchResult, type RequestResult } from './result.js'
 import type { Working } from './snapshot.js'
 import { validateNew } from './validate.js'
 
@@ -60,7 +62,7 @@ export function decideNew(
   ctx: CoreContext,
   today: LocalDate,
   localDate: string,
-): RequestResult {
+): BatchResult {
   const validation = validateNew(request, ctx.bins, today)
   const checks: Check[] = [...validation.checks]
   if (validation.errors.length > 0 || validation.currency === null) {
@@ -148,16 +150,28 @@ export function decideNew(
     if (!result.ok) return decline(result.reason, 'acceptance', result.check.evidence ?? {})
   }
 
-  checks.push({
-    stage: 'route',
-    name: 'issuer_route',
-    status: 'pass',
-    evidence: {
-      route: 'local_ledger',
-      issuerBank: validation.bin?.bankName ?? card?.issuerBank ?? null,
-      bin: validation.bin?.bin ?? null,
-    },
-  })
+  const choice = chooseRoute(working.routing, request.card.pan)
+  const routeEvidence: Evidence = {
+    route:
+      choice.kind === 'remote' ? choice.route.id : choice.kind === 'local' ? 'local_ledger' : null,
+    issuerBank:
+      choice.kind === 'remote'
+        ? choice.route.bankName
+        : (validation.bin?.bankName ?? card?.issuerBank ?? null),
+    bin: validation.bin?.bin ?? null,
+    ...(choice.kind !== 'none' && choice.prefix !== null ? { routedBy: choice.prefix } : {}),
+  }
+  if (choice.kind === 'none') {
+    checks.push({
+      stage: 'route',
+      name: 'issuer_route',
+      status: 'fail',
+      reason: 'no_route_to_issuer',
+      evidence: routeEvidence,
+    })
+    return decline('no_route_to_issuer', 'route', routeEvidence)
+  }
+  checks.push({ stage: 'route', name: 'issuer_route', status: 'pass', evidence: routeEvidence })
 
   const subject = {
     cardToken: request.cardToken,
@@ -224,6 +238,32 @@ export function decideNew(
   } else {
     checks.push(...risk.checks)
     if (risk.block !== null) return decline(risk.block.reason, 'risk', risk.block.evidence)
+  }
+
+  if (choice.kind === 'remote') {
+    const result = decideRemote(
+      {
+        request,
+        route: choice.route,
+        base,
+        id,
+        checks,
+        merchant,
+        terminal,
+        currency,
+        localDate,
+        decline,
+      },
+      working,
+      ctx,
+    )
+    if (
+      result.type === 'decided' &&
+      risk?.review === true &&
+      result.transaction.outcome === 'approved'
+    )
+      working.insertReview(openReviewItem(result.transaction, risk.outcome))
+    return result
   }
 
   if (card === undefined) {

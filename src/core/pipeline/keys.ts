@@ -71,6 +71,11 @@ export function counterKey(
   return `${scope}|${entityId}|${localDate}|${currency}`
 }
 
+/** A card's stand-in usage of one business day (stand-in limits are per card and day). */
+export function stipCounterKey(cardToken: string, localDate: string, currency: string): string {
+  return `stip|${cardToken}|${localDate}|${currency}`
+}
+
 export function clearingAccountId(currency: string): string {
   return `clearing:${currency}`
 }

@@ -30,6 +30,11 @@ export interface NewTransactionRequest {
   readonly entryMode?: EntryMode
   /** The region (6-digit administrative code) the terminal reports being in, when it does. */
   readonly reportedRegion?: string | null
+  /**
+   * The card number sealed by the app (AES-GCM), present when remote routes exist: stored with
+   * an advice or reversal the issuer must receive after this request (never the clear number).
+   */
+  readonly sealedPan?: string
 }
 
 /** How a terminal names an original it cannot know the id of: its own trace of it. */
@@ -63,4 +68,33 @@ export type FollowUpRequest = FollowUpFields &
     | { readonly originalId?: undefined; readonly originalTrace: OriginalTrace }
   )
 
+/** What became of a forwarded request, as the app's issuer link saw it. */
+export type IssuerOutcome =
+  | {
+      readonly type: 'answered'
+      /** Field 39 as the issuer sent it. */
+      readonly responseCode: string
+      readonly authorizationCode: string | null
+      readonly balanceMinor: number | null
+      readonly latencyMs: number
+    }
+  /** Sent, and no answer in time: the outcome at the issuer is unknown. */
+  | { readonly type: 'timeout'; readonly latencyMs: number }
+  /** Never sent (no signed-on connection, circuit open): nothing happened at the issuer. */
+  | { readonly type: 'not_sent'; readonly why: string }
+
+/** The second half of a forwarded request: record what the issuer said. */
+export interface IssuerAnswerRequest {
+  readonly type: 'issuer_answer'
+  readonly transactionId: string
+  readonly outcome: IssuerOutcome
+  /** The card number sealed by the app, kept for a reversal the outcome may need. */
+  readonly sealedPan: string | null
+  readonly idempotencyKey: null
+}
+
+/** What a channel submits. */
 export type CoreRequest = NewTransactionRequest | FollowUpRequest
+
+/** What a batch decides: channel requests, and the issuer answers of forwarded ones. */
+export type BatchRequest = CoreRequest | IssuerAnswerRequest

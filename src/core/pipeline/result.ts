@@ -1,5 +1,6 @@
 import type { Check, Evidence, TransactionRecord } from '../model.js'
 import type { ReasonCode } from '../reasons/codes.js'
+import type { IssuerMessage } from '../routes/outbox.js'
 
 /** A field-level problem with a request: which field, what was wrong, what was expected. */
 export interface FieldError {
@@ -26,6 +27,23 @@ export type RequestResult =
       readonly errors: readonly FieldError[]
       readonly checks: readonly Check[]
       readonly evidence: Evidence
+    }
+
+/**
+ * What a batch answers for one request: a channel's answer, or (for a remote route) a request
+ * to forward to the issuer first. Channels only ever see RequestResult.
+ */
+export type BatchResult =
+  | RequestResult
+  | {
+      /**
+       * Passed every acquirer check; the funds decision is the issuer's. `transaction` is stored
+       * as an issuer timeout (what stands if the answer never comes) and `message` as in flight:
+       * the app sends it, then submits the answer (IssuerAnswerRequest) for the final decision.
+       */
+      readonly type: 'forward'
+      readonly transaction: TransactionRecord
+      readonly message: IssuerMessage
     }
 
 export function rejected(

@@ -13,6 +13,8 @@ import type {
 } from '../model.js'
 import type { RuleSet } from '../risk/engine.js'
 import type { ReviewItem } from '../risk/review.js'
+import { LOCAL_ONLY, type RoutingTable } from '../routes/model.js'
+import type { IssuerMessage } from '../routes/outbox.js'
 import { EMPTY_RULE_SET } from '../risk/engine.js'
 import { VelocityIndex, VelocityView, velocityEventOf } from '../risk/velocity.js'
 
@@ -29,6 +31,8 @@ export interface SnapshotKeys {
   /** List values by kind: card tokens, BIN prefixes, merchant ids, terminal ids. */
   readonly listValues: ReadonlySet<string>
   readonly transferIds: ReadonlySet<string>
+  /** Issuer outbox messages (`<kind>:<transaction id>`). */
+  readonly issuerMessageIds: ReadonlySet<string>
 }
 
 /** When Tollgate first saw a card (a risk feature). */
@@ -57,6 +61,10 @@ export interface Snapshot {
   readonly ruleSet: RuleSet
   /** First-seen instants of the batch's cards, where known. */
   readonly cardFirstSeen: ReadonlyMap<string, number>
+  /** Issuer routes and the BIN routing table. */
+  readonly routing: RoutingTable
+  /** The outbox messages the keys named, by id. */
+  readonly issuerMessages: ReadonlyMap<string, IssuerMessage>
 }
 
 /** What a batch writes. Rows are full new states; the store writes them in one transaction. */
@@ -71,6 +79,8 @@ export interface Changes {
   readonly reviews: readonly ReviewItem[]
   /** Cards seen for the first time in this batch. */
   readonly cardFirstSeen: readonly CardFirstSeen[]
+  /** Issuer outbox messages created or changed (full new states). */
+  readonly issuerMessages: readonly IssuerMessage[]
 }
 
 /** A snapshot with nothing in it, to fill in the parts a caller has. */
@@ -90,6 +100,8 @@ export function emptySnapshot(parts: Partial<Snapshot> = {}): Snapshot {
     listEntries: [],
     ruleSet: EMPTY_RULE_SET,
     cardFirstSeen: new Map(),
+    routing: LOCAL_ONLY,
+    issuerMessages: new Map(),
     ...parts,
   }
 }
@@ -103,7 +115,8 @@ export function isEmptyChanges(changes: Changes): boolean {
     changes.updatedTransfers.length === 0 &&
     changes.counters.length === 0 &&
     changes.reviews.length === 0 &&
-    changes.cardFirstSeen.length === 0
+    changes.cardFirstSeen.length === 0 &&
+    changes.issuerMessages.length === 0
   )
 }
 
@@ -119,6 +132,9 @@ export class Working {
   readonly limits: readonly LimitRule[]
   readonly listEntries: readonly ListEntry[]
   readonly ruleSet: RuleSet
+  readonly routing: RoutingTable
+  private readonly issuerMessages: Map<string, IssuerMessage>
+  private readonly touchedIssuerMessages = new Set<string>()
   /** Velocity: the committed index plus this batch's own attempts. */
   readonly velocity: VelocityView
   private readonly firstSeen: ReadonlyMap<string, number>
@@ -144,6 +160,8 @@ export class Working {
   constructor(snapshot: Snapshot, velocity: VelocityView = new VelocityView(new VelocityIndex(1))) {
     this.velocity = velocity
     this.ruleSet = snapshot.ruleSet
+    this.routing = snapshot.routing
+    this.issuerMessages = new Map(snapshot.issuerMessages)
     this.firstSeen = snapshot.cardFirstSeen
     this.merchants = snapshot.merchants
     this.terminals = snapshot.terminals
@@ -224,6 +242,16 @@ export class Working {
     return this.firstSeen.get(cardToken) ?? this.newFirstSeen.get(cardToken) ?? null
   }
 
+  issuerMessage(id: string): IssuerMessage | undefined {
+    return this.issuerMessages.get(id)
+  }
+
+  /** Creates or replaces an outbox message (the store upserts it by id). */
+  putIssuerMessage(message: IssuerMessage): void {
+    this.issuerMessages.set(message.id, message)
+    this.touchedIssuerMessages.add(message.id)
+  }
+
   insertReview(item: ReviewItem): void {
     assert(this.insertedTransactionSet.has(item.transactionId), 'a review item of this batch')
     this.reviews.push(item)
@@ -293,6 +321,7 @@ export class Working {
       counters: pick(this.counters, this.touchedCounterKeys),
       reviews: this.reviews,
       cardFirstSeen: [...this.newFirstSeen].map(([cardToken, atMs]) => ({ cardToken, atMs })),
+      issuerMessages: pick(this.issuerMessages, this.touchedIssuerMessages),
     }
   }
 }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import { assert } from '../../../core/assert.js'
 import { RISK_CONTROL_SQL } from './risk-migration.js'
+import { ISSUER_ROUTING_SQL } from './routing-migration.js'
 
 /**
  * Versioned schema migrations for the SQLite store. Each runs once, in order, inside its own
@@ -187,10 +188,39 @@ CREATE TABLE settings (
 ) STRICT;
 `
 
+/**
+ * Version 3: fewer and smaller B-trees per authorization (ADR 0005, options 1 and 2).
+ *
+ * - `checks_json` and `evidence_json` become `checks` and `evidence`, which new rows write packed
+ *   (rows.ts: packChecks, packEvidence); older rows keep their JSON, which reads the same.
+ * - The index of transfers by transaction goes: no query uses it (a transaction names its hold's
+ *   transfer; expiry joins from the transfer to the transaction's primary key).
+ * - `usage_counters` is clustered on its key (WITHOUT ROWID): one tree per upsert instead of two
+ *   (the table and the index of its key). Its rows are copied.
+ */
+const COMPACT_TRANSACTIONS = `
+ALTER TABLE transactions RENAME COLUMN checks_json TO checks;
+ALTER TABLE transactions RENAME COLUMN evidence_json TO evidence;
+
+DROP INDEX transfers_transaction;
+
+CREATE TABLE usage_counters_v2 (
+  key TEXT NOT NULL PRIMARY KEY,
+  count INTEGER NOT NULL CHECK (count >= 0),
+  amount_minor INTEGER NOT NULL CHECK (amount_minor >= 0)
+) STRICT, WITHOUT ROWID;
+INSERT INTO usage_counters_v2 (key, count, amount_minor)
+SELECT key, count, amount_minor FROM usage_counters ORDER BY key;
+DROP TABLE usage_counters;
+ALTER TABLE usage_counters_v2 RENAME TO usage_counters;
+`
+
 /** All migrations, oldest first. Append only. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial', sql: INITIAL },
   { version: 2, name: 'risk_control', sql: RISK_CONTROL_SQL },
+  { version: 3, name: 'compact_transactions', sql: COMPACT_TRANSACTIONS },
+  { version: 4, name: 'issuer_routing', sql: ISSUER_ROUTING_SQL },
 ])
 
 for (const [index, migration] of MIGRATIONS.entries()) {

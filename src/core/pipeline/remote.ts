@@ -1,0 +1,434 @@
+import { assert } from '../assert.js'
+import { post } from '../ledger/ledger.js'
+import { toAmountMinor } from '../money.js'
+import type { Check, Evidence, Merchant, Terminal, TransactionRecord } from '../model.js'
+import { STAGES } from '../model.js'
+import { reasonEntry } from '../reasons/catalogue.js'
+import type { ReasonCode } from '../reasons/codes.js'
+import { reasonForIssuerCode } from '../routes/issuer-codes.js'
+import { issuerAccountId, type IssuerRoute, type RouteStatus } from '../routes/model.js'
+import { issuerMessageId, transmissionTimeOf, type IssuerMessage } from '../routes/outbox.js'
+import { standIn } from '../routes/stip.js'
+import type { CoreContext } from './context.js'
+import { clearingAccountId, counterKey, stipCounterKey } from './keys.js'
+import { approvedRecord, declinedRecord, skipRest, type RecordBase } from './record.js'
+import type { IssuerAnswerRequest, NewTransactionRequest } from './requests.js'
+import type { BatchResult, RequestResult } from './result.js'
+import type { Working } from './snapshot.js'
+
+/**
+ * Remote routes (acquirer-switch mode): after every acquirer check passed, the issuer decides.
+ *
+ * - Route up: the transaction is stored as an issuer timeout (what stands if no answer ever
+ *   comes) with an `in_flight` outbox message, its limit usage reserved; the app sends it and
+ *   submits the answer, which `decideIssuerAnswer` records: approved (money booked against the
+ *   route's settlement account), declined (usage given back, the issuer's code kept), timed out
+ *   (a reversal queued), or never sent (declined, nothing to undo).
+ * - Route down (maintenance, circuit open, no connection): stand-in processing within the
+ *   route's limits (approved here, an advice queued for the issuer), or a decline that says why.
+ */
+
+const money = (amountMinor: number, currency: string) => ({ amountMinor, currency })
+
+/** Reserves (or gives back) what a sale uses of the daily limits. */
+export function countUsage(
+  working: Working,
+  sale: {
+    readonly cardToken: string
+    readonly merchantId: string
+    readonly terminalId: string
+    readonly localDate: string
+    readonly currency: string
+    readonly amountMinor: number
+  },
+  sign: 1 | -1,
+): void {
+  for (const scope of ['card', 'merchant', 'terminal'] as const) {
+    const entity =
+      scope === 'card' ? sale.cardToken : scope === 'merchant' ? sale.merchantId : sale.terminalId
+    const counter = working.counter(counterKey(scope, entity, sale.localDate, sale.currency))
+    working.putCounter({
+      ...counter,
+      count: counter.count + sign,
+      amountMinor: counter.amountMinor + sign * sale.amountMinor,
+    })
+  }
+}
+
+export interface RemoteInput {
+  readonly request: NewTransactionRequest
+  readonly route: IssuerRoute
+  readonly base: RecordBase
+  readonly id: string
+  readonly checks: Check[]
+  readonly merchant: Merchant
+  readonly terminal: Terminal
+  readonly currency: string
+  readonly localDate: string
+  readonly decline: (reason: ReasonCode, stage: Check['stage'], evidence: Evidence) => RequestResult
+}
+
+function routeEvidence(route: IssuerRoute): Evidence {
+  return { route: route.id, issuerBank: route.bankName, remote: true }
+}
+
+function statusOf(ctx: CoreContext, route: IssuerRoute): RouteStatus {
+  return ctx.routeStatus?.get(route.id) ?? { state: 'down', why: 'no_connection' }
+}
+
+function newMessage(
+  input: RemoteInput,
+  ctx: CoreContext,
+  kind: IssuerMessage['kind'],
+  fields: Pick<IssuerMessage, 'status' | 'authorizationCode' | 'nextAttemptAtMs' | 'rrn'>,
+): IssuerMessage {
+  const { request } = input
+  return {
+    id: issuerMessageId(kind, input.id),
+    routeId: input.route.id,
+    kind,
+    transactionId: input.id,
+    requestKind: request.kind === 'balance_inquiry' ? 'balance_inquiry' : 'purchase',
+    attempts: 0,
+    sealedPan: request.sealedPan ?? null,
+    expiry: request.card.expiry,
+    stan: request.stan,
+    transmissionTime: request.transmissionTime ?? transmissionTimeOf(ctx.nowMs),
+    terminalId: request.terminalId,
+    merchantId: request.merchantId,
+    amountMinor: request.amountMinor,
+    currency: input.currency,
+    lastError: null,
+    originalMti: null,
+    createdAtMs: ctx.nowMs,
+    updatedAtMs: ctx.nowMs,
+    deliveredAtMs: null,
+    ...fields,
+  }
+}
+
+/** The issuer stage of a new transaction on a remote route. */
+export function decideRemote(input: RemoteInput, working: Working, ctx: CoreContext): BatchResult {
+  const { request, route, checks } = input
+  if (request.kind === 'preauthorization') {
+    const evidence: Evidence = {
+      ...routeEvidence(route),
+      why: 'remote routes carry purchases and balance inquiries; preauthorizations stay local',
+    }
+    checks.push({
+      stage: 'issuer',
+      name: 'remote_kind',
+      status: 'fail',
+      reason: 'transaction_kind_not_supported',
+      evidence,
+    })
+    return input.decline('transaction_kind_not_supported', 'issuer', evidence)
+  }
+  const status = statusOf(ctx, route)
+  if (status.state === 'up') return forward(input, working, ctx)
+  return standInOrDecline(input, status, working, ctx)
+}
+
+function forward(input: RemoteInput, working: Working, ctx: CoreContext): BatchResult {
+  const { request, route, checks } = input
+  const evidence: Evidence = { ...routeEvidence(route), awaitingIssuer: true }
+  checks.push({
+    stage: 'issuer',
+    name: 'remote_issuer',
+    status: 'fail',
+    reason: 'issuer_timeout',
+    evidence,
+  })
+  const record = declinedRecord(ctx, input.id, input.base, 'issuer_timeout', checks, evidence)
+  working.insertTransaction(record)
+  if (request.kind === 'purchase') countUsage(working, record as Sale, 1)
+  const message = newMessage(input, ctx, 'request', {
+    status: 'in_flight',
+    authorizationCode: null,
+    nextAttemptAtMs: null,
+    rrn: record.rrn,
+  })
+  working.putIssuerMessage(message)
+  return { type: 'forward', transaction: record, message }
+}
+
+type Sale = TransactionRecord & { readonly cardToken: string }
+
+function standInOrDecline(
+  input: RemoteInput,
+  status: Extract<RouteStatus, { state: 'down' }>,
+  working: Working,
+  ctx: CoreContext,
+): BatchResult {
+  const { request, route, checks, currency, localDate } = input
+  const maintenance = status.maintenance
+  const downEvidence: Evidence = {
+    ...routeEvidence(route),
+    routeState: status.why,
+    ...(maintenance === undefined
+      ? {}
+      : { maintenanceEndsAtMs: maintenance.endsAtMs, maintenanceNote: maintenance.note }),
+  }
+  const downReason: ReasonCode =
+    status.why === 'maintenance' ? 'issuer_maintenance' : 'issuer_unavailable'
+  if (maintenance?.mode === 'decline' || request.kind === 'balance_inquiry') {
+    const evidence: Evidence = {
+      ...downEvidence,
+      standIn: false,
+      why:
+        request.kind === 'balance_inquiry'
+          ? 'only the issuer knows the balance: no stand-in for inquiries'
+          : 'the maintenance window declines instead of standing in',
+    }
+    checks.push({ stage: 'issuer', name: 'stand_in', status: 'fail', reason: downReason, evidence })
+    return input.decline(downReason, 'issuer', evidence)
+  }
+  const cardType = input.base.cardType ?? 'debit'
+  const stipKey = stipCounterKey(request.cardToken, localDate, currency)
+  const used = working.counter(stipKey)
+  const decision = standIn(
+    route.stip,
+    { amountMinor: request.amountMinor, currency, cardType },
+    used,
+  )
+  if (!decision.ok) {
+    const evidence: Evidence = { ...downEvidence, standIn: false, ...decision.evidence }
+    checks.push({ stage: 'issuer', name: 'stand_in', status: 'fail', reason: downReason, evidence })
+    return input.decline(downReason, 'issuer', evidence)
+  }
+  const issuer = working.account(issuerAccountId(route.id, currency))
+  const clearing = working.account(clearingAccountId(currency))
+  assert(issuer !== undefined && clearing !== undefined, `accounts of route ${route.id} loaded`)
+  const moved = post({
+    id: ctx.newTransferId(),
+    transactionId: input.id,
+    debit: issuer,
+    credit: clearing,
+    amountMinor: toAmountMinor(request.amountMinor),
+    nowMs: ctx.nowMs,
+  })
+  assert(!('code' in moved), 'a route settlement account is unbounded')
+  working.putAccounts(moved.accounts)
+  working.insertTransfer(moved.transfer)
+  working.putCounter({
+    ...used,
+    count: used.count + 1,
+    amountMinor: used.amountMinor + request.amountMinor,
+  })
+  const evidence: Evidence = {
+    ...downEvidence,
+    standIn: true,
+    amount: money(request.amountMinor, currency),
+    ...decision.evidence,
+  }
+  checks.push({ stage: 'issuer', name: 'stand_in', status: 'pass', evidence })
+  const record = approvedRecord(ctx, input.base, {
+    id: input.id,
+    lifecycle: 'posted',
+    checks,
+    evidence,
+  })
+  working.insertTransaction(record)
+  countUsage(working, record as Sale, 1)
+  working.putIssuerMessage(
+    newMessage(input, ctx, 'advice', {
+      status: 'pending',
+      authorizationCode: record.authorizationCode,
+      nextAttemptAtMs: ctx.nowMs,
+      rrn: record.rrn,
+    }),
+  )
+  return { type: 'decided', transaction: record, replayed: false }
+}
+
+/** Records what the issuer said about a forwarded request (or that it said nothing). */
+export function decideIssuerAnswer(
+  request: IssuerAnswerRequest,
+  working: Working,
+  ctx: CoreContext,
+): RequestResult {
+  const pending = working.transaction(request.transactionId)
+  const message = working.issuerMessage(issuerMessageId('request', request.transactionId))
+  assert(
+    pending !== undefined && message !== undefined,
+    `forwarded ${request.transactionId} loaded`,
+  )
+  if (message.status !== 'in_flight') {
+    // Already recorded (a restart converted it, or a duplicate answer): the stored answer stands.
+    return { type: 'decided', transaction: pending, replayed: true }
+  }
+  const route = working.routing.routes.get(message.routeId)
+  const bank = route?.bankName ?? message.routeId
+  const base: Evidence = { route: message.routeId, issuerBank: bank, remote: true }
+  const outcome = request.outcome
+  const withoutIssuerCheck = pending.checks.filter((c) => c.stage !== 'issuer')
+  const sale = pending as Sale
+  const isPurchase = pending.kind === 'purchase'
+  const finish = (
+    record: TransactionRecord,
+    nextMessage: Partial<IssuerMessage>,
+  ): RequestResult => {
+    working.updateTransaction(record)
+    working.putIssuerMessage({ ...message, ...nextMessage, updatedAtMs: ctx.nowMs })
+    return { type: 'decided', transaction: record, replayed: false }
+  }
+
+  if (outcome.type === 'answered') {
+    const reason = reasonForIssuerCode(outcome.responseCode)
+    const evidence: Evidence = {
+      ...base,
+      upstreamResponseCode: outcome.responseCode,
+      issuerLatencyMs: outcome.latencyMs,
+    }
+    if (reason === null) {
+      let lifecycle: TransactionRecord['lifecycle'] = 'none'
+      if (isPurchase) {
+        const issuer = working.account(issuerAccountId(message.routeId, pending.currency))
+        const clearing = working.account(clearingAccountId(pending.currency))
+        assert(issuer !== undefined && clearing !== undefined, 'route accounts loaded')
+        const moved = post({
+          id: ctx.newTransferId(),
+          transactionId: pending.id,
+          debit: issuer,
+          credit: clearing,
+          amountMinor: toAmountMinor(pending.amountMinor),
+          nowMs: ctx.nowMs,
+        })
+        assert(!('code' in moved), 'a route settlement account is unbounded')
+        working.putAccounts(moved.accounts)
+        working.insertTransfer(moved.transfer)
+        lifecycle = 'posted'
+      }
+      const approvedEvidence: Evidence = {
+        ...evidence,
+        ...(outcome.balanceMinor === null
+          ? {}
+          : { available: money(outcome.balanceMinor, pending.currency) }),
+      }
+      const checks: Check[] = [
+        ...withoutIssuerCheck,
+        { stage: 'issuer', name: 'remote_issuer', status: 'pass', evidence: approvedEvidence },
+      ]
+      const approved = approvedRecord(ctx, pending, {
+        id: pending.id,
+        lifecycle,
+        checks,
+        evidence: approvedEvidence,
+        ...(outcome.balanceMinor === null ? {} : { balanceMinor: outcome.balanceMinor }),
+      })
+      return finish(
+        {
+          ...approved,
+          rrn: pending.rrn,
+          authorizationCode: outcome.authorizationCode ?? approved.authorizationCode,
+          createdAtMs: pending.createdAtMs,
+        },
+        { status: 'answered' },
+      )
+    }
+    if (isPurchase) countUsage(working, sale, -1)
+    const checks: Check[] = [
+      ...withoutIssuerCheck,
+      { stage: 'issuer', name: 'remote_issuer', status: 'fail', reason, evidence },
+    ]
+    return finish(redecline(pending, reason, checks, evidence, ctx), {
+      status: 'answered',
+      sealedPan: null,
+    })
+  }
+
+  if (isPurchase) countUsage(working, sale, -1)
+  if (outcome.type === 'not_sent') {
+    const evidence: Evidence = { ...base, why: outcome.why, moneyMoved: false }
+    const checks: Check[] = [
+      ...withoutIssuerCheck,
+      {
+        stage: 'issuer',
+        name: 'remote_issuer',
+        status: 'fail',
+        reason: 'issuer_unavailable',
+        evidence,
+      },
+    ]
+    return finish(redecline(pending, 'issuer_unavailable', checks, evidence, ctx), {
+      status: 'not_sent',
+      sealedPan: null,
+    })
+  }
+  // Timed out: the issuer may have approved. Reverse it, durably, until acknowledged.
+  const evidence: Evidence = {
+    ...base,
+    issuerLatencyMs: outcome.latencyMs,
+    reversal: 'queued',
+    moneyMoved: false,
+  }
+  const checks: Check[] = [
+    ...withoutIssuerCheck,
+    { stage: 'issuer', name: 'remote_issuer', status: 'fail', reason: 'issuer_timeout', evidence },
+  ]
+  queueReversal(working, message, request.sealedPan ?? message.sealedPan, ctx)
+  return finish(redecline(pending, 'issuer_timeout', checks, evidence, ctx), { status: 'answered' })
+}
+
+function redecline(
+  pending: TransactionRecord,
+  reason: ReasonCode,
+  checks: Check[],
+  evidence: Evidence,
+  ctx: CoreContext,
+): TransactionRecord {
+  skipRest(checks, 'issuer', STAGES)
+  const record = declinedRecord(ctx, pending.id, pending, reason, checks, evidence)
+  return {
+    ...record,
+    rrn: pending.rrn,
+    responseCode: reasonEntry(reason).isoCode,
+    createdAtMs: pending.createdAtMs,
+  }
+}
+
+/**
+ * Queues a reversal of what the issuer was sent for a transaction (0400, then 0420/0421 until
+ * acknowledged): of a forwarded request, or of a stand-in advice already delivered. An advice
+ * not yet delivered is simply never sent.
+ */
+export function queueReversal(
+  working: Working,
+  sent: IssuerMessage,
+  sealedPan: string | null,
+  ctx: CoreContext,
+): void {
+  const id = issuerMessageId('reversal', sent.transactionId)
+  if (working.issuerMessage(id) !== undefined) return
+  if (sent.kind === 'advice' && sent.status === 'pending') {
+    working.putIssuerMessage({
+      ...sent,
+      status: 'not_sent',
+      sealedPan: null,
+      lastError: 'the stand-in approval was undone before its advice was delivered',
+      updatedAtMs: ctx.nowMs,
+    })
+    return
+  }
+  working.putIssuerMessage({
+    ...sent,
+    id,
+    kind: 'reversal',
+    status: 'pending',
+    attempts: 0,
+    nextAttemptAtMs: ctx.nowMs,
+    sealedPan,
+    authorizationCode: null,
+    originalMti: sent.kind === 'advice' ? '0220' : '0200',
+    lastError: null,
+    createdAtMs: ctx.nowMs,
+    updatedAtMs: ctx.nowMs,
+    deliveredAtMs: null,
+  })
+}
+
+/** The route a stored transaction was decided on, when it was a remote one. */
+export function remoteRouteOf(record: TransactionRecord): string | null {
+  const route = record.evidence.route
+  return record.evidence.remote === true && typeof route === 'string' ? route : null
+}

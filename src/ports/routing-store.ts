@@ -1,0 +1,67 @@
+import type { BinRoute, IssuerRoute, MaintenanceWindow } from '../core/routes/model.js'
+import type {
+  IssuerMessage,
+  IssuerMessageKind,
+  IssuerMessageStatus,
+} from '../core/routes/outbox.js'
+import type { AuditEntry, WriteResult } from './store.js'
+
+/**
+ * Issuer routes, the BIN routing table, maintenance windows and the issuer outbox. Part of the
+ * store (`Store.routing`): a route change commits with its audit entry, and the outbox rows a
+ * batch creates commit with the batch.
+ */
+export interface RoutingStore {
+  listRoutes(): Promise<readonly IssuerRoute[]>
+  getRoute(id: string): Promise<IssuerRoute | null>
+  /** Creates or replaces a route; creates its settlement accounts in every currency. */
+  putRoute(route: IssuerRoute, audit: AuditEntry): Promise<WriteResult>
+
+  listBins(): Promise<readonly BinRoute[]>
+  /** Routes a BIN prefix (replacing its route); the route must exist. */
+  putBin(bin: BinRoute, audit: AuditEntry): Promise<WriteResult>
+  deleteBin(prefix: string, audit: AuditEntry): Promise<WriteResult>
+  /** The route of cards no prefix matches: a route id, `local`, or null (no route). */
+  getDefaultRoute(): Promise<string | null>
+  setDefaultRoute(routeId: string | null, audit: AuditEntry): Promise<WriteResult>
+
+  /** Windows that end after `sinceMs` (not cancelled), soonest first; all routes or one. */
+  listWindows(sinceMs: number, routeId?: string): Promise<readonly MaintenanceWindow[]>
+  putWindow(window: MaintenanceWindow, audit: AuditEntry): Promise<WriteResult>
+  cancelWindow(id: string, atMs: number, audit: AuditEntry): Promise<WriteResult>
+
+  /** Pending reversals and advices due at `nowMs`, oldest due first. */
+  dueMessages(nowMs: number, limit: number): Promise<readonly IssuerMessage[]>
+  /** The issuer acknowledged a pending message: delivered, and its sealed card number erased. */
+  markDelivered(id: string, nowMs: number): Promise<WriteResult>
+  /** Another attempt failed: count it and try again at `nextAttemptAtMs`. */
+  reschedule(
+    id: string,
+    attempts: number,
+    nextAttemptAtMs: number,
+    error: string,
+    nowMs: number,
+  ): Promise<WriteResult>
+  /**
+   * At start: requests still `in_flight` were sent by a process that died before recording the
+   * answer. Each becomes answered-unknown with a reversal queued. Returns how many.
+   */
+  recoverInFlight(nowMs: number): Promise<number>
+  /** Erases the sealed card numbers of requests answered before `beforeMs`. Returns how many. */
+  eraseSealedPans(beforeMs: number): Promise<number>
+  listMessages(filter: {
+    readonly routeId?: string
+    readonly kind?: IssuerMessageKind
+    readonly status?: IssuerMessageStatus
+    readonly limit: number
+  }): Promise<readonly IssuerMessage[]>
+  /** Counts by route, kind and status: what a drill and the health view report. */
+  countMessages(): Promise<
+    readonly {
+      routeId: string
+      kind: IssuerMessageKind
+      status: IssuerMessageStatus
+      count: number
+    }[]
+  >
+}
