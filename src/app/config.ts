@@ -25,6 +25,12 @@ export const CONFIG_SCHEMA = z.strictObject({
   queueDepthMax: integer(1, 1_000_000).default(20_000),
   batchSizeMax: integer(1, 1_000).default(500),
   velocityKeysMax: integer(1_000, 50_000_000).default(500_000),
+  acquirerId: z
+    .string()
+    .regex(/^\d{1,11}$/, 'expected 1 to 11 digits (ISO 8583 field 32)')
+    .default('48020000'),
+  issuerPoolSize: integer(1, 64).default(2),
+  issuerEchoIntervalMs: integer(1_000, 3_600_000).default(30_000),
   httpBodyLimitBytes: integer(1_024, 1_048_576).default(16_384),
   httpRequestTimeoutMs: integer(100, 600_000).default(10_000),
   httpConnectionsMax: integer(1, 100_000).default(10_000),
@@ -61,6 +67,9 @@ const ENV_KEYS: Readonly<Record<keyof z.infer<typeof CONFIG_SCHEMA>, string>> = 
   queueDepthMax: 'TOLLGATE_QUEUE_DEPTH_MAX',
   batchSizeMax: 'TOLLGATE_BATCH_SIZE_MAX',
   velocityKeysMax: 'TOLLGATE_RISK_VELOCITY_KEYS_MAX',
+  acquirerId: 'TOLLGATE_ACQUIRER_ID',
+  issuerPoolSize: 'TOLLGATE_ISSUER_POOL_SIZE',
+  issuerEchoIntervalMs: 'TOLLGATE_ISSUER_ECHO_INTERVAL_MS',
   httpBodyLimitBytes: 'TOLLGATE_HTTP_BODY_LIMIT_BYTES',
   httpRequestTimeoutMs: 'TOLLGATE_HTTP_REQUEST_TIMEOUT_MS',
   httpConnectionsMax: 'TOLLGATE_HTTP_CONNECTIONS_MAX',

@@ -1,3 +1,5 @@
+import type { IssuerHealth } from '../ports/issuer-gateway.js'
+import { IssuerLinks, PanSealer } from './issuers.js'
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { pino, type Logger } from 'pino'
@@ -43,6 +45,8 @@ export const LOG_REDACT_PATHS = [
 ]
 
 export interface RunningTollgate {
+  /** The issuer links' live health (remote routes). */
+  readonly issuerHealth: IssuerHealth
   readonly httpUrl: string
   /** host:port of the ISO 8583 listener, its dialect and framing. */
   readonly isoAddress: string
@@ -75,7 +79,8 @@ export async function startTollgate(
   const databasePath = join(dataDir, 'tollgate.db')
   const reference = loadReferenceData(REFERENCE_DIR_DEFAULT)
   const store = openSqliteStore({ path: databasePath })
-  const tokenize = createCardTokenizer(loadCardTokenKey(dataDir, config.cardTokenKey))
+  const cardTokenKey = loadCardTokenKey(dataDir, config.cardTokenKey)
+  const tokenize = createCardTokenizer(cardTokenKey)
   const adminToken = await loadAdminToken(store, config.adminToken)
   const ids = createRandomIds(clock)
   const metrics = createTollgateMetrics()
@@ -124,6 +129,16 @@ export async function startTollgate(
             await loadVelocity(store, clock.nowMs(), config.velocityKeysMax),
           ),
         )
+  // Issuer links: requests in flight when the last process stopped are reversed first.
+  const issuers = new IssuerLinks(store, {
+    clock,
+    logger,
+    sealer: new PanSealer(cardTokenKey),
+    acquirerId: config.acquirerId,
+    poolSize: config.issuerPoolSize,
+    echoIntervalMs: config.issuerEchoIntervalMs,
+  })
+  await issuers.start()
   const processor = new Processor(
     executor,
     clock,
@@ -144,6 +159,7 @@ export async function startTollgate(
         },
         'a risk rule failed at run time (counted; the decision followed onRuleError)',
       ),
+    issuers,
   )
 
   const backtests = new BacktestService({
@@ -167,6 +183,7 @@ export async function startTollgate(
     metrics,
     isReady: () => ready,
     backtests,
+    issuerHealth: issuers,
     logger,
     limits: {
       bodyLimitBytes: config.httpBodyLimitBytes,
@@ -251,6 +268,8 @@ export async function startTollgate(
       const httpClosed = http.close()
       const isoClosed = iso.close()
       await processor.close()
+      // Every forwarded request has its answer recorded by now: sign off and close the links.
+      await issuers.close()
       // Backtests read the store: they stop (at their next page) before it closes.
       await backtests.close()
       await httpClosed
@@ -262,6 +281,7 @@ export async function startTollgate(
   }
 
   return {
+    issuerHealth: issuers,
     httpUrl: `http://${host}:${port}`,
     isoAddress: `${config.isoHost}:${iso.port}`,
     isoPort: iso.port,

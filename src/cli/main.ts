@@ -9,6 +9,7 @@ import { findTransactions } from './find.js'
 import { formatExplanation, type ExplanationLike } from './format.js'
 import type { ApiClient } from './http-client.js'
 import { runRiskCommand } from './risk.js'
+import { runIssuerSim } from '../issuer-sim/main.js'
 import { terminal } from './terminal/terminal.js'
 
 const HELP = `tollgate — POS card authorization switch that explains every block
@@ -21,6 +22,7 @@ Usage:
                                       --outcome --reason --kind --stan --rrn --from --to --limit
   tollgate demo [--verbose]           guided tour: an approval and a block of every family
   tollgate terminal [options]         POS terminal simulator over ISO 8583/TCP (--help for options)
+  tollgate issuer-sim [options]       simulated card issuer host for tests and drills (--help)
   tollgate risk <command>             risk control (needs TOLLGATE_ADMIN_TOKEN; risk help for all):
                                       rules, rule <id>, add --file rule.json, set-status <id>
                                       <status> --note "why", check '<expression>', features,
@@ -213,6 +215,8 @@ async function main(argv: string[]): Promise<void> {
       return terminal(rest)
     case 'risk':
       return runRiskCommand(rest)
+    case 'issuer-sim':
+      return runIssuerSim(rest)
     case undefined:
     case 'help':
     case '--help':

@@ -13,3 +13,20 @@ export interface IssuerGateway {
   sealPan(pan: string): string | undefined
   send(message: IssuerMessage, pan: string): Promise<IssuerOutcome>
 }
+
+/** A remote route's live state, for the API and the console. */
+export interface RouteHealthView {
+  readonly routeId: string
+  /** What the core sees this instant: up, or down and why. */
+  readonly status: RouteStatus
+  /** The link's own health (connections, breaker, latency, counters), JSON-able. */
+  readonly link: unknown
+  /** Route and breaker transitions, oldest first (bounded). */
+  readonly history: readonly unknown[]
+}
+
+/** What the HTTP API reads about the issuer links. */
+export interface IssuerHealth {
+  routes(nowMs: number): readonly RouteHealthView[]
+  route(routeId: string, nowMs: number): RouteHealthView | null
+}

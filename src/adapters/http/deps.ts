@@ -1,3 +1,4 @@
+import type { IssuerHealth } from '../../ports/issuer-gateway.js'
 import type { Logger } from 'pino'
 import type { BinTable } from '../../core/reference/bin-table.js'
 import type { MccTable } from '../../core/reference/mcc-table.js'
@@ -24,6 +25,8 @@ export interface HttpDeps {
   readonly isReady: () => boolean
   /** Risk backtests run in the background; absent, their routes answer 503. */
   readonly backtests?: BacktestJobs
+  /** The issuer links' health, for the routing API; absent, health shows no links. */
+  readonly issuerHealth?: IssuerHealth
   readonly logger: Logger
   readonly limits: {
     readonly bodyLimitBytes: number
