@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { explainReason, formatEvidenceValue, formatInstant } from './explain.js'
+import {
+  explainReason,
+  explainTransaction,
+  forAudience,
+  formatEvidenceValue,
+  formatInstant,
+} from './explain.js'
+import type { TransactionRecord } from './model.js'
 import { REASON_CATALOGUE } from './reasons/catalogue.js'
 import { REASON_CODES } from './reasons/codes.js'
 
@@ -43,5 +50,57 @@ describe('explanations', () => {
         expect(explanation.evidence[0]?.label).toBe(lang === 'zh-CN' ? '交易金额' : 'amount')
       }
     }
+  })
+})
+
+describe('explanations of remote decisions and risk internals', () => {
+  const approved = (evidence: Record<string, string | number | boolean>): TransactionRecord =>
+    ({
+      id: 'tx_1',
+      kind: 'purchase',
+      outcome: 'approved',
+      responseCode: '00',
+      checks: [],
+      evidence,
+    }) as unknown as TransactionRecord
+
+  it('says an approval was made in stand-in, and by which bank it was not', () => {
+    const record = approved({
+      standIn: true,
+      remote: true,
+      issuerBank: '模拟银行',
+      routeState: 'maintenance',
+    })
+    expect(explainTransaction(record, 'en', 480).summary).toMatch(/stand-in.*模拟银行.*advice/)
+    expect(explainTransaction(record, 'zh-CN', 480).summary).toMatch(/代授权/)
+    const labels = explainTransaction(record, 'zh-CN', 480).evidence.map(
+      (e) => `${e.label}=${e.value}`,
+    )
+    expect(labels).toContain('路由状态=计划维护')
+  })
+
+  it('says a remote approval was the issuing bank’s', () => {
+    const record = approved({ remote: true, issuerBank: 'ICBC', upstreamResponseCode: '00' })
+    expect(explainTransaction(record, 'en', 480).summary).toMatch(
+      /Approved by the issuing bank ICBC/,
+    )
+  })
+
+  it('hides risk-rule internals from merchants and everything but the advice from cardholders', () => {
+    const declined = explainReason(
+      'suspected_fraud',
+      'declined',
+      { riskRuleId: 'r1', expression: 'amount > 1', 'f.amount': 5, limit: 3 },
+      [],
+      'en',
+      480,
+    )
+    const merchant = forAudience(declined, 'merchant')
+    expect(merchant.evidence.map((e) => e.key)).toEqual(['limit'])
+    const cardholder = forAudience(declined, 'cardholder')
+    expect(cardholder.evidence).toEqual([])
+    expect(cardholder.remediation?.operator).toBe('')
+    expect(cardholder.remediation?.cardholder).not.toBe('')
+    expect(forAudience(declined, 'operator')).toBe(declined)
   })
 })

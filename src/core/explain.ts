@@ -170,6 +170,21 @@ const EVIDENCE_LABELS: Readonly<Record<string, Localized>> = {
   shadowRules: L('影子规则数', 'shadow rules'),
   shadowHits: L('影子规则命中（不影响结果）', 'shadow rules that fired (no effect)'),
   shadowErrors: L('影子规则出错', 'shadow rules that failed'),
+  remote: L('由发卡行授权', 'decided by the issuing bank'),
+  routedBy: L('路由依据（卡BIN前缀）', 'routed by BIN prefix'),
+  upstreamResponseCode: L('发卡行应答码', 'issuer response code'),
+  issuerLatencyMs: L('发卡行响应耗时（毫秒）', 'issuer response time (ms)'),
+  awaitingIssuer: L('等待发卡行应答', 'waiting for the issuer'),
+  reversal: L('冲正', 'reversal'),
+  standIn: L('代授权（STIP）', 'stand-in (STIP)'),
+  routeState: L('路由状态', 'route state'),
+  maintenanceEndsAtMs: L('维护结束时间', 'maintenance ends at'),
+  maintenanceNote: L('维护说明', 'maintenance note'),
+  stipAmountMax: L('代授权单笔上限', 'stand-in limit per payment'),
+  stipDailyAmountMax: L('代授权每日金额上限', 'stand-in daily amount limit'),
+  stipDailyCountMax: L('代授权每日笔数上限', 'stand-in daily count limit'),
+  stipUsedToday: L('今日已代授权金额', 'stand-in amount used today'),
+  stipCountToday: L('今日已代授权笔数', 'stand-in payments today'),
 }
 
 const VALUE_LABELS: Readonly<Record<string, Localized>> = {
@@ -201,6 +216,10 @@ const VALUE_LABELS: Readonly<Record<string, Localized>> = {
   allow_list: L('白名单', 'the allow list'),
   review_list: L('复核名单', 'the review list'),
   rule_error: L('规则执行出错（按配置处理）', 'a failing rule (configured fallback)'),
+  maintenance: L('计划维护', 'scheduled maintenance'),
+  circuit_open: L('熔断（连续超时或出错）', 'circuit open (repeated timeouts or errors)'),
+  no_connection: L('未连通发卡行', 'no connection to the issuer'),
+  queued: L('已排队，直至发卡行确认', 'queued until the issuer acknowledges'),
   allow: L('放行', 'allow'),
   block: L('拦截', 'block'),
   review: L('复核', 'review'),
@@ -432,6 +451,29 @@ export function explainReason(
   }
 }
 
+/** An approval decided by a remote issuer, or in stand-in while it was unavailable. */
+function remoteSummary(
+  record: TransactionRecord,
+  lang: Lang,
+  standIn: boolean,
+): { readonly summary: string } {
+  const bank = typeof record.evidence.issuerBank === 'string' ? record.evidence.issuerBank : ''
+  if (standIn) {
+    return {
+      summary:
+        lang === 'zh-CN'
+          ? `代授权（STIP）批准：发卡行${bank}暂时无法应答，本系统在代授权限额内批准了本笔交易，并会向发卡行发送通知（advice）直至其确认。持卡人账户由发卡行据此记账。`
+          : `Approved in stand-in (STIP): the issuing bank ${bank} could not answer, so the switch approved within its stand-in limits and sends the bank an advice until it acknowledges; the bank books it on the cardholder's account from that advice.`,
+    }
+  }
+  return {
+    summary:
+      lang === 'zh-CN'
+        ? `发卡行${bank}批准了本笔交易；款项由发卡行从持卡人账户扣除，本系统记入该路由的清算往来。`
+        : `Approved by the issuing bank ${bank}: the bank debits the cardholder's account, and the switch books the amount against the route's settlement account.`,
+  }
+}
+
 /** Explains a stored transaction, approved or declined. */
 export function explainTransaction(
   record: TransactionRecord,
@@ -449,6 +491,8 @@ export function explainTransaction(
       offsetMinutes,
     )
   }
+  const standIn = record.evidence.standIn === true
+  const remote = record.evidence.remote === true
   return {
     lang,
     outcome: 'approved',
@@ -457,6 +501,7 @@ export function explainTransaction(
         ? `${KIND_LABELS[record.kind][lang]}成功`
         : capitalize(`${KIND_LABELS[record.kind][lang]} approved`),
     summary: APPROVAL_SUMMARY[record.kind][lang],
+    ...(standIn || remote ? remoteSummary(record, lang, standIn) : {}),
     responseCode: record.responseCode,
     reason: null,
     evidence: renderEvidence(record.evidence, lang, offsetMinutes),
