@@ -1,3 +1,4 @@
+import { conflict, OK, storedOneOf, type AdminWrite } from './support.js'
 import type Database from 'better-sqlite3'
 import { AssertionFailure } from '../../../core/assert.js'
 import type { ListEntry } from '../../../core/model.js'
@@ -87,11 +88,6 @@ interface VelocityRow {
   reason: string | null
 }
 
-function oneOf<T extends string>(values: readonly T[], value: string, what: string): T {
-  if ((values as readonly string[]).includes(value)) return value as T
-  throw new AssertionFailure(`stored ${what} "${value}" is not one of ${values.join(', ')}`)
-}
-
 function toRule(row: RuleRow): RiskRule {
   const reason = row.reason
   if (reason !== null && !isRiskBlockReason(reason))
@@ -99,10 +95,10 @@ function toRule(row: RuleRow): RiskRule {
   return {
     id: row.id,
     version: row.version,
-    status: oneOf(RULE_STATUSES, row.status, 'rule status'),
+    status: storedOneOf(RULE_STATUSES, row.status, 'rule status'),
     name: row.name,
     expression: row.expression,
-    action: oneOf(RULE_ACTIONS, row.action, 'rule action'),
+    action: storedOneOf(RULE_ACTIONS, row.action, 'rule action'),
     reason,
     score: row.score,
     priority: row.priority,
@@ -135,7 +131,7 @@ function ruleRow(rule: RiskRule): RuleRow {
 function toReview(row: ReviewRow): ReviewItem {
   return {
     transactionId: row.transaction_id,
-    status: oneOf(REVIEW_STATUSES, row.status, 'review status'),
+    status: storedOneOf(REVIEW_STATUSES, row.status, 'review status'),
     createdAtMs: row.created_at_ms,
     decidedBy: row.decided_by,
     ruleHits: row.rule_hits,
@@ -149,7 +145,9 @@ function toReview(row: ReviewRow): ReviewItem {
     claimedBy: row.claimed_by,
     claimedAtMs: row.claimed_at_ms,
     resolution:
-      row.resolution === null ? null : oneOf(REVIEW_RESOLUTIONS, row.resolution, 'resolution'),
+      row.resolution === null
+        ? null
+        : storedOneOf(REVIEW_RESOLUTIONS, row.resolution, 'resolution'),
     resolutionNote: row.resolution_note,
     resolvedBy: row.resolved_by,
     resolvedAtMs: row.resolved_at_ms,
@@ -200,7 +198,7 @@ function parseSettings(json: string | undefined): RiskSettings {
   const reason: string = settings.scoreBlockReason
   if (!isRiskBlockReason(reason))
     throw new AssertionFailure(`stored risk settings name reason ${reason}`)
-  oneOf(ON_RULE_ERROR, settings.onRuleError, 'onRuleError')
+  storedOneOf(ON_RULE_ERROR, settings.onRuleError, 'onRuleError')
   return settings
 }
 
@@ -235,14 +233,6 @@ function pageLimit(limit: number): number {
     )
   return limit
 }
-
-const OK: WriteResult = Object.freeze({ ok: true })
-
-function conflictOf(message: string): WriteResult {
-  return { ok: false, code: 'conflict', message }
-}
-
-export type AdminWrite = (audit: AuditEntry, change: () => WriteResult) => Promise<WriteResult>
 
 export class RiskTables implements RiskStore {
   private cached: RuleSet = EMPTY_RULE_SET
@@ -400,14 +390,14 @@ export class RiskTables implements RiskStore {
       const latest = this.s.latestRules.all()
       const live = (status: string): boolean => status === 'active' || status === 'shadow'
       if (newest === 0 && latest.length >= RULES_MAX)
-        return conflictOf(`at most ${RULES_MAX} rules may exist: disable and reuse one`)
+        return conflict(`at most ${RULES_MAX} rules may exist: disable and reuse one`)
       const wasLive = latest.some((r) => r.id === rule.id && live(r.status))
       if (
         live(rule.status) &&
         !wasLive &&
         latest.filter((r) => live(r.status)).length >= RULES_LIVE_MAX
       )
-        return conflictOf(
+        return conflict(
           `at most ${RULES_LIVE_MAX} rules may be active or in shadow: disable one first`,
         )
       this.s.insertRule.run(ruleRow(rule))

@@ -1,5 +1,5 @@
+import { notFound, OK, storedOneOf, type AdminWrite } from './support.js'
 import type Database from 'better-sqlite3'
-import { AssertionFailure } from '../../../core/assert.js'
 import { CURRENCIES } from '../../../core/money.js'
 import type { Changes } from '../../../core/pipeline/snapshot.js'
 import {
@@ -110,17 +110,12 @@ const MESSAGE_COLUMNS = [
   'delivered_at_ms',
 ] as const
 
-function oneOf<T extends string>(values: readonly T[], value: string, what: string): T {
-  if ((values as readonly string[]).includes(value)) return value as T
-  throw new AssertionFailure(`stored ${what} "${value}" is not one of ${values.join(', ')}`)
-}
-
 function toRoute(row: RouteRow): IssuerRoute {
   return {
     id: row.id,
     name: row.name,
     bankName: row.bank_name,
-    kind: oneOf(ROUTE_KINDS, row.kind, 'route kind'),
+    kind: storedOneOf(ROUTE_KINDS, row.kind, 'route kind'),
     host: row.host,
     port: row.port,
     timeoutMs: row.timeout_ms,
@@ -147,10 +142,10 @@ function toMessage(row: MessageRow): IssuerMessage {
   return {
     id: row.id,
     routeId: row.route_id,
-    kind: oneOf(ISSUER_MESSAGE_KINDS, row.kind, 'message kind'),
+    kind: storedOneOf(ISSUER_MESSAGE_KINDS, row.kind, 'message kind'),
     transactionId: row.transaction_id,
     requestKind: row.request_kind === 'balance_inquiry' ? 'balance_inquiry' : 'purchase',
-    status: oneOf(ISSUER_MESSAGE_STATUSES, row.status, 'message status'),
+    status: storedOneOf(ISSUER_MESSAGE_STATUSES, row.status, 'message status'),
     attempts: row.attempts,
     nextAttemptAtMs: row.next_attempt_at_ms,
     sealedPan: row.sealed_pan,
@@ -198,11 +193,6 @@ function messageRow(m: IssuerMessage): MessageRow {
     delivered_at_ms: m.deliveredAtMs,
   }
 }
-
-const OK: WriteResult = Object.freeze({ ok: true })
-const notFound = (message: string): WriteResult => ({ ok: false, code: 'not_found', message })
-
-export type AdminWrite = (audit: AuditEntry, change: () => WriteResult) => Promise<WriteResult>
 
 export class RoutingTables implements RoutingStore {
   private cached: RoutingTable = LOCAL_ONLY
@@ -543,8 +533,8 @@ export class RoutingTables implements RoutingStore {
     return Promise.resolve().then(() =>
       this.s.counts.all().map((row) => ({
         routeId: row.route_id,
-        kind: oneOf(ISSUER_MESSAGE_KINDS, row.kind, 'message kind'),
-        status: oneOf(ISSUER_MESSAGE_STATUSES, row.status, 'message status'),
+        kind: storedOneOf(ISSUER_MESSAGE_KINDS, row.kind, 'message kind'),
+        status: storedOneOf(ISSUER_MESSAGE_STATUSES, row.status, 'message status'),
         count: row.count,
       })),
     )
