@@ -273,6 +273,37 @@ export function decideIssuerAnswer(
     return { type: 'decided', transaction: record, replayed: false }
   }
 
+  // The terminal gave up and reversed (or voided) while the request was at the bank: whatever
+  // the bank says, the sale must not stand. An approval is reversed at the bank, not booked.
+  const undone = working
+    .followUpsOf(pending.id)
+    .some((f) => (f.kind === 'reversal' || f.kind === 'void') && f.outcome === 'approved')
+  if (undone && outcome.type === 'answered' && reasonForIssuerCode(outcome.responseCode) === null) {
+    if (isPurchase) countUsage(working, sale, -1)
+    const evidence: Evidence = {
+      ...base,
+      upstreamResponseCode: outcome.responseCode,
+      issuerLatencyMs: outcome.latencyMs,
+      why: 'the terminal reversed the sale before the bank answered: the approval is reversed at the bank',
+      reversal: 'queued',
+      moneyMoved: false,
+    }
+    const checks: Check[] = [
+      ...withoutIssuerCheck,
+      {
+        stage: 'issuer',
+        name: 'remote_issuer',
+        status: 'fail',
+        reason: 'issuer_timeout',
+        evidence,
+      },
+    ]
+    queueReversal(working, message, request.sealedPan ?? message.sealedPan, ctx)
+    return finish(redecline(pending, 'issuer_timeout', checks, evidence, ctx), {
+      status: 'answered',
+    })
+  }
+
   if (outcome.type === 'answered') {
     const reason = reasonForIssuerCode(outcome.responseCode)
     const evidence: Evidence = {

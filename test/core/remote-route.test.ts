@@ -1,0 +1,395 @@
+import { beforeAll, describe, expect, it } from 'vitest'
+import {
+  loadReferenceData,
+  REFERENCE_DIR_DEFAULT,
+  type ReferenceData,
+} from '../../src/adapters/reference/load-reference.js'
+import { luhnCheckDigit } from '../../src/core/card.js'
+import type { TransactionRecord } from '../../src/core/model.js'
+import { planBatch } from '../../src/core/pipeline/batch.js'
+import type { CoreContext } from '../../src/core/pipeline/context.js'
+import { counterKey } from '../../src/core/pipeline/keys.js'
+import type {
+  BatchRequest,
+  IssuerOutcome,
+  NewTransactionRequest,
+} from '../../src/core/pipeline/requests.js'
+import type { BatchResult } from '../../src/core/pipeline/result.js'
+import { VelocityIndex } from '../../src/core/risk/velocity.js'
+import {
+  issuerAccountId,
+  STIP_DISABLED,
+  type IssuerRoute,
+  type RouteStatus,
+  type RoutingTable,
+} from '../../src/core/routes/model.js'
+import { MemoryBatchStore } from '../support/memory-batch-store.js'
+
+/**
+ * The remote issuer stage through the pipeline, with the route's state and the issuer's answers
+ * given by the test: forward then record, decline, time out (reverse), stand in, maintenance,
+ * a terminal's reversal while the request is at the bank, and follow-ups of remote sales.
+ */
+const NOW = Date.UTC(2026, 10, 26, 4, 0, 0)
+const MERCHANT = '898310054110001'
+const TERMINAL = '10000001'
+const PARTIAL = '622202000000000001'
+const PAN = PARTIAL + luhnCheckDigit(PARTIAL)
+const ROUTE_ID = 'bank_a'
+let reference: ReferenceData
+
+const route = (stip = STIP_DISABLED): IssuerRoute => ({
+  id: ROUTE_ID,
+  name: 'Bank A',
+  bankName: '甲银行',
+  kind: 'remote',
+  host: '127.0.0.1',
+  port: 9,
+  timeoutMs: 1_000,
+  stip,
+  createdAtMs: NOW,
+  updatedAtMs: NOW,
+})
+
+const STIP = {
+  enabled: true,
+  perTransactionMaxMinor: 50_000,
+  dailyAmountMaxMinor: 70_000,
+  dailyCountMax: 3,
+  cardTypes: ['debit' as const],
+  currency: 'CNY',
+}
+
+class World {
+  readonly store = new MemoryBatchStore()
+  private sequence = 0
+  private stan = 0
+  status: RouteStatus = { state: 'up' }
+
+  constructor(stip = STIP_DISABLED) {
+    this.store.putMerchant({
+      id: MERCHANT,
+      name: 'Shop',
+      mcc: '5411',
+      status: 'approved',
+      region: null,
+      riskTier: 'low',
+      createdAtMs: NOW - 400 * 86_400_000,
+      updatedAtMs: NOW,
+    })
+    this.store.putTerminal({
+      id: TERMINAL,
+      merchantId: MERCHANT,
+      status: 'active',
+      region: null,
+      createdAtMs: NOW,
+      updatedAtMs: NOW,
+    })
+    const table: RoutingTable = {
+      generation: 1,
+      routes: new Map([[ROUTE_ID, route(stip)]]),
+      bins: new Map([[PAN.slice(0, 6), ROUTE_ID]]),
+      defaultRouteId: 'local',
+    }
+    this.store.routing = table
+    // The route's settlement account, as the SQLite store creates it with the route.
+    this.store.accounts.set(issuerAccountId(ROUTE_ID, 'CNY'), {
+      id: issuerAccountId(ROUTE_ID, 'CNY'),
+      kind: 'funding',
+      currency: 'CNY',
+      creditLimitMinor: 0,
+      debitsPendingMinor: 0,
+      debitsPostedMinor: 0,
+      creditsPendingMinor: 0,
+      creditsPostedMinor: 0,
+    })
+  }
+
+  private context(): CoreContext {
+    return {
+      nowMs: NOW,
+      settings: { utcOffsetMinutes: 480, holdExpiryMs: 86_400_000 },
+      bins: reference.bins,
+      mccs: reference.mccs,
+      newTransactionId: () => `tx_${String(++this.sequence).padStart(26, '0')}`,
+      newTransferId: () => `tr_${++this.sequence}`,
+      newAuthorizationCode: () => 'S00001',
+      newRrn: () => String(++this.sequence).padStart(12, '0'),
+      velocity: new VelocityIndex(),
+      routeStatus: new Map([[ROUTE_ID, this.status]]),
+    }
+  }
+
+  run(requests: BatchRequest[]): BatchResult[] {
+    return [...this.store.runAny(planBatch(requests, this.context()))]
+  }
+
+  purchase(
+    amountMinor: number,
+    stan = String(++this.stan).padStart(6, '0'),
+  ): NewTransactionRequest {
+    return {
+      type: 'new',
+      kind: 'purchase',
+      channel: 'iso8583',
+      terminalId: TERMINAL,
+      merchantId: MERCHANT,
+      stan,
+      transmissionTime: '1126120000',
+      card: { pan: PAN, expiry: '3012' },
+      cardToken: 'tok_remote',
+      amountMinor,
+      currency: 'CNY',
+      idempotencyKey: null,
+      sealedPan: 'sealed-test-value',
+    }
+  }
+
+  answer(transactionId: string, outcome: IssuerOutcome): TransactionRecord {
+    const [result] = this.run([
+      { type: 'issuer_answer', transactionId, outcome, sealedPan: null, idempotencyKey: null },
+    ])
+    if (result?.type !== 'decided')
+      throw new Error(`expected a decision: ${JSON.stringify(result)}`)
+    return result.transaction
+  }
+
+  settlementDebits(): number {
+    return this.store.accounts.get(issuerAccountId(ROUTE_ID, 'CNY'))?.debitsPostedMinor ?? 0
+  }
+
+  cardUsage(): number {
+    return (
+      this.store.counters.get(counterKey('card', 'tok_remote', '2026-11-26', 'CNY'))?.count ?? 0
+    )
+  }
+}
+
+const approved: IssuerOutcome = {
+  type: 'answered',
+  responseCode: '00',
+  authorizationCode: 'BANK01',
+  balanceMinor: null,
+  latencyMs: 40,
+}
+
+function forwarded(result: BatchResult | undefined) {
+  if (result?.type !== 'forward') throw new Error(`expected a forward: ${JSON.stringify(result)}`)
+  return result
+}
+
+describe('a remote route', () => {
+  beforeAll(() => {
+    reference = loadReferenceData(REFERENCE_DIR_DEFAULT)
+  })
+
+  it('stores the sale as an issuer timeout with a request in flight, then books the approval', () => {
+    const w = new World()
+    const forward = forwarded(w.run([w.purchase(12_300)])[0])
+    expect(forward.transaction).toMatchObject({ outcome: 'declined', reason: 'issuer_timeout' })
+    expect(forward.message).toMatchObject({
+      kind: 'request',
+      status: 'in_flight',
+      amountMinor: 12_300,
+    })
+    expect(w.cardUsage()).toBe(1)
+    expect(w.settlementDebits()).toBe(0)
+    const record = w.answer(forward.transaction.id, approved)
+    expect(record).toMatchObject({
+      outcome: 'approved',
+      lifecycle: 'posted',
+      authorizationCode: 'BANK01',
+      rrn: forward.transaction.rrn,
+    })
+    expect(record.evidence).toMatchObject({ upstreamResponseCode: '00', issuerBank: '甲银行' })
+    expect(w.settlementDebits()).toBe(12_300)
+    expect(w.store.issuerMessages.get(forward.message.id)?.status).toBe('answered')
+  })
+
+  it('a decline keeps the raw code and gives the reserved usage back', () => {
+    const w = new World()
+    const forward = forwarded(w.run([w.purchase(12_300)])[0])
+    const record = w.answer(forward.transaction.id, {
+      ...approved,
+      responseCode: '51',
+      authorizationCode: null,
+    })
+    expect(record).toMatchObject({
+      outcome: 'declined',
+      reason: 'insufficient_funds',
+      responseCode: '51',
+    })
+    expect(record.evidence.upstreamResponseCode).toBe('51')
+    expect(w.cardUsage()).toBe(0)
+    expect(w.settlementDebits()).toBe(0)
+  })
+
+  it('an unknown issuer code declines as do_not_honour, never approves', () => {
+    const w = new World()
+    const forward = forwarded(w.run([w.purchase(100)])[0])
+    const record = w.answer(forward.transaction.id, { ...approved, responseCode: 'Q7' })
+    expect(record).toMatchObject({ outcome: 'declined', reason: 'do_not_honour' })
+    expect(record.evidence.upstreamResponseCode).toBe('Q7')
+  })
+
+  it('a timeout queues a reversal carrying the sealed card number, once', () => {
+    const w = new World()
+    const forward = forwarded(w.run([w.purchase(4_560)])[0])
+    const record = w.answer(forward.transaction.id, { type: 'timeout', latencyMs: 1_000 })
+    expect(record).toMatchObject({ outcome: 'declined', reason: 'issuer_timeout' })
+    expect(record.evidence).toMatchObject({ reversal: 'queued', moneyMoved: false })
+    const reversal = w.store.issuerMessages.get(`reversal:${forward.transaction.id}`)
+    expect(reversal).toMatchObject({
+      kind: 'reversal',
+      status: 'pending',
+      sealedPan: 'sealed-test-value',
+      originalMti: '0200',
+      stan: forward.message.stan,
+      transmissionTime: forward.message.transmissionTime,
+    })
+    // A second answer for the same request (a duplicate) changes nothing.
+    const again = w.answer(forward.transaction.id, approved)
+    expect(again.outcome).toBe('declined')
+    expect(w.settlementDebits()).toBe(0)
+  })
+
+  it('never sent: declined issuer_unavailable, nothing to reverse', () => {
+    const w = new World()
+    const forward = forwarded(w.run([w.purchase(4_560)])[0])
+    const record = w.answer(forward.transaction.id, { type: 'not_sent', why: 'circuit_open' })
+    expect(record).toMatchObject({ outcome: 'declined', reason: 'issuer_unavailable' })
+    expect(w.store.issuerMessages.has(`reversal:${forward.transaction.id}`)).toBe(false)
+  })
+
+  it('a terminal reversal while the request is at the bank: the approval is reversed, not booked', () => {
+    const w = new World()
+    const sale = w.purchase(7_700)
+    const forward = forwarded(w.run([sale])[0])
+    const [terminalReversal] = w.run([
+      {
+        type: 'follow_up',
+        kind: 'reversal',
+        channel: 'iso8583',
+        stan: '000999',
+        amountMinor: null,
+        idempotencyKey: null,
+        originalTrace: {
+          terminalId: TERMINAL,
+          stan: sale.stan,
+          transmissionTime: sale.transmissionTime,
+        },
+      },
+    ])
+    expect(terminalReversal).toMatchObject({
+      type: 'decided',
+      transaction: { outcome: 'approved' },
+    })
+    const record = w.answer(forward.transaction.id, approved)
+    expect(record).toMatchObject({ outcome: 'declined', reason: 'issuer_timeout' })
+    expect(w.settlementDebits()).toBe(0)
+    expect(w.store.issuerMessages.get(`reversal:${forward.transaction.id}`)?.status).toBe('pending')
+  })
+
+  it('voiding a remote approval gives the money back and reverses it at the bank', () => {
+    const w = new World()
+    const forward = forwarded(w.run([w.purchase(3_000)])[0])
+    w.answer(forward.transaction.id, approved)
+    const [voided] = w.run([
+      {
+        type: 'follow_up',
+        kind: 'void',
+        channel: 'http',
+        stan: '000500',
+        amountMinor: null,
+        idempotencyKey: null,
+        originalId: forward.transaction.id,
+      },
+    ])
+    expect(voided).toMatchObject({ type: 'decided', transaction: { outcome: 'approved' } })
+    const account = w.store.accounts.get(issuerAccountId(ROUTE_ID, 'CNY'))
+    expect((account?.debitsPostedMinor ?? 0) - (account?.creditsPostedMinor ?? 0)).toBe(0)
+    expect(w.store.issuerMessages.get(`reversal:${forward.transaction.id}`)?.status).toBe('pending')
+  })
+
+  it('completions and refunds of remote sales are not supported', () => {
+    const w = new World()
+    const forward = forwarded(w.run([w.purchase(3_000)])[0])
+    w.answer(forward.transaction.id, approved)
+    const [refund] = w.run([
+      {
+        type: 'follow_up',
+        kind: 'refund',
+        channel: 'http',
+        stan: '000501',
+        amountMinor: 1_000,
+        idempotencyKey: null,
+        originalId: forward.transaction.id,
+      },
+    ])
+    expect(refund).toMatchObject({
+      type: 'decided',
+      transaction: { outcome: 'declined', reason: 'transaction_kind_not_supported' },
+    })
+  })
+
+  describe('while the route is down', () => {
+    it('stands in within the limits and queues an advice; beyond them, declines with evidence', () => {
+      const w = new World(STIP)
+      w.status = { state: 'down', why: 'circuit_open' }
+      const [first] = w.run([w.purchase(30_000)])
+      expect(first).toMatchObject({ type: 'decided', transaction: { outcome: 'approved' } })
+      const record = first?.type === 'decided' ? first.transaction : undefined
+      expect(record?.evidence).toMatchObject({ standIn: true, routeState: 'circuit_open' })
+      expect(w.store.issuerMessages.get(`advice:${record?.id ?? ''}`)).toMatchObject({
+        kind: 'advice',
+        status: 'pending',
+        authorizationCode: 'S00001',
+      })
+      expect(w.settlementDebits()).toBe(30_000)
+      // 30,000 + 45,000 would pass the daily stand-in amount (70,000).
+      const [second] = w.run([w.purchase(45_000)])
+      expect(second).toMatchObject({
+        type: 'decided',
+        transaction: { outcome: 'declined', reason: 'issuer_unavailable' },
+      })
+      const over = second?.type === 'decided' ? second.transaction : undefined
+      expect(over?.evidence).toMatchObject({
+        standIn: false,
+        stipUsedToday: { amountMinor: 30_000 },
+      })
+      const [tooBig] = w.run([w.purchase(60_000)])
+      expect(tooBig).toMatchObject({ transaction: { reason: 'issuer_unavailable' } })
+    })
+
+    it('a maintenance window names its end; in decline mode nothing stands in', () => {
+      const w = new World(STIP)
+      const endsAtMs = NOW + 3_600_000
+      w.status = {
+        state: 'down',
+        why: 'maintenance',
+        maintenance: { id: 'mw_1', endsAtMs, mode: 'decline', note: 'core upgrade' },
+      }
+      const [result] = w.run([w.purchase(1_000)])
+      expect(result).toMatchObject({
+        type: 'decided',
+        transaction: { outcome: 'declined', reason: 'issuer_maintenance' },
+      })
+      const record = result?.type === 'decided' ? result.transaction : undefined
+      expect(record?.evidence).toMatchObject({
+        issuerBank: '甲银行',
+        maintenanceEndsAtMs: endsAtMs,
+        maintenanceNote: 'core upgrade',
+      })
+    })
+
+    it('without stand-in, declines issuer_unavailable and sends nothing', () => {
+      const w = new World()
+      w.status = { state: 'down', why: 'no_connection' }
+      const [result] = w.run([w.purchase(1_000)])
+      expect(result).toMatchObject({
+        transaction: { outcome: 'declined', reason: 'issuer_unavailable' },
+      })
+      expect(w.store.issuerMessages.size).toBe(0)
+    })
+  })
+})
