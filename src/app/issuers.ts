@@ -90,12 +90,6 @@ export class IssuerLinks implements IssuerGateway, IssuerHealth {
 
   /** Loads the routes and windows, connects, and starts the refresh and outbox loops. */
   async start(): Promise<void> {
-    const recovered = await this.store.routing.recoverInFlight(this.options.clock.nowMs())
-    if (recovered > 0)
-      this.options.logger.warn(
-        { recovered },
-        'requests were in flight to an issuer when the switch stopped: each is reversed',
-      )
     await this.refresh()
     const every = (ms: number, run: () => Promise<void>) => {
       const timer = setInterval(() => {

@@ -1,3 +1,4 @@
+import type { Store } from '../ports/store.js'
 import type { IssuerHealth } from '../ports/issuer-gateway.js'
 import { IssuerLinks, PanSealer } from './issuers.js'
 import { mkdirSync } from 'node:fs'
@@ -63,6 +64,26 @@ export interface RunningTollgate {
 export interface StartOptions {
   readonly clock?: Clock
   readonly logger?: Logger
+}
+
+async function recoverForwards(store: Store, processor: Processor, logger: Logger): Promise<void> {
+  let recovered = 0
+  // Bounded: each pass records up to 1,000; a recorded one is no longer in flight.
+  for (let pass = 0; pass < 1_000; pass++) {
+    const inFlight = await store.routing.listMessages({
+      kind: 'request',
+      status: 'in_flight',
+      limit: 1_000,
+    })
+    if (inFlight.length === 0) break
+    await Promise.all(inFlight.map((m) => processor.recoverForward(m.transactionId)))
+    recovered += inFlight.length
+  }
+  if (recovered > 0)
+    logger.warn(
+      { recovered },
+      'requests were in flight to an issuer when the switch stopped: each is recorded as a timeout and reversed',
+    )
 }
 
 /** Wires Tollgate together from one validated configuration and starts its listeners. */
@@ -161,6 +182,10 @@ export async function startTollgate(
       ),
     issuers,
   )
+
+  // Requests in flight to a bank when the last process stopped: the bank may have approved
+  // them, the terminal heard nothing. Each is recorded as a timeout, and so reversed.
+  await recoverForwards(store, processor, logger)
 
   const backtests = new BacktestService({
     store,

@@ -164,6 +164,7 @@ export class Processor implements Authorizer {
       }
       this.count(pending.request, result)
       if (pending.request.type === 'issuer_answer') {
+        pending.resolve(result)
         this.answerForward(pending.request.transactionId, result)
         return
       }
@@ -174,6 +175,27 @@ export class Processor implements Authorizer {
           : undefined
       if (waiting !== undefined) waiting.push(pending)
       else pending.resolve(result)
+    })
+  }
+
+  /**
+   * Records a request an earlier process forwarded and never recorded the answer of (found in
+   * flight at start): as a timeout, which gives its limit usage back and queues a reversal.
+   */
+  recoverForward(transactionId: string): Promise<RequestResult> {
+    return new Promise<RequestResult>((resolve, reject) => {
+      this.queue.unshift({
+        request: {
+          type: 'issuer_answer',
+          transactionId,
+          outcome: { type: 'timeout', latencyMs: 0, recovered: true },
+          sealedPan: null,
+          idempotencyKey: null,
+        },
+        resolve,
+        reject,
+      })
+      this.schedule()
     })
   }
 

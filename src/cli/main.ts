@@ -9,6 +9,8 @@ import { findTransactions } from './find.js'
 import { formatExplanation, type ExplanationLike } from './format.js'
 import type { ApiClient } from './http-client.js'
 import { runRiskCommand } from './risk.js'
+import { runMaintenanceCommand, runRoutesCommand } from './routes.js'
+import { runDrillCommand } from '../drills/command.js'
 import { runIssuerSim } from '../issuer-sim/main.js'
 import { terminal } from './terminal/terminal.js'
 
@@ -23,11 +25,20 @@ Usage:
   tollgate demo [--verbose]           guided tour: an approval and a block of every family
   tollgate terminal [options]         POS terminal simulator over ISO 8583/TCP (--help for options)
   tollgate issuer-sim [options]       simulated card issuer host for tests and drills (--help)
+  tollgate drill <scenario>           failure drill against the simulator: slow, dropping,
+                                      disconnecting, down, maintenance, recovering (--help)
   tollgate risk <command>             risk control (needs TOLLGATE_ADMIN_TOKEN; risk help for all):
                                       rules, rule <id>, add --file rule.json, set-status <id>
                                       <status> --note "why", check '<expression>', features,
                                       reviews [--status open], review|claim|release <tx-id>,
                                       resolve <tx-id> fraud|genuine --note "…", backtest
+  tollgate routes [<command>]         issuer routes (needs TOLLGATE_ADMIN_TOKEN; routes help):
+                                      show <id>, add --id … --host … --port …, bin <prefix>
+                                      <route|local>, unbin <prefix>, bins, default <route|local|
+                                      none>, outbox [--status pending]
+  tollgate maintenance <route> --from <ISO> --to <ISO> [--mode stand_in|decline] --note "…"
+                                      schedule a maintenance window; maintenance list [<route>],
+                                      maintenance cancel <window-id>
   tollgate help
 
 Common options:
@@ -215,8 +226,14 @@ async function main(argv: string[]): Promise<void> {
       return terminal(rest)
     case 'risk':
       return runRiskCommand(rest)
+    case 'routes':
+      return runRoutesCommand(rest)
+    case 'maintenance':
+      return runMaintenanceCommand(rest)
     case 'issuer-sim':
       return runIssuerSim(rest)
+    case 'drill':
+      return runDrillCommand(rest)
     case undefined:
     case 'help':
     case '--help':

@@ -170,7 +170,7 @@ const EVIDENCE_LABELS: Readonly<Record<string, Localized>> = {
   shadowRules: L('影子规则数', 'shadow rules'),
   shadowHits: L('影子规则命中（不影响结果）', 'shadow rules that fired (no effect)'),
   shadowErrors: L('影子规则出错', 'shadow rules that failed'),
-  remote: L('由发卡行授权', 'decided by the issuing bank'),
+  remote: L('远程发卡行路由', 'remote issuer route'),
   routedBy: L('路由依据（卡BIN前缀）', 'routed by BIN prefix'),
   upstreamResponseCode: L('发卡行应答码', 'issuer response code'),
   issuerLatencyMs: L('发卡行响应耗时（毫秒）', 'issuer response time (ms)'),

@@ -42,11 +42,6 @@ export interface RoutingStore {
     error: string,
     nowMs: number,
   ): Promise<WriteResult>
-  /**
-   * At start: requests still `in_flight` were sent by a process that died before recording the
-   * answer. Each becomes answered-unknown with a reversal queued. Returns how many.
-   */
-  recoverInFlight(nowMs: number): Promise<number>
   /** Erases the sealed card numbers of requests answered before `beforeMs`. Returns how many. */
   eraseSealedPans(beforeMs: number): Promise<number>
   listMessages(filter: {

@@ -61,7 +61,7 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): u
         required: false,
         schema: { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,64}$' },
         description:
-          'Who makes the change (default admin): kept in the audit log and rule versions.',
+          'Who makes the change (default admin): kept in the audit log, rule versions and maintenance windows.',
       })
     }
     const responses: Record<string, unknown> = {}

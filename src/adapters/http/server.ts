@@ -10,6 +10,7 @@ import { problem, validationProblem, type Problem } from './problem.js'
 import { registerAdminRoutes } from './routes-admin.js'
 import { registerBacktestRoutes } from './routes-backtests.js'
 import { registerRiskRoutes } from './routes-risk.js'
+import { registerRoutingRoutes } from './routes-routing.js'
 import { registerTransactionRoutes } from './routes-transactions.js'
 import { buildSchemas } from './schemas.js'
 
@@ -283,6 +284,7 @@ export function buildHttpServer(deps: HttpDeps) {
   registerAdminRoutes(router, deps, schemas)
   registerRiskRoutes(router, deps)
   registerBacktestRoutes(router, deps)
+  registerRoutingRoutes(router, deps)
 
   router.add(
     {

@@ -389,7 +389,9 @@ export function decideIssuerAnswer(
   // Timed out: the issuer may have approved. Reverse it, durably, until acknowledged.
   const evidence: Evidence = {
     ...base,
-    issuerLatencyMs: outcome.latencyMs,
+    ...(outcome.recovered === true
+      ? { why: 'the switch stopped before the issuer’s answer was recorded' }
+      : { issuerLatencyMs: outcome.latencyMs }),
     reversal: 'queued',
     moneyMoved: false,
   }

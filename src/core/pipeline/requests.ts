@@ -78,8 +78,11 @@ export type IssuerOutcome =
       readonly balanceMinor: number | null
       readonly latencyMs: number
     }
-  /** Sent, and no answer in time: the outcome at the issuer is unknown. */
-  | { readonly type: 'timeout'; readonly latencyMs: number }
+  /**
+   * Sent, and no answer in time: the outcome at the issuer is unknown. `recovered`: the process
+   * that sent it stopped before the answer was recorded (found in flight at start).
+   */
+  | { readonly type: 'timeout'; readonly latencyMs: number; readonly recovered?: boolean }
   /** Never sent (no signed-on connection, circuit open): nothing happened at the issuer. */
   | { readonly type: 'not_sent'; readonly why: string }
 

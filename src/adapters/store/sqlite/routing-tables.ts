@@ -16,7 +16,6 @@ import {
 import {
   ISSUER_MESSAGE_KINDS,
   ISSUER_MESSAGE_STATUSES,
-  issuerMessageId,
   type IssuerMessage,
   type IssuerMessageKind,
   type IssuerMessageStatus,
@@ -269,9 +268,6 @@ export class RoutingTables implements RoutingStore {
         `UPDATE issuer_messages SET attempts = ?, next_attempt_at_ms = ?, last_error = ?,
            updated_at_ms = ? WHERE id = ? AND status = 'pending'`,
       ),
-      inFlight: db.prepare<[], MessageRow>(
-        "SELECT * FROM issuer_messages WHERE status = 'in_flight' ORDER BY created_at_ms",
-      ),
       erase: db.prepare<[number]>(
         `UPDATE issuer_messages SET sealed_pan = NULL
          WHERE sealed_pan IS NOT NULL AND status IN ('answered', 'not_sent', 'delivered')
@@ -291,42 +287,7 @@ export class RoutingTables implements RoutingStore {
          GROUP BY route_id, kind, status ORDER BY route_id, kind, status`,
       ),
     }
-    this.recoverTransaction = db.transaction((nowMs: number): number => {
-      const rows = this.s.inFlight.all()
-      for (const row of rows) {
-        const request = toMessage(row)
-        this.s.upsertMessage.run(
-          messageRow({
-            ...request,
-            status: 'answered',
-            lastError: 'the process stopped before the answer was recorded: reversed to be safe',
-            updatedAtMs: nowMs,
-          }),
-        )
-        const reversalId = issuerMessageId('reversal', request.transactionId)
-        if (this.s.message.get(reversalId) !== undefined) continue
-        this.s.upsertMessage.run(
-          messageRow({
-            ...request,
-            id: reversalId,
-            kind: 'reversal',
-            status: 'pending',
-            attempts: 0,
-            nextAttemptAtMs: nowMs,
-            originalMti: '0200',
-            authorizationCode: null,
-            lastError: null,
-            createdAtMs: nowMs,
-            updatedAtMs: nowMs,
-            deliveredAtMs: null,
-          }),
-        )
-      }
-      return rows.length
-    })
   }
-
-  private readonly recoverTransaction: Database.Transaction<(nowMs: number) => number>
 
   private generation(): number {
     const row = this.s.setting.get(GENERATION_KEY)
@@ -494,10 +455,6 @@ export class RoutingTables implements RoutingStore {
         ? OK
         : notFound(`no pending message ${id}`),
     )
-  }
-
-  recoverInFlight(nowMs: number): Promise<number> {
-    return Promise.resolve().then(() => this.recoverTransaction.immediate(nowMs))
   }
 
   eraseSealedPans(beforeMs: number): Promise<number> {
