@@ -6,6 +6,8 @@ import { planBatch, type BatchWork } from '../core/pipeline/batch.js'
 import type { CoreContext } from '../core/pipeline/context.js'
 import type { CoreRequest } from '../core/pipeline/requests.js'
 import type { BatchResult } from '../core/pipeline/result.js'
+import type { BatchRequest, IssuerOutcome } from '../core/pipeline/requests.js'
+import type { IssuerGateway } from '../ports/issuer-gateway.js'
 import { emptySnapshot, type Snapshot } from '../core/pipeline/snapshot.js'
 import { VelocityIndex } from '../core/risk/velocity.js'
 import type { BatchExecutor } from '../ports/batch-executor.js'
@@ -161,5 +163,101 @@ describe('processor: bounded queue and group commit', () => {
     expect(closed).toBe(true)
     if (first.type !== 'accepted') throw new Error('accepted')
     await expect(first.result).resolves.toMatchObject({ type: 'rejected' })
+  })
+})
+
+describe('processor: requests forwarded to an issuer', () => {
+  const PENDING = {
+    id: 'tx_forwarded',
+    kind: 'purchase',
+    outcome: 'declined',
+    reason: 'issuer_timeout',
+    checks: [],
+  }
+  const FINAL = {
+    id: 'tx_forwarded',
+    kind: 'purchase',
+    outcome: 'approved',
+    reason: null,
+    checks: [],
+  }
+
+  /** An executor that forwards a sale, replays a retransmission, and records the answer. */
+  function forwardingExecutor() {
+    const seen: BatchRequest[] = []
+    const executor: BatchExecutor = {
+      execute: (requests) => {
+        seen.push(...requests)
+        return Promise.resolve(
+          requests.map((request): BatchResult => {
+            if (request.type === 'issuer_answer')
+              return { type: 'decided', transaction: FINAL as never, replayed: false }
+            if (request.type === 'new' && request.stan === '000002')
+              return { type: 'decided', transaction: PENDING as never, replayed: true }
+            return {
+              type: 'forward',
+              transaction: PENDING as never,
+              message: { id: 'request:tx_forwarded' } as never,
+            }
+          }),
+        )
+      },
+      expireHolds: () => Promise.resolve(0),
+      close: () => Promise.resolve(),
+    }
+    return { executor, seen }
+  }
+
+  it('sends the forward, records the answer in a batch, answers the caller and its retransmission, and close() waits', async () => {
+    const { executor, seen } = forwardingExecutor()
+    let deliver: (outcome: IssuerOutcome) => void = () => undefined
+    const sent: string[] = []
+    const gateway: IssuerGateway = {
+      routeStatus: () => new Map(),
+      sealPan: () => 'sealed',
+      send: (_message, pan) => {
+        sent.push(pan)
+        return new Promise((resolve) => {
+          deliver = resolve
+        })
+      },
+    }
+    const p = new Processor(
+      executor,
+      manualClock(1_790_000_000_000),
+      { depthMax: 10, batchSizeMax: 10, batchesInFlightMax: 1 },
+      createTollgateMetrics(),
+      () => undefined,
+      undefined,
+      gateway,
+    )
+    const first = p.submit(badRequest('000001'))
+    await tick()
+    await tick()
+    expect(sent).toHaveLength(1)
+    // The sealed card number travels with the request; the clear one only to the gateway.
+    expect(seen[0]).toMatchObject({ sealedPan: 'sealed' })
+    const retransmission = p.submit(badRequest('000002'))
+    await tick()
+    await tick()
+    let closed = false
+    const closing = p.close().then(() => {
+      closed = true
+    })
+    await tick()
+    expect(closed).toBe(false)
+    deliver({
+      type: 'answered',
+      responseCode: '00',
+      authorizationCode: 'A1',
+      balanceMinor: null,
+      latencyMs: 5,
+    })
+    if (first.type !== 'accepted' || retransmission.type !== 'accepted') throw new Error('accepted')
+    await expect(first.result).resolves.toMatchObject({ transaction: FINAL })
+    await expect(retransmission.result).resolves.toMatchObject({ transaction: FINAL })
+    await closing
+    expect(closed).toBe(true)
+    expect(seen.filter((r) => r.type === 'issuer_answer')).toHaveLength(1)
   })
 })
