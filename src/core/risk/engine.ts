@@ -220,9 +220,13 @@ const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1024 }, (_, i) => 
  * avoids `for…in` (slow on the features object, which has too many keys to stay a fast V8
  * object) and reuses the BigInts of small counts. Same result as `BigInt(value)` for each.
  */
-export function celContext(features: Features): Record<string, unknown> {
+export function celContext(
+  features: Features,
+  /** The features the rules read (RuleSet.features); all when undefined. */
+  needed?: ReadonlySet<string>,
+): Record<string, unknown> {
   const context: Record<string, unknown> = {}
-  for (const key of Object.keys(features)) {
+  for (const key of needed ?? Object.keys(features)) {
     const value: FeatureValue | undefined = features[key]
     if (typeof value !== 'number') context[key] = value
     else
@@ -287,7 +291,8 @@ export function evaluateRules(ruleSet: RuleSet, features: Features): RiskOutcome
   const shadowHits: RuleHit[] = []
   const shadowErrors: RuleFailure[] = []
   const needsContext = ruleSet.active.length > 0 || ruleSet.shadow.length > 0
-  const context = needsContext ? celContext(features) : {}
+  // Only what the rules read becomes CEL values (a rule cannot name anything else: compiled).
+  const context = needsContext ? celContext(features, ruleSet.features) : {}
 
   let decision: RiskDecision = 'pass'
   let reason: ReasonCode | null = null
