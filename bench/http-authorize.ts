@@ -16,6 +16,7 @@ import type { Pool } from 'undici'
 import { formatMoney } from '../src/core/money.js'
 import {
   ledgerBalanced,
+  call,
   openPool,
   REQUEST_TIMEOUT_MS,
   sampleMetrics,
@@ -64,6 +65,8 @@ interface Options extends LoadOptions {
   readonly concurrency: number
   readonly json: boolean
   readonly profile: boolean
+  /** Disable every risk rule (the demo's shadow pack) before the load: the cost of risk control. */
+  readonly noRiskRules: boolean
 }
 
 const USAGE = `npm run bench -- [options]
@@ -72,6 +75,7 @@ ${loadUsage(LOAD_DEFAULTS).window}
 ${loadUsage(LOAD_DEFAULTS).fleet}
   --json                   print the result as JSON
   --profile                run the server with --cpu-prof and summarise its self time
+  --no-risk-rules          disable the demo's risk rules (the default pack, in shadow) first
 `
 
 function parseOptions(argv: readonly string[]): Options {
@@ -84,6 +88,7 @@ function parseOptions(argv: readonly string[]): Options {
       concurrency: text,
       json: flag,
       profile: flag,
+      'no-risk-rules': flag,
     },
     USAGE,
   )
@@ -92,7 +97,29 @@ function parseOptions(argv: readonly string[]): Options {
     ...loadOptions(values, LOAD_DEFAULTS),
     json: values.json === true,
     profile: values.profile === true,
+    noRiskRules: values['no-risk-rules'] === true,
   }
+}
+
+/** Disables every live risk rule through the admin API (each change is a new, audited version). */
+async function disableRiskRules(pool: Pool, token: string): Promise<number> {
+  const listed = await call(pool, 'GET', '/v1/risk/rules', token)
+  const rules = (
+    JSON.parse(listed.text) as { items: { id: string; version: number; status: string }[] }
+  ).items
+  let disabled = 0
+  for (const rule of rules) {
+    if (rule.status !== 'active' && rule.status !== 'shadow') continue
+    const answer = await call(pool, 'POST', `/v1/risk/rules/${rule.id}/status`, token, {
+      status: 'disabled',
+      baseVersion: rule.version,
+      changeNote: 'bench --no-risk-rules',
+    })
+    if (answer.status >= 300)
+      throw new Error(`disabling rule ${rule.id}: HTTP ${answer.status} ${answer.text}`)
+    disabled++
+  }
+  return disabled
 }
 
 const progress = progressLog('bench')
@@ -379,6 +406,8 @@ async function measure(
   const provisionStartMs = Date.now()
   const fleet = planFleet(options)
   await provision(pool, server.adminToken, fleet)
+  if (options.noRiskRules)
+    progress(`${await disableRiskRules(pool, server.adminToken)} risk rules disabled`)
   const provisionS = (Date.now() - provisionStartMs) / 1000
   const cards = fleet.debitPans.length + fleet.creditPans.length + fleet.lowBalancePans.length
   const terminals = fleet.terminalIds.length

@@ -12,6 +12,7 @@ import { evaluateRules, type RiskOutcome, type RuleFailure, type RuleHit } from 
 import { gatherFeatures } from '../risk/feature-sources.js'
 import { FEATURES_BY_NAME, type Features } from '../risk/features.js'
 import type { CoreContext } from './context.js'
+import { entryMatches } from './lists.js'
 import type { LimitSubject } from './limits.js'
 import type { ListSubject } from './lists.js'
 import type { NewTransactionRequest } from './requests.js'
@@ -69,6 +70,17 @@ export function featuresFor(input: RiskStageInput, working: Working, ctx: CoreCo
     working,
     working.ruleSet.features,
   )
+}
+
+function listFeatures(input: RiskStageInput, working: Working, ctx: CoreContext): Features {
+  let review = false
+  let allow = false
+  for (const entry of working.listEntries) {
+    if (entry.list === 'block' || !entryMatches(entry, input.listSubject, ctx.nowMs)) continue
+    if (entry.list === 'review') review = true
+    else allow = true
+  }
+  return { on_review_list: review, on_allow_list: allow }
 }
 
 function featureEvidence(
@@ -143,7 +155,11 @@ export function checkRisk(
   ctx: CoreContext,
 ): RiskStageResult {
   const ruleSet = working.ruleSet
-  const features = featuresFor(input, working, ctx)
+  // No live rule: only the review and allow lists can act; nothing else is worth computing.
+  const features =
+    ruleSet.active.length === 0 && ruleSet.shadow.length === 0
+      ? listFeatures(input, working, ctx)
+      : featuresFor(input, working, ctx)
   const outcome = evaluateRules(ruleSet, features)
   const evidence: Record<string, EvidenceValue> = {
     decidedBy: outcome.decidedBy,

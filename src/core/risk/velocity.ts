@@ -615,17 +615,22 @@ function addFigures(a: VelocityFigures, b: VelocityFigures): VelocityFigures {
 export class VelocityView {
   private readonly pending: VelocityEvent[] = []
   private readonly overlay = new VelocityIndex(Number.MAX_SAFE_INTEGER)
+  /** Pending events already in the overlay: it is built only when figures are asked for. */
+  private overlaid = 0
 
   constructor(private readonly index: VelocityIndex) {}
 
   record(event: VelocityEvent): void {
     this.pending.push(event)
-    this.overlay.record(event)
   }
 
   figures(scope: VelocityScope, subject: VelocitySubject, nowMs: number): VelocityFigures {
     const committed = this.index.figures(scope, subject, nowMs)
     if (this.pending.length === 0) return committed
+    while (this.overlaid < this.pending.length) {
+      const event = this.pending[this.overlaid++]
+      if (event !== undefined) this.overlay.record(event)
+    }
     const batch = this.overlay.figures(scope, subject, nowMs)
     if (scope !== 'card' || batch === EMPTY_FIGURES) return addFigures(committed, batch)
     const since = nowMs - WINDOW_MS['10m']
@@ -644,5 +649,6 @@ export class VelocityView {
   commit(): void {
     for (const event of this.pending) this.index.record(event)
     this.pending.length = 0
+    this.overlaid = 0
   }
 }
