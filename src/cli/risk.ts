@@ -1,9 +1,17 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import type { Lang } from '../core/reasons/types.js'
-import { apiClientOf, langOf, UsageError } from './env.js'
+import {
+  ADMIN_OPTIONS,
+  adminCall,
+  adminContextOf,
+  write,
+  type AdminContext,
+  type FieldError,
+} from './admin-command.js'
+import { UsageError } from './env.js'
 import { displayWidth, formatExplanation, table, type ExplanationLike } from './format.js'
-import type { ApiAnswer, ApiClient } from './http-client.js'
+import type { ApiAnswer } from './http-client.js'
 import { runBacktestCommand } from './risk-backtest.js'
 
 /**
@@ -38,65 +46,9 @@ Options: --url <url>  --lang zh-CN|en  --json (raw answers)  --actor <name> (def
 TOLLGATE_ACTOR or admin). Needs TOLLGATE_ADMIN_TOKEN.`
 
 const RULE_FILE_BYTES_MAX = 1_000_000
-const COMMON = {
-  url: { type: 'string' },
-  lang: { type: 'string' },
-  json: { type: 'boolean' },
-  actor: { type: 'string' },
-} as const
-
-interface Context {
-  readonly api: ApiClient
-  readonly lang: Lang
-  readonly json: boolean
-  readonly headers: Record<string, string>
-}
-
-function contextOf(values: {
-  url?: string | undefined
-  lang?: string | undefined
-  json?: boolean | undefined
-  actor?: string | undefined
-}): Context {
-  const lang = langOf(values.lang)
-  const actor = values.actor ?? process.env.TOLLGATE_ACTOR
-  return {
-    api: apiClientOf(values.url, lang),
-    lang,
-    json: values.json === true,
-    headers: actor === undefined ? {} : { 'x-tollgate-actor': actor },
-  }
-}
-
-/** A JSON value as text: strings and numbers as they are, anything else empty. */
-function str(value: unknown): string {
-  return typeof value === 'string' || typeof value === 'number' ? String(value) : ''
-}
-
-function write(text: string): void {
-  process.stdout.write(text + '\n')
-}
-
-interface FieldError {
-  readonly field: string
-  readonly message: string
-  readonly line?: number | null
-  readonly column?: number | null
-}
-
-/** A refused call: the problem's title and detail, each field error, exit code 2. */
-function refused(answer: ApiAnswer, expression?: string): void {
-  const body = answer.body
-  process.stderr.write(
-    `✗ ${str(body.title) || 'error'} (HTTP ${answer.status}): ${str(body.detail)}\n`,
-  )
-  for (const e of (body.errors as FieldError[] | undefined) ?? []) {
-    process.stderr.write(`    ${e.field}: ${e.message}\n`)
-    if (e.field === 'expression' && expression !== undefined)
-      process.stderr.write(caret(expression, e.line ?? null, e.column ?? null, '      ') + '\n')
-  }
-  process.exitCode = 2
-}
+const COMMON = ADMIN_OPTIONS
+type Context = AdminContext
+const contextOf = adminContextOf
 
 /**
  * The offending line of an expression with a caret under the column (both 1-based), indented.
@@ -116,22 +68,19 @@ export function caret(
   return `${prefix}${indent}${text}\n${indent}${' '.repeat(displayWidth(before))}^`
 }
 
-/** Calls the API; on a refusal prints it and returns null. */
-async function call(
+/** Calls the API; on a refusal prints it (a caret under a bad expression) and returns null. */
+function call(
   ctx: Context,
   method: string,
   path: string,
   body?: unknown,
   expression?: string,
 ): Promise<ApiAnswer | null> {
-  const answer = await ctx.api.call(method, path, body, ctx.headers)
-  if (answer.status >= 400) {
-    if (ctx.json) write(JSON.stringify(answer.body, null, 2))
-    refused(answer, expression)
-    return null
-  }
-  if (ctx.json) write(JSON.stringify(answer.body, null, 2))
-  return answer
+  return adminCall(ctx, method, path, body, (e) =>
+    e.field === 'expression' && expression !== undefined
+      ? caret(expression, e.line ?? null, e.column ?? null, '      ')
+      : null,
+  )
 }
 
 interface RuleRow {

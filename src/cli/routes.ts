@@ -1,8 +1,15 @@
 import { parseArgs } from 'node:util'
 import type { Lang } from '../core/reasons/types.js'
-import { apiClientOf, langOf, UsageError } from './env.js'
+import {
+  ADMIN_OPTIONS,
+  adminCall,
+  adminContextOf,
+  str,
+  write,
+  type AdminContext,
+} from './admin-command.js'
+import { UsageError } from './env.js'
 import { table } from './format.js'
-import type { ApiAnswer, ApiClient } from './http-client.js'
 
 /**
  * `tollgate routes …` and `tollgate maintenance …`: issuer routes, the BIN routing table, the
@@ -44,66 +51,14 @@ export const MAINTENANCE_USAGE = `tollgate maintenance <command> [options]
 
 Options: --url <url>  --lang zh-CN|en  --json  --actor <name>. Needs TOLLGATE_ADMIN_TOKEN.`
 
-const COMMON = {
-  url: { type: 'string' },
-  lang: { type: 'string' },
-  json: { type: 'boolean' },
-  actor: { type: 'string' },
-} as const
+const COMMON = ADMIN_OPTIONS
 
 const HISTORY_SHOWN_MAX = 20
 
-interface Context {
-  readonly api: ApiClient
-  readonly lang: Lang
-  readonly json: boolean
-  readonly headers: Record<string, string>
-}
-
-function contextOf(values: {
-  url?: string | undefined
-  lang?: string | undefined
-  json?: boolean | undefined
-  actor?: string | undefined
-}): Context {
-  const lang = langOf(values.lang)
-  const actor = values.actor ?? process.env.TOLLGATE_ACTOR
-  return {
-    api: apiClientOf(values.url, lang),
-    lang,
-    json: values.json === true,
-    headers: actor === undefined ? {} : { 'x-tollgate-actor': actor },
-  }
-}
-
-/** A JSON value as text: strings and numbers as they are, anything else empty. */
-function str(value: unknown): string {
-  return typeof value === 'string' || typeof value === 'number' ? String(value) : ''
-}
-
-function write(text: string): void {
-  process.stdout.write(text + '\n')
-}
-
-/** Calls the API; on a refusal prints the problem and each field error, exit code 2. */
-async function call(
-  ctx: Context,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<ApiAnswer | null> {
-  const answer = await ctx.api.call(method, path, body, ctx.headers)
-  if (ctx.json) write(JSON.stringify(answer.body, null, 2))
-  if (answer.status < 400) return answer
-  const problem = answer.body
-  process.stderr.write(
-    `✗ ${str(problem.title) || 'error'} (HTTP ${answer.status}): ${str(problem.detail)}\n`,
-  )
-  const errors = (problem.errors as { field: string; message: string }[] | undefined) ?? []
-  for (const e of errors) process.stderr.write(`    ${e.field}: ${e.message}\n`)
-  process.exitCode = 2
-  return null
-}
+type Context = AdminContext
+const contextOf = adminContextOf
+const call = (ctx: Context, method: string, path: string, body?: unknown) =>
+  adminCall(ctx, method, path, body)
 
 function integerFlag(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined
