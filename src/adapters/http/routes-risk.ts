@@ -1,3 +1,4 @@
+import { auditBuilder } from './audit.js'
 import type { FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import { explainTransaction } from '../../core/explain.js'
@@ -140,19 +141,7 @@ function ruleChanges(before: RiskRule, after: RiskRule) {
 
 export function registerRiskRoutes(router: Router, deps: HttpDeps): void {
   const risk = deps.store.risk
-  const audit = (
-    actor: string,
-    action: string,
-    subject: string,
-    detail: Record<string, unknown>,
-  ): AuditEntry => ({
-    id: deps.ids.entityId('au'),
-    atMs: deps.clock.nowMs(),
-    actor,
-    action,
-    subject,
-    detail,
-  })
+  const audit = auditBuilder(deps)
   // The catalogue is static: rendered once per language.
   const features: Readonly<Record<Lang, unknown>> = {
     en: { lang: 'en', items: FEATURES.map((f) => featureView(f, 'en')) },

@@ -1,3 +1,4 @@
+import { auditBuilder } from './audit.js'
 import type { z } from 'zod'
 import {
   LOCAL_ROUTE_ID,
@@ -133,19 +134,7 @@ function windowTimeErrors(startsAtMs: number, endsAtMs: number, nowMs: number): 
 
 export function registerRoutingRoutes(router: Router, deps: HttpDeps): void {
   const routing = deps.store.routing
-  const audit = (
-    actor: string,
-    action: string,
-    subject: string,
-    detail: Record<string, unknown>,
-  ): AuditEntry => ({
-    id: deps.ids.entityId('au'),
-    atMs: deps.clock.nowMs(),
-    actor,
-    action,
-    subject,
-    detail,
-  })
+  const audit = auditBuilder(deps)
   const healthOf = (routeId: string, nowMs: number) =>
     deps.issuerHealth?.route(routeId, nowMs) ?? null
   const routeOf = async (params: unknown): Promise<IssuerRoute> => {
