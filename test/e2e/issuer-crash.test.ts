@@ -233,12 +233,15 @@ describe('crash on a remote route: SIGKILL with requests, reversals and advices 
         const why = record?.evidence.why
         if (typeof why === 'string' && why.includes('stopped before'))
           recovered.push(m.transactionId)
-        recovered.push(m.transactionId)
       }
       expect(recovered.length).toBeGreaterThan(0)
       const messages = byTx()
       for (const id of recovered) {
-        expect(messages.get(id)?.get('reversal')?.status).toBe('delivered')
+        const live = await store.routing.listMessages({ limit: 10_000 })
+        const mine = live.filter((m) => m.transactionId === id).map((m) => `${m.kind}:${m.status}`)
+        expect(messages.get(id)?.get('reversal')?.status, `${id} ${mine.join(' ')}`).toBe(
+          'delivered',
+        )
         const record = await store.getTransaction(id)
         expect(record).toMatchObject({ outcome: 'declined', reason: 'issuer_timeout' })
         expect(record?.evidence).toMatchObject({ reversal: 'queued', moneyMoved: false })
