@@ -14,8 +14,16 @@ import type { AuditEntry, WriteResult } from './store.js'
 export interface RoutingStore {
   listRoutes(): Promise<readonly IssuerRoute[]>
   getRoute(id: string): Promise<IssuerRoute | null>
-  /** Creates or replaces a route; creates its settlement accounts in every currency. */
-  putRoute(route: IssuerRoute, audit: AuditEntry): Promise<WriteResult>
+  /**
+   * Writes a route and creates its settlement accounts in every currency. `create`: conflict if
+   * it exists (or the route bound is reached); `replace`: not_found if it does not; `upsert`
+   * either. Checked inside the write transaction.
+   */
+  putRoute(
+    route: IssuerRoute,
+    audit: AuditEntry,
+    mode?: 'create' | 'replace' | 'upsert',
+  ): Promise<WriteResult>
 
   listBins(): Promise<readonly BinRoute[]>
   /** Routes a BIN prefix (replacing its route); the route must exist. */
@@ -27,6 +35,7 @@ export interface RoutingStore {
 
   /** Windows that end after `sinceMs` (not cancelled), soonest first; all routes or one. */
   listWindows(sinceMs: number, routeId?: string): Promise<readonly MaintenanceWindow[]>
+  /** Adds a window; conflict if it overlaps another window of the route or passes the bound. */
   putWindow(window: MaintenanceWindow, audit: AuditEntry): Promise<WriteResult>
   cancelWindow(id: string, atMs: number, audit: AuditEntry): Promise<WriteResult>
 

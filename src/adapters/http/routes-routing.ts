@@ -4,6 +4,9 @@ import {
   LOCAL_ROUTE_ID,
   type IssuerRoute,
   type MaintenanceWindow,
+  BIN_ROUTES_MAX,
+  ROUTES_MAX,
+  WINDOWS_PER_ROUTE_MAX,
 } from '../../core/routes/model.js'
 import type { AuditEntry, WriteResult } from '../../ports/store.js'
 import type { HttpDeps } from './deps.js'
@@ -31,11 +34,8 @@ import {
  */
 
 /** Each remote route holds a connection pool: a handful of banks, not thousands. */
-export const ROUTES_MAX = 64
 /** The routing table is compiled into memory for every generation. */
-export const BIN_ROUTES_MAX = 10_000
 /** The issuer links read every upcoming window every second. */
-export const WINDOWS_PER_ROUTE_MAX = 32
 const WINDOWS_LISTED_MAX = ROUTES_MAX * WINDOWS_PER_ROUTE_MAX
 
 const R = { 200: 'ok', 400: 'invalid request', 401: 'administrator token required' }
@@ -207,7 +207,7 @@ export function registerRoutingRoutes(router: Router, deps: HttpDeps): void {
         note: body.changeNote ?? null,
         route: routeView(route),
       })
-      ensureWritten(await routing.putRoute(route, entry), 'route')
+      ensureWritten(await routing.putRoute(route, entry, 'create'), 'route')
       return reply.code(201).send(routeView(route))
     },
   )
@@ -274,7 +274,7 @@ export function registerRoutingRoutes(router: Router, deps: HttpDeps): void {
         note: body.changeNote ?? null,
         ...routeChanges(before, route),
       })
-      ensureWritten(await routing.putRoute(route, entry), 'route')
+      ensureWritten(await routing.putRoute(route, entry, 'replace'), 'route')
       return routeView(route)
     },
   )

@@ -96,6 +96,10 @@ export const LOCAL_ONLY: RoutingTable = {
 }
 
 export const LOCAL_ROUTE_ID = 'local'
+/** Bounds the store enforces inside its write transactions (the API checks them too). */
+export const ROUTES_MAX = 64
+export const BIN_ROUTES_MAX = 10_000
+export const WINDOWS_PER_ROUTE_MAX = 32
 export const BIN_PREFIX_MIN = 3
 export const BIN_PREFIX_MAX = 10
 

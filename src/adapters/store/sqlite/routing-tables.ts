@@ -1,12 +1,15 @@
-import { notFound, OK, storedOneOf, type AdminWrite } from './support.js'
+import { conflict, notFound, OK, storedOneOf, type AdminWrite } from './support.js'
 import type Database from 'better-sqlite3'
 import { CURRENCIES } from '../../../core/money.js'
 import type { Changes } from '../../../core/pipeline/snapshot.js'
 import {
+  BIN_ROUTES_MAX,
   issuerAccountId,
   LOCAL_ONLY,
   LOCAL_ROUTE_ID,
   ROUTE_KINDS,
+  ROUTES_MAX,
+  WINDOWS_PER_ROUTE_MAX,
   type BinRoute,
   type IssuerRoute,
   type MaintenanceWindow,
@@ -341,8 +344,17 @@ export class RoutingTables implements RoutingStore {
     })
   }
 
-  putRoute(route: IssuerRoute, audit: AuditEntry): Promise<WriteResult> {
+  putRoute(
+    route: IssuerRoute,
+    audit: AuditEntry,
+    mode: 'create' | 'replace' | 'upsert' = 'upsert',
+  ): Promise<WriteResult> {
     return this.adminWrite(audit, () => {
+      const exists = this.s.route.get(route.id) !== undefined
+      if (mode === 'create' && exists) return conflict(`route ${route.id} exists`)
+      if (mode === 'replace' && !exists) return notFound(`no route ${route.id}`)
+      if (!exists && this.s.routes.all().length >= ROUTES_MAX)
+        return conflict(`at most ${ROUTES_MAX} routes`)
       this.s.upsertRoute.run({
         id: route.id,
         name: route.name,
@@ -372,6 +384,9 @@ export class RoutingTables implements RoutingStore {
     return this.adminWrite(audit, () => {
       if (bin.routeId !== LOCAL_ROUTE_ID && this.s.route.get(bin.routeId) === undefined)
         return notFound(`no route ${bin.routeId}`)
+      const bins = this.s.bins.all()
+      if (!bins.some((b) => b.prefix === bin.prefix) && bins.length >= BIN_ROUTES_MAX)
+        return conflict(`at most ${BIN_ROUTES_MAX} BIN prefixes`)
       this.s.upsertBin.run(bin.prefix, bin.routeId)
       this.bump()
       return OK
@@ -410,6 +425,13 @@ export class RoutingTables implements RoutingStore {
     return this.adminWrite(audit, () => {
       if (this.s.route.get(window.routeId) === undefined)
         return notFound(`no route ${window.routeId}`)
+      const upcoming = this.s.windows.all({ since: window.createdAtMs, route: window.routeId })
+      const overlap = upcoming.find(
+        (w) => w.starts_at_ms < window.endsAtMs && window.startsAtMs < w.ends_at_ms,
+      )
+      if (overlap !== undefined) return conflict(`window ${overlap.id} overlaps: cancel it first`)
+      if (upcoming.length >= WINDOWS_PER_ROUTE_MAX)
+        return conflict(`at most ${WINDOWS_PER_ROUTE_MAX} upcoming windows per route`)
       this.s.insertWindow.run({
         id: window.id,
         route_id: window.routeId,
