@@ -252,8 +252,15 @@ export class IssuerLinks implements IssuerGateway, IssuerHealth {
         await retry(`issuer answered ${code}`)
         return
       }
-      // Any other answer acknowledges: 00, or "nothing to reverse" (25, 94 …).
-      await this.store.routing.markDelivered(message.id, this.options.clock.nowMs())
+      // Any other answer acknowledges: 00, or "nothing to reverse" (25, 94 …). An advice the
+      // bank acknowledged with a refusal is still delivered, and the code stays visible.
+      const note = code === '00' ? undefined : `acknowledged with ${code}`
+      if (note !== undefined && message.kind === 'advice')
+        this.options.logger.warn(
+          { transactionId: message.transactionId, route: message.routeId, code },
+          'the bank acknowledged a stand-in advice with a refusal: check the sale with the bank',
+        )
+      await this.store.routing.markDelivered(message.id, this.options.clock.nowMs(), note)
       return
     }
     await retry(

@@ -41,8 +41,11 @@ export interface RoutingStore {
 
   /** Pending reversals and advices due at `nowMs`, oldest due first. */
   dueMessages(nowMs: number, limit: number): Promise<readonly IssuerMessage[]>
-  /** The issuer acknowledged a pending message: delivered, and its sealed card number erased. */
-  markDelivered(id: string, nowMs: number): Promise<WriteResult>
+  /**
+   * The issuer acknowledged a pending message: delivered, and its sealed card number erased.
+   * `note`: what the acknowledgement said when it was not a plain 00 (kept as the last error).
+   */
+  markDelivered(id: string, nowMs: number, note?: string): Promise<WriteResult>
   /** Another attempt failed: count it and try again at `nextAttemptAtMs`. */
   reschedule(
     id: string,

@@ -382,6 +382,20 @@ describe('a remote route', () => {
       })
     })
 
+    it('does not stand in for a request that carries no sealed card number (no advice possible)', () => {
+      const w = new World(STIP)
+      w.status = { state: 'down', why: 'no_connection' }
+      const sealed = w.purchase(1_000)
+      const unsealed: NewTransactionRequest = Object.fromEntries(
+        Object.entries(sealed).filter(([key]) => key !== 'sealedPan'),
+      ) as unknown as NewTransactionRequest
+      const [result] = w.run([unsealed])
+      expect(result).toMatchObject({
+        transaction: { outcome: 'declined', reason: 'issuer_unavailable' },
+      })
+      expect(w.store.issuerMessages.size).toBe(0)
+    })
+
     it('without stand-in, declines issuer_unavailable and sends nothing', () => {
       const w = new World()
       w.status = { state: 'down', why: 'no_connection' }

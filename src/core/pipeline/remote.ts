@@ -171,14 +171,19 @@ function standInOrDecline(
   }
   const downReason: ReasonCode =
     status.why === 'maintenance' ? 'issuer_maintenance' : 'issuer_unavailable'
-  if (maintenance?.mode === 'decline' || request.kind === 'balance_inquiry') {
+  // A stand-in approval owes the bank an advice, which needs the card number kept sealed: a
+  // request that came in before the app knew of any remote route has none, so it cannot stand in.
+  const noSealedCard = request.sealedPan === undefined
+  if (maintenance?.mode === 'decline' || request.kind === 'balance_inquiry' || noSealedCard) {
     const evidence: Evidence = {
       ...downEvidence,
       standIn: false,
       why:
         request.kind === 'balance_inquiry'
           ? 'only the issuer knows the balance: no stand-in for inquiries'
-          : 'the maintenance window declines instead of standing in',
+          : noSealedCard
+            ? 'the card number could not be kept for the advice the bank would need'
+            : 'the maintenance window declines instead of standing in',
     }
     checks.push({ stage: 'issuer', name: 'stand_in', status: 'fail', reason: downReason, evidence })
     return input.decline(downReason, 'issuer', evidence)

@@ -262,9 +262,9 @@ export class RoutingTables implements RoutingStore {
         `SELECT * FROM issuer_messages WHERE status = 'pending' AND next_attempt_at_ms <= ?
          ORDER BY next_attempt_at_ms, id LIMIT ?`,
       ),
-      delivered: db.prepare<[number, number, string]>(
+      delivered: db.prepare<[number, number, string | null, string]>(
         `UPDATE issuer_messages SET status = 'delivered', sealed_pan = NULL, delivered_at_ms = ?,
-           updated_at_ms = ?, next_attempt_at_ms = NULL
+           updated_at_ms = ?, next_attempt_at_ms = NULL, last_error = COALESCE(?, last_error)
          WHERE id = ? AND status = 'pending'`,
       ),
       reschedule: db.prepare<[number, number, string, number, string]>(
@@ -457,9 +457,9 @@ export class RoutingTables implements RoutingStore {
     return Promise.resolve().then(() => this.s.due.all(nowMs, limit).map(toMessage))
   }
 
-  markDelivered(id: string, nowMs: number): Promise<WriteResult> {
+  markDelivered(id: string, nowMs: number, note?: string): Promise<WriteResult> {
     return Promise.resolve().then(() =>
-      this.s.delivered.run(nowMs, nowMs, id).changes === 1
+      this.s.delivered.run(nowMs, nowMs, note ?? null, id).changes === 1
         ? OK
         : notFound(`no pending message ${id}`),
     )
