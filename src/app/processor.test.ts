@@ -261,3 +261,62 @@ describe('processor: requests forwarded to an issuer', () => {
     expect(seen.filter((r) => r.type === 'issuer_answer')).toHaveLength(1)
   })
 })
+
+describe('processor: recording an issuer answer when its batch fails', () => {
+  it('tries the answer again, so the caller still gets it', async () => {
+    const PENDING = {
+      id: 'tx_f',
+      kind: 'purchase',
+      outcome: 'declined',
+      reason: 'issuer_timeout',
+      checks: [],
+    }
+    const FINAL = { id: 'tx_f', kind: 'purchase', outcome: 'approved', reason: null, checks: [] }
+    let answerBatches = 0
+    const executor: BatchExecutor = {
+      execute: (requests) => {
+        if (requests.some((r) => r.type === 'issuer_answer')) {
+          answerBatches++
+          if (answerBatches === 1) return Promise.reject(new Error('disk I/O error'))
+          return Promise.resolve([
+            { type: 'decided', transaction: FINAL as never, replayed: false },
+          ])
+        }
+        return Promise.resolve(
+          requests.map((): BatchResult => ({
+            type: 'forward',
+            transaction: PENDING as never,
+            message: { id: 'request:tx_f' } as never,
+          })),
+        )
+      },
+      expireHolds: () => Promise.resolve(0),
+      close: () => Promise.resolve(),
+    }
+    const gateway: IssuerGateway = {
+      routeStatus: () => new Map(),
+      sealPan: () => undefined,
+      send: () =>
+        Promise.resolve({
+          type: 'answered',
+          responseCode: '00',
+          authorizationCode: 'A1',
+          balanceMinor: null,
+          latencyMs: 1,
+        }),
+    }
+    const p = new Processor(
+      executor,
+      manualClock(1_790_000_000_000),
+      { depthMax: 10, batchSizeMax: 10, batchesInFlightMax: 1 },
+      createTollgateMetrics(),
+      () => undefined,
+      undefined,
+      gateway,
+    )
+    const outcome = p.submit(badRequest('000001'))
+    if (outcome.type !== 'accepted') throw new Error('accepted')
+    await expect(outcome.result).resolves.toMatchObject({ transaction: FINAL })
+    expect(answerBatches).toBe(2)
+  })
+})

@@ -16,6 +16,10 @@ interface Pending {
   readonly reject: (error: unknown) => void
 }
 
+/** Attempts to record an issuer's answer when its batch fails, and the wait between them. */
+const ANSWER_ATTEMPTS_MAX = 5
+const ANSWER_RETRY_MS = 1_000
+
 export class StoreFailure extends Error {
   readonly code = 'store_failure'
   override readonly name = 'StoreFailure'
@@ -212,25 +216,35 @@ export class Processor implements Authorizer {
             .send(result.message, request.card.pan)
             // send never throws; if it did, whether the request left is unknown: reverse.
             .catch((): IssuerOutcome => ({ type: 'timeout', latencyMs: 0 }))
-    void sent.then((outcome) => {
-      // Recording the answer is never refused: it goes first, whatever the queue's depth.
-      this.queue.unshift({
-        request: {
-          type: 'issuer_answer',
-          transactionId: id,
-          outcome,
-          sealedPan: null,
-          idempotencyKey: null,
-        },
-        resolve: () => undefined,
-        reject: (error: unknown) => {
-          const callers = this.forwards.get(id) ?? []
-          this.forwards.delete(id)
-          for (const caller of callers) caller.reject(error)
-        },
-      })
-      this.schedule()
+    void sent.then((outcome) => this.recordAnswer(id, outcome, 0))
+  }
+
+  /**
+   * Queues the batch that records an issuer's answer — first, whatever the queue's depth. If
+   * that batch cannot commit (the disk failed, say), the answer is tried again a few times
+   * before the callers get the failure: until it is recorded, a reversal cannot be queued.
+   */
+  private recordAnswer(id: string, outcome: IssuerOutcome, attempt: number): void {
+    this.queue.unshift({
+      request: {
+        type: 'issuer_answer',
+        transactionId: id,
+        outcome,
+        sealedPan: null,
+        idempotencyKey: null,
+      },
+      resolve: () => undefined,
+      reject: (error: unknown) => {
+        if (attempt + 1 < ANSWER_ATTEMPTS_MAX && !(error instanceof AssertionFailure)) {
+          setTimeout(() => this.recordAnswer(id, outcome, attempt + 1), ANSWER_RETRY_MS)
+          return
+        }
+        const callers = this.forwards.get(id) ?? []
+        this.forwards.delete(id)
+        for (const caller of callers) caller.reject(error)
+      },
     })
+    this.schedule()
   }
 
   private answerForward(transactionId: string, result: RequestResult): void {
