@@ -329,6 +329,7 @@ export function requestOf(message: IssuerMessage, pan: string, acquirerId: strin
         ...(message.authorizationCode === null
           ? {}
           : { authorizationCode: message.authorizationCode }),
+        ...(message.standInReason === null ? {} : { standInReason: message.standInReason }),
       }
     case 'reversal':
       return {

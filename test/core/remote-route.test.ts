@@ -344,6 +344,7 @@ describe('a remote route', () => {
         kind: 'advice',
         status: 'pending',
         authorizationCode: 'S00001',
+        standInReason: 'circuit_open',
       })
       expect(w.settlementDebits()).toBe(30_000)
       // 30,000 + 45,000 would pass the daily stand-in amount (70,000).

@@ -55,6 +55,8 @@ export interface IssuerRequest {
   readonly original?: OriginalData
   /** For an advice: the stand-in authorization code given to the terminal. */
   readonly authorizationCode?: string
+  /** For an advice: why the acquirer stood in, sent in field 60 as `STIP <reason>`. */
+  readonly standInReason?: string
   /** 0421 / 0221: a repeat of an advice or reversal already sent. */
   readonly repeat?: boolean
 }
@@ -154,6 +156,8 @@ export function requestMessage(request: IssuerRequest, attempt = 0): IsoMessage 
     fields.set(38, pad(request.authorizationCode, 6))
     fields.set(39, '00')
   }
+  if (request.kind === 'advice' && request.standInReason !== undefined)
+    fields.set(60, `STIP ${request.standInReason}`)
   if (request.kind === 'reversal' && request.original !== undefined) {
     const o = request.original
     const acquirer = request.acquirerId.padStart(11, '0').slice(-11)

@@ -100,6 +100,7 @@ function newMessage(
     currency: input.currency,
     lastError: null,
     originalMti: null,
+    standInReason: null,
     createdAtMs: ctx.nowMs,
     updatedAtMs: ctx.nowMs,
     deliveredAtMs: null,
@@ -235,14 +236,15 @@ function standInOrDecline(
   })
   working.insertTransaction(record)
   countUsage(working, record as Sale, 1)
-  working.putIssuerMessage(
-    newMessage(input, ctx, 'advice', {
+  working.putIssuerMessage({
+    ...newMessage(input, ctx, 'advice', {
       status: 'pending',
       authorizationCode: record.authorizationCode,
       nextAttemptAtMs: ctx.nowMs,
       rrn: record.rrn,
     }),
-  )
+    standInReason: status.why,
+  })
   return { type: 'decided', transaction: record, replayed: false }
 }
 
@@ -458,6 +460,7 @@ export function queueReversal(
     sealedPan,
     authorizationCode: null,
     originalMti: sent.kind === 'advice' ? '0220' : '0200',
+    standInReason: null,
     lastError: null,
     createdAtMs: ctx.nowMs,
     updatedAtMs: ctx.nowMs,

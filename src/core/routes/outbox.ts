@@ -52,6 +52,8 @@ export interface IssuerMessage {
   readonly authorizationCode: string | null
   /** Reversals: the MTI of what they undo (0200 a forwarded sale, 0220 a delivered advice). */
   readonly originalMti: string | null
+  /** Advices: why Tollgate stood in (the route was in maintenance, its circuit open, unconnected). */
+  readonly standInReason: string | null
   readonly lastError: string | null
   readonly createdAtMs: number
   readonly updatedAtMs: number

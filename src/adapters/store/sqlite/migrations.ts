@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import { assert } from '../../../core/assert.js'
 import { RISK_CONTROL_SQL } from './risk-migration.js'
-import { ISSUER_ROUTING_SQL } from './routing-migration.js'
+import { ISSUER_ROUTING_SQL, STAND_IN_REASON_SQL } from './routing-migration.js'
 
 /**
  * Versioned schema migrations for the SQLite store. Each runs once, in order, inside its own
@@ -221,6 +221,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 2, name: 'risk_control', sql: RISK_CONTROL_SQL },
   { version: 3, name: 'compact_transactions', sql: COMPACT_TRANSACTIONS },
   { version: 4, name: 'issuer_routing', sql: ISSUER_ROUTING_SQL },
+  { version: 5, name: 'stand_in_reason', sql: STAND_IN_REASON_SQL },
 ])
 
 for (const [index, migration] of MIGRATIONS.entries()) {

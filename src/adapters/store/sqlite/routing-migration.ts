@@ -67,3 +67,9 @@ CREATE INDEX issuer_messages_due ON issuer_messages (next_attempt_at_ms) WHERE s
 CREATE INDEX issuer_messages_in_flight ON issuer_messages (created_at_ms) WHERE status = 'in_flight';
 CREATE INDEX issuer_messages_sealed ON issuer_messages (updated_at_ms) WHERE sealed_pan IS NOT NULL;
 `
+
+/** Migration `stand_in_reason`: why an advice's approval was made in stand-in (ISO 8583 field 60). */
+export const STAND_IN_REASON_SQL = `
+ALTER TABLE issuer_messages ADD COLUMN stand_in_reason TEXT
+  CHECK (stand_in_reason IS NULL OR stand_in_reason IN ('maintenance', 'circuit_open', 'no_connection'));
+`

@@ -80,6 +80,7 @@ interface MessageRow {
   currency: string
   authorization_code: string | null
   original_mti: string | null
+  stand_in_reason: string | null
   last_error: string | null
   created_at_ms: number
   updated_at_ms: number
@@ -106,6 +107,7 @@ const MESSAGE_COLUMNS = [
   'currency',
   'authorization_code',
   'original_mti',
+  'stand_in_reason',
   'last_error',
   'created_at_ms',
   'updated_at_ms',
@@ -161,6 +163,7 @@ function toMessage(row: MessageRow): IssuerMessage {
     currency: row.currency,
     authorizationCode: row.authorization_code,
     originalMti: row.original_mti,
+    standInReason: row.stand_in_reason,
     lastError: row.last_error,
     createdAtMs: row.created_at_ms,
     updatedAtMs: row.updated_at_ms,
@@ -189,6 +192,7 @@ function messageRow(m: IssuerMessage): MessageRow {
     currency: m.currency,
     authorization_code: m.authorizationCode,
     original_mti: m.originalMti,
+    stand_in_reason: m.standInReason,
     last_error: m.lastError,
     created_at_ms: m.createdAtMs,
     updated_at_ms: m.updatedAtMs,
