@@ -169,9 +169,10 @@ export class IssuerLinks implements IssuerGateway, IssuerHealth {
           note: window.note,
         },
       }
-    const health = link.client.health()
-    if (health.status === 'circuit_open') return { state: 'down', why: 'circuit_open' }
-    if (health.status === 'down') return { state: 'down', why: 'no_connection' }
+    // Asked for every batch: the status alone, not the whole health report.
+    const status = link.client.status()
+    if (status === 'circuit_open') return { state: 'down', why: 'circuit_open' }
+    if (status === 'down') return { state: 'down', why: 'no_connection' }
     return { state: 'up' }
   }
 

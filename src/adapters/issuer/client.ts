@@ -100,6 +100,8 @@ export interface IssuerClient {
    */
   send(request: IssuerRequest, attempt?: number, timeoutMs?: number): Promise<IssuerResult>
   health(): RouteHealth
+  /** Just the status (what `health().status` says), cheap enough to ask for every batch. */
+  status(): RouteHealth['status']
   /** Route and breaker transitions, oldest first, at most `historyMax`. */
   history(): RouteTransition[]
   /** Resolves true once at least `count` connections are signed on, false after `timeoutMs`. */
@@ -244,11 +246,20 @@ class RouteClient implements IssuerClient {
     })
   }
 
-  health(): RouteHealth {
-    const nowMs = this.#deps.clock.nowMs()
+  status(): RouteHealth['status'] {
+    this.#tickStatus(this.#deps.clock.nowMs())
+    return this.#status.status
+  }
+
+  #tickStatus(nowMs: number): void {
     this.#onBreakerTransition(this.#breaker.tick(nowMs))
     // Rates age out of the window with no event: derive the status again when asked.
     this.#refreshStatus()
+  }
+
+  health(): RouteHealth {
+    const nowMs = this.#deps.clock.nowMs()
+    this.#tickStatus(nowMs)
     const lastTransition = this.#history.last()
     return {
       route: this.route,
