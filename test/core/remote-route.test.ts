@@ -16,6 +16,8 @@ import type {
 } from '../../src/core/pipeline/requests.js'
 import type { BatchResult } from '../../src/core/pipeline/result.js'
 import { VelocityIndex } from '../../src/core/risk/velocity.js'
+import { compileRuleSet } from '../../src/core/risk/engine.js'
+import { DEFAULT_RISK_SETTINGS } from '../../src/core/risk/rules.js'
 import {
   issuerAccountId,
   STIP_DISABLED,
@@ -65,6 +67,7 @@ class World {
   private sequence = 0
   private stan = 0
   status: RouteStatus = { state: 'up' }
+  readonly velocity = new VelocityIndex()
 
   constructor(stip = STIP_DISABLED) {
     this.store.putMerchant({
@@ -115,7 +118,7 @@ class World {
       newTransferId: () => `tr_${++this.sequence}`,
       newAuthorizationCode: () => 'S00001',
       newRrn: () => String(++this.sequence).padStart(12, '0'),
-      velocity: new VelocityIndex(),
+      velocity: this.velocity,
       routeStatus: new Map([[ROUTE_ID, this.status]]),
     }
   }
@@ -330,6 +333,50 @@ describe('a remote route', () => {
       type: 'decided',
       transaction: { outcome: 'declined', reason: 'transaction_kind_not_supported' },
     })
+  })
+
+  it('a forwarded sale the risk rules sent to review opens its item when the bank approves', () => {
+    const w = new World()
+    w.store.ruleSet = compileRuleSet(
+      [
+        {
+          id: 'look_at_it',
+          version: 1,
+          status: 'active',
+          name: 'look',
+          expression: 'amount > 100',
+          action: 'review',
+          reason: null,
+          score: 0,
+          priority: 1,
+          description: { 'zh-CN': '复核', en: 'review' },
+          author: 't',
+          changeNote: 't',
+          createdAtMs: NOW,
+        },
+      ],
+      DEFAULT_RISK_SETTINGS,
+      1,
+    ).ruleSet
+    const forward = forwarded(w.run([w.purchase(5_000)])[0])
+    expect(w.store.reviews.size).toBe(0)
+    w.answer(forward.transaction.id, approved)
+    expect(w.store.reviews.get(forward.transaction.id)).toMatchObject({
+      status: 'open',
+      decidedBy: 'rule',
+      ruleHits: 'look_at_it@v1 review',
+    })
+  })
+
+  it('velocity counts a forwarded sale by its final outcome, not as a decline while it waits', () => {
+    const w = new World()
+    const forward = forwarded(w.run([w.purchase(5_000)])[0])
+    const subject = { cardToken: 'tok_remote', merchantId: MERCHANT, terminalId: TERMINAL }
+    expect(w.velocity.figures('card', subject, NOW).count['10m']).toBe(0)
+    w.answer(forward.transaction.id, approved)
+    const figures = w.velocity.figures('card', subject, NOW)
+    expect(figures.count['10m']).toBe(1)
+    expect(figures.declines10m).toBe(0)
   })
 
   describe('while the route is down', () => {

@@ -9,7 +9,9 @@ import { reasonForIssuerCode } from '../routes/issuer-codes.js'
 import { issuerAccountId, type IssuerRoute, type RouteStatus } from '../routes/model.js'
 import { issuerMessageId, transmissionTimeOf, type IssuerMessage } from '../routes/outbox.js'
 import { standIn } from '../routes/stip.js'
+import { reviewItemOf } from '../risk/review.js'
 import type { CoreContext } from './context.js'
+import { riskSignals } from './risk.js'
 import { clearingAccountId, counterKey, stipCounterKey } from './keys.js'
 import { approvedRecord, declinedRecord, skipRest, type RecordBase } from './record.js'
 import type { IssuerAnswerRequest, NewTransactionRequest } from './requests.js'
@@ -277,6 +279,22 @@ export function decideIssuerAnswer(
   ): RequestResult => {
     working.updateTransaction(record)
     working.putIssuerMessage({ ...message, ...nextMessage, updatedAtMs: ctx.nowMs })
+    // Velocity counts the sale's final outcome (a forward is not counted as it waits).
+    working.recordAttempt(record)
+    // What the risk stage sent to review opens its item once the bank approves.
+    const risk = riskSignals(pending)
+    if (record.outcome === 'approved' && risk?.outcome === 'review') {
+      const evidence = pending.checks.find(
+        (c) => c.stage === 'risk' && c.name === 'rules',
+      )?.evidence
+      working.insertReviewOf(
+        reviewItemOf(record, {
+          decidedBy: risk.decidedBy ?? 'rule',
+          ruleHits: typeof evidence?.ruleHits === 'string' ? evidence.ruleHits : '',
+          score: typeof evidence?.score === 'number' ? evidence.score : 0,
+        }),
+      )
+    }
     return { type: 'decided', transaction: record, replayed: false }
   }
 

@@ -230,8 +230,8 @@ export class Working {
       list.push(record.id)
       this.followUps.set(record.originalId, list)
     }
-    const event = velocityEventOf(record)
-    if (event !== null) this.velocity.record(event)
+    // A sale forwarded to its bank counts when its answer is recorded (recordAttempt).
+    if (record.evidence.awaitingIssuer !== true) this.recordAttempt(record)
     const token = record.cardToken
     if (token !== null && !this.firstSeen.has(token) && !this.newFirstSeen.has(token))
       this.newFirstSeen.set(token, record.createdAtMs)
@@ -255,6 +255,18 @@ export class Working {
   insertReview(item: ReviewItem): void {
     assert(this.insertedTransactionSet.has(item.transactionId), 'a review item of this batch')
     this.reviews.push(item)
+  }
+
+  /** A review item for a transaction decided in an earlier batch (a forwarded sale). */
+  insertReviewOf(item: ReviewItem): void {
+    assert(this.transactions.has(item.transactionId), 'a review item of a loaded transaction')
+    this.reviews.push(item)
+  }
+
+  /** Counts an authorization attempt for velocity (in this batch's overlay). */
+  recordAttempt(record: TransactionRecord): void {
+    const event = velocityEventOf(record)
+    if (event !== null) this.velocity.record(event)
   }
 
   updateTransaction(record: TransactionRecord): void {

@@ -35,13 +35,25 @@ export interface ReviewItem {
 }
 
 export function openReviewItem(record: TransactionRecord, outcome: RiskOutcome): ReviewItem {
+  return reviewItemOf(record, {
+    decidedBy: outcome.decidedBy,
+    ruleHits: outcome.hits.map((h) => `${h.ruleId}@v${h.version} ${h.action}`).join(', '),
+    score: outcome.score,
+  })
+}
+
+/** A review item from what the risk stage left in the record (a forwarded sale's approval). */
+export function reviewItemOf(
+  record: TransactionRecord,
+  why: { readonly decidedBy: string; readonly ruleHits: string; readonly score: number },
+): ReviewItem {
   return {
     transactionId: record.id,
     status: 'open',
     createdAtMs: record.createdAtMs,
-    decidedBy: outcome.decidedBy,
-    ruleHits: outcome.hits.map((h) => `${h.ruleId}@v${h.version} ${h.action}`).join(', '),
-    score: outcome.score,
+    decidedBy: why.decidedBy,
+    ruleHits: why.ruleHits,
+    score: why.score,
     cardToken: record.cardToken,
     cardMasked: record.cardMasked,
     merchantId: record.merchantId,
