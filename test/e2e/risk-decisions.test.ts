@@ -125,8 +125,9 @@ function riskCheck(transactionId: string, name: string): StoredCheck | undefined
   return storedChecks(transactionId).find((c) => c.stage === 'risk' && c.name === name)
 }
 
+/** The operator's explanation: staff, with the administrator's token. */
 async function explanation(id: string, lang: 'en' | 'zh-CN'): Promise<Explanation> {
-  const answer = await client.get<Explanation>(`/v1/transactions/${id}/explanation?lang=${lang}`)
+  const answer = await admin.get<Explanation>(`/v1/transactions/${id}/explanation?lang=${lang}`)
   expect(answer.status).toBe(200)
   return answer.body
 }
@@ -568,5 +569,24 @@ describe('velocity', () => {
     const explained = await explanation(third.body.transactionId, 'en')
     expect(evidenceOf(explained)).toMatchObject({ 'f.card_count_10m': '2' })
     expectApproved(await buy(shop, other, '10.00'))
+  })
+})
+
+describe('who may read rule internals', () => {
+  it('without the token an explanation is the merchant view, and audience=operator is refused', async () => {
+    const shop = await createShop(server)
+    const card = await createCard(server, 'debit', '5000.00')
+    await liveRule(shop, { when: 'amount == 77700', action: 'block', reason: 'suspected_fraud' })
+    const blocked = await buy(shop, card, '777.00')
+    expectDeclined(blocked, 'suspected_fraud')
+    const path = `/v1/transactions/${blocked.body.transactionId}/explanation`
+    const anonymous = await client.get<Explanation & { audience: string }>(path)
+    expect(anonymous.status).toBe(200)
+    expect(anonymous.body.audience).toBe('merchant')
+    expect(evidenceOf(anonymous.body)).not.toHaveProperty('riskRuleId')
+    expect((await client.get(`${path}?audience=operator`)).status).toBe(401)
+    expect(evidenceOf(await explanation(blocked.body.transactionId, 'en'))).toHaveProperty(
+      'riskRuleId',
+    )
   })
 })

@@ -12,7 +12,14 @@ import type { TransactionFilter } from '../../ports/store.js'
 import type { HttpDeps } from './deps.js'
 import { problem, validationProblem } from './problem.js'
 import { LANG, type Schemas } from './schemas.js'
-import { HttpProblem, idempotencyKeyOf, langOf, parseWith, type Router } from './server.js'
+import {
+  hasAdminToken,
+  HttpProblem,
+  idempotencyKeyOf,
+  langOf,
+  parseWith,
+  type Router,
+} from './server.js'
 import { decisionView, rejectionExplanation, transactionView } from './views.js'
 
 const ID_PARAMS = z.strictObject({
@@ -361,7 +368,21 @@ export function registerTransactionRoutes(router: Router, deps: HttpDeps, schema
     },
     async (request) => {
       const lang = langOf(request)
-      const audience = parseWith(EXPLANATION_QUERY, request.query, 'query').audience ?? 'operator'
+      // Rule internals are for staff: the operator's view needs the administrator's token, and
+      // without one the explanation is the merchant's.
+      const staff = hasAdminToken(request, deps)
+      const asked = parseWith(EXPLANATION_QUERY, request.query, 'query').audience
+      if (asked === 'operator' && !staff)
+        throw new HttpProblem(
+          problem(
+            401,
+            'unauthorized',
+            'Administrator token required',
+            'audience=operator shows risk-rule internals: send Authorization: Bearer <token>, or ask for audience=merchant or cardholder',
+          ),
+          { 'www-authenticate': 'Bearer' },
+        )
+      const audience = asked ?? (staff ? 'operator' : 'merchant')
       const record = await transactionOrNotFound(request.params)
       const explanation = forAudience(
         explainTransaction(record, lang, deps.utcOffsetMinutes),

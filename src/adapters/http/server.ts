@@ -81,6 +81,16 @@ export function reasonOfFieldErrors(
 }
 
 /** The language asked for: ?lang=, then Accept-Language, then English. */
+/** Whether the request carries the administrator's bearer token. */
+export function hasAdminToken(
+  request: FastifyRequest,
+  deps: Pick<HttpDeps, 'isAdminToken'>,
+): boolean {
+  const header = request.headers.authorization
+  const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null
+  return match !== null && match[1] !== undefined && deps.isAdminToken(match[1])
+}
+
 export function langOf(request: FastifyRequest): Lang {
   const query = request.query as Record<string, unknown> | undefined
   const asked = typeof query?.lang === 'string' ? query.lang : undefined
@@ -158,9 +168,7 @@ export function buildHttpServer(deps: HttpDeps) {
   const routes: RouteDoc[] = []
 
   const authenticate = (request: FastifyRequest): void => {
-    const header = request.headers.authorization
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null
-    if (match === null || match[1] === undefined || !deps.isAdminToken(match[1])) {
+    if (!hasAdminToken(request, deps)) {
       throw new HttpProblem(
         problem(
           401,
