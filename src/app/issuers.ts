@@ -27,6 +27,8 @@ const OUTBOX_TICK_MS = 200
 const OUTBOX_BATCH = 32
 /** Sealed card numbers of answered requests are kept for a day: a void may need them. */
 const SEALED_RETENTION_MS = 86_400_000
+/** While a message is being sent, the outbox does not pick it again for this long. */
+const SEND_LEASE_MS = 60_000
 
 /** AES-256-GCM with a key derived from the card-token key: base64url(iv | tag | ciphertext). */
 export class PanSealer {
@@ -225,24 +227,42 @@ export class IssuerLinks implements IssuerGateway, IssuerHealth {
   }
 
   private async deliverOne(message: IssuerMessage, nowMs: number): Promise<void> {
-    const retry = (error: string) =>
+    // `attempts` counts messages written to the bank: it picks the repeat MTI (0420, 0221 …).
+    const wait = (attempts: number, error: string) =>
       this.store.routing.reschedule(
         message.id,
-        message.attempts + 1,
-        nextAttemptAt(nowMs, message.attempts + 1),
+        attempts,
+        nextAttemptAt(nowMs, Math.max(1, attempts)),
         error,
         this.options.clock.nowMs(),
       )
     const link = this.links.get(message.routeId)
     if (link === undefined) {
-      await retry(`route ${message.routeId} has no link`)
+      await wait(message.attempts, `route ${message.routeId} has no link`)
       return
     }
     const status = this.statusOf(message.routeId, link, nowMs)
     if (status.state === 'down') {
-      await retry(`route ${status.why}`)
+      await wait(message.attempts, `route ${status.why}`)
       return
     }
+    // The reversal of a stand-in sale waits for its advice: the bank must book before it undoes.
+    if (message.kind === 'reversal' && message.originalMti === '0220') {
+      const advice = await this.store.routing.getMessage(`advice:${message.transactionId}`)
+      if (advice?.status === 'pending') {
+        await wait(message.attempts, 'waiting for the advice of the sale it reverses')
+        return
+      }
+    }
+    // Counted before the write: a void that comes now must know the advice may be at the bank.
+    await this.store.routing.reschedule(
+      message.id,
+      message.attempts + 1,
+      nowMs + SEND_LEASE_MS,
+      message.lastError ?? 'sending',
+      nowMs,
+    )
+    const retry = (error: string) => wait(message.attempts + 1, error)
     const pan =
       message.sealedPan === null ? '' : (this.options.sealer.unseal(message.sealedPan) ?? '')
     const request = requestOf(message, pan, this.options.acquirerId)

@@ -39,6 +39,7 @@ export interface RoutingStore {
   putWindow(window: MaintenanceWindow, audit: AuditEntry): Promise<WriteResult>
   cancelWindow(id: string, atMs: number, audit: AuditEntry): Promise<WriteResult>
 
+  getMessage(id: string): Promise<IssuerMessage | null>
   /** Pending reversals and advices due at `nowMs`, oldest due first. */
   dueMessages(nowMs: number, limit: number): Promise<readonly IssuerMessage[]>
   /**

@@ -409,6 +409,37 @@ describe('a remote route', () => {
       expect(tooBig).toMatchObject({ transaction: { reason: 'issuer_unavailable' } })
     })
 
+    it('voiding a stand-in sale: an advice never sent is dropped, one maybe at the bank is reversed', () => {
+      for (const attempts of [0, 1]) {
+        const w = new World(STIP)
+        w.status = { state: 'down', why: 'no_connection' }
+        const [sale] = w.run([w.purchase(10_000)])
+        const id = sale?.type === 'decided' ? sale.transaction.id : ''
+        const advice = w.store.issuerMessages.get(`advice:${id}`)
+        if (advice === undefined) throw new Error('an advice')
+        w.store.issuerMessages.set(advice.id, { ...advice, attempts })
+        w.run([
+          {
+            type: 'follow_up',
+            kind: 'void',
+            channel: 'http',
+            stan: '000700',
+            amountMinor: null,
+            idempotencyKey: null,
+            originalId: id,
+          },
+        ])
+        const reversal = w.store.issuerMessages.get(`reversal:${id}`)
+        if (attempts === 0) {
+          expect(w.store.issuerMessages.get(advice.id)?.status).toBe('not_sent')
+          expect(reversal).toBeUndefined()
+        } else {
+          expect(w.store.issuerMessages.get(advice.id)?.status).toBe('pending')
+          expect(reversal).toMatchObject({ status: 'pending', originalMti: '0220' })
+        }
+      }
+    })
+
     it('a maintenance window names its end; in decline mode nothing stands in', () => {
       const w = new World(STIP)
       const endsAtMs = NOW + 3_600_000

@@ -458,7 +458,9 @@ export function queueReversal(
 ): void {
   const id = issuerMessageId('reversal', sent.transactionId)
   if (working.issuerMessage(id) !== undefined) return
-  if (sent.kind === 'advice' && sent.status === 'pending') {
+  // An advice never written to the bank is simply not sent; one that may be at the bank (an
+  // attempt was made) is reversed after it is delivered.
+  if (sent.kind === 'advice' && sent.status === 'pending' && sent.attempts === 0) {
     working.putIssuerMessage({
       ...sent,
       status: 'not_sent',

@@ -267,7 +267,9 @@ export class RoutingTables implements RoutingStore {
          ORDER BY next_attempt_at_ms, id LIMIT ?`,
       ),
       delivered: db.prepare<[number, number, string | null, string]>(
-        `UPDATE issuer_messages SET status = 'delivered', sealed_pan = NULL, delivered_at_ms = ?,
+        // An advice keeps its sealed card number (erased after a day): a void may need it.
+        `UPDATE issuer_messages SET status = 'delivered',
+           sealed_pan = CASE WHEN kind = 'advice' THEN sealed_pan ELSE NULL END, delivered_at_ms = ?,
            updated_at_ms = ?, next_attempt_at_ms = NULL, last_error = COALESCE(?, last_error)
          WHERE id = ? AND status = 'pending'`,
       ),
@@ -455,6 +457,13 @@ export class RoutingTables implements RoutingStore {
     return this.adminWrite(audit, () =>
       this.s.cancelWindow.run(atMs, id).changes === 1 ? OK : notFound(`no open window ${id}`),
     )
+  }
+
+  getMessage(id: string): Promise<IssuerMessage | null> {
+    return Promise.resolve().then(() => {
+      const row = this.s.message.get(id)
+      return row === undefined ? null : toMessage(row)
+    })
   }
 
   dueMessages(nowMs: number, limit: number): Promise<readonly IssuerMessage[]> {
