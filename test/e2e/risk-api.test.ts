@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openSqliteStore } from '../../src/adapters/store/sqlite/sqlite-store.js'
 import { RULE_SCORE_MAX } from '../../src/core/risk/rules.js'
 import {
   auditOf,
@@ -688,5 +689,62 @@ describe('tollgate risk (CLI)', () => {
     const { stdout } = await tollgate('features', '--lang', 'zh-CN')
     expect(stdout).toContain('交易金额')
     expect(stdout).toContain('card_count_10m')
+  })
+})
+
+describe('live rules that no longer compile', () => {
+  it('are listed as not running, not left out silently', async () => {
+    // Only an upgrade that removes a feature can make a stored rule fail to compile: simulate
+    // it by writing such a version straight into the database.
+    const store = openSqliteStore({ path: join(server.dataDir, 'tollgate.db') })
+    try {
+      const id = freshRuleId('stale')
+      const put = await store.risk.putRule(
+        {
+          id,
+          version: 1,
+          status: 'active',
+          name: 'stale',
+          expression: 'feature_removed_in_an_upgrade > 1',
+          action: 'block',
+          reason: 'suspected_fraud',
+          score: 0,
+          priority: 1,
+          description: { 'zh-CN': '旧规则', en: 'stale rule' },
+          author: 'test',
+          changeNote: 'test',
+          createdAtMs: Date.now(),
+        },
+        { id: `au_${id}`, atMs: Date.now(), actor: 'test', action: 'x', subject: id, detail: {} },
+      )
+      expect(put.ok).toBe(true)
+      const listed = await admin.get<{ notRunning: { ruleId: string; message: string }[] }>(
+        '/v1/risk/rules',
+      )
+      expect(listed.body.notRunning).toContainEqual({
+        ruleId: id,
+        message: expect.stringMatching(/feature_removed_in_an_upgrade/) as unknown,
+      })
+      await store.risk.putRule(
+        {
+          id,
+          version: 2,
+          status: 'disabled',
+          name: 'stale',
+          expression: 'feature_removed_in_an_upgrade > 1',
+          action: 'block',
+          reason: 'suspected_fraud',
+          score: 0,
+          priority: 1,
+          description: { 'zh-CN': '旧规则', en: 'stale rule' },
+          author: 'test',
+          changeNote: 'disable',
+          createdAtMs: Date.now(),
+        },
+        { id: `au_${id}_2`, atMs: Date.now(), actor: 'test', action: 'x', subject: id, detail: {} },
+      )
+    } finally {
+      await store.close()
+    }
   })
 })

@@ -1,3 +1,5 @@
+import { compileRuleSet } from '../../core/risk/engine.js'
+import { DEFAULT_RISK_SETTINGS } from '../../core/risk/rules.js'
 import { auditBuilder } from './audit.js'
 import type { FastifyRequest } from 'fastify'
 import type { z } from 'zod'
@@ -205,10 +207,20 @@ export function registerRiskRoutes(router: Router, deps: HttpDeps): void {
       url: '/v1/risk/rules',
       tag: 'risk',
       admin: true,
-      summary: 'The newest version of every rule, by priority then id.',
+      summary:
+        'The newest version of every rule, by priority then id; `notRunning` lists live rules the engine left out because they no longer compile.',
       responses: R,
     },
-    async () => ({ items: (await risk.listRules()).map(ruleView) }),
+    async () => {
+      const rules = await risk.listRules()
+      // A live rule that no longer compiles (a feature removed by an upgrade) is left out of the
+      // live set by the engine: the operator must see it here, not discover it by its silence.
+      const { failures } = compileRuleSet(rules, DEFAULT_RISK_SETTINGS, 0)
+      return {
+        items: rules.map(ruleView),
+        notRunning: failures.map((f) => ({ ruleId: f.ruleId, message: f.detail.message })),
+      }
+    },
   )
 
   router.add(

@@ -237,8 +237,6 @@ function pageLimit(limit: number): number {
 export class RiskTables implements RiskStore {
   private cached: RuleSet = EMPTY_RULE_SET
   private readonly s
-  /** Rules that no longer compile, reported once per generation (see compileRuleSet). */
-  compileFailures: readonly string[] = []
 
   constructor(
     db: Database.Database,
@@ -346,10 +344,9 @@ export class RiskTables implements RiskStore {
     const generation = this.generation()
     if (generation === this.cached.generation) return this.cached
     const rules = this.s.latestRules.all().map(toRule)
-    const { ruleSet, failures } = compileRuleSet(rules, this.readSettings(), generation)
-    this.compileFailures = failures.map((f) => f.message)
-    this.cached = ruleSet
-    return ruleSet
+    // Rules that no longer compile are left out; GET /v1/risk/rules lists them as not running.
+    this.cached = compileRuleSet(rules, this.readSettings(), generation).ruleSet
+    return this.cached
   }
 
   cardFirstSeen(tokens: ReadonlySet<string>): Map<string, number> {
