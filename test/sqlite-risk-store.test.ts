@@ -14,7 +14,7 @@ import { issueCard } from '../src/core/issue-card.js'
 import { planBatch } from '../src/core/pipeline/batch.js'
 import type { NewTransactionRequest } from '../src/core/pipeline/requests.js'
 import { RULES_LIVE_MAX, type RiskRule } from '../src/core/risk/rules.js'
-import { VelocityIndex } from '../src/core/risk/velocity.js'
+import { VelocityIndex, type VelocityEvent } from '../src/core/risk/velocity.js'
 import type { AuditEntry } from '../src/ports/store.js'
 
 const NOW = Date.UTC(2026, 10, 26, 4, 0, 0)
@@ -218,13 +218,18 @@ describe('velocity history, replay and first-seen', () => {
     await world()
     await run(NOW, [purchase('000001', 1_000), purchase('000002', 2_000)])
     await run(NOW + 60_000, [purchase('000003', 99_999_999)])
-    const events = await store.risk.velocityEvents(NOW - 1, NOW + 120_000)
+    const collect = async (from: number, to: number) => {
+      const seen: VelocityEvent[] = []
+      await store.risk.velocityEvents(from, to, (event) => seen.push(event))
+      return seen
+    }
+    const events = await collect(NOW - 1, NOW + 120_000)
     expect(events.map((e) => [e.amountMinor, e.declined])).toEqual([
       [1_000, false],
       [2_000, false],
       [99_999_999, true],
     ])
-    expect(await store.risk.velocityEvents(NOW + 1, NOW + 2)).toEqual([])
+    expect(await collect(NOW + 1, NOW + 2)).toEqual([])
     const first = await store.risk.replayPage(NOW, NOW + 120_000, null, 2)
     expect(first.items.map((t) => t.amountMinor)).toEqual([1_000, 2_000])
     const second = await store.risk.replayPage(NOW, NOW + 120_000, first.nextCursor, 2)

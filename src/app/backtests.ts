@@ -254,7 +254,7 @@ export class BacktestService implements BacktestJobs {
         : { transactionsMax: this.limits.transactionsMax }),
     })
     const warm = replayer.warmWindow
-    replayer.warm(await store.risk.velocityEvents(warm.fromMs, warm.toMs))
+    await store.risk.velocityEvents(warm.fromMs, warm.toMs, (event) => replayer.warmOne(event))
     const limits = await store.listLimits()
     const listEntries = await this.riskListEntries()
     const entities = new EntityCache(store, this.limits.entityCacheMax)

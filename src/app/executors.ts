@@ -80,8 +80,9 @@ export async function loadVelocity(
   maxKeys: number = VELOCITY_KEYS_MAX_DEFAULT,
 ): Promise<VelocityIndex> {
   const index = new VelocityIndex(maxKeys)
-  for (const event of await store.risk.velocityEvents(nowMs - VELOCITY_SPAN_MS, nowMs + 1))
-    index.record(event)
+  await store.risk.velocityEvents(nowMs - VELOCITY_SPAN_MS, nowMs + 1, (event) =>
+    index.record(event),
+  )
   return index
 }
 

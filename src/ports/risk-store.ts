@@ -37,8 +37,15 @@ export interface RiskStore {
     audit: AuditEntry,
   ): Promise<WriteResult>
 
-  /** Velocity events of the transactions created in [fromMs, toMs), oldest first. */
-  velocityEvents(fromMs: number, toMs: number): Promise<readonly VelocityEvent[]>
+  /**
+   * Hands `each` the velocity events of the transactions created in [fromMs, toMs), oldest
+   * first, one at a time (a day of traffic is never held as one array). Returns how many.
+   */
+  velocityEvents(
+    fromMs: number,
+    toMs: number,
+    each: (event: VelocityEvent) => void,
+  ): Promise<number>
   /**
    * New transactions (purchases, preauthorizations) created in [fromMs, toMs) after the cursor,
    * oldest first, at most `limit`: what a backtest replays.

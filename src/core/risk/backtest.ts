@@ -355,12 +355,16 @@ export class BacktestReplayer {
   /** Velocity events from before the period, oldest first; call before the first `replay`. */
   warm(events: readonly VelocityEvent[]): void {
     assert(!this.warmDone, 'warm before replaying')
-    for (const event of events) {
-      assert(event.atMs < this.setup.fromMs, 'warm-up events come before the period')
-      this.velocity.record(event)
-      if (!this.firstSeen.has(event.cardToken)) this.firstSeen.set(event.cardToken, event.atMs)
-      this.warmEvents++
-    }
+    for (const event of events) this.warmOne(event)
+  }
+
+  /** One attempt of the day before the period (the store hands them one at a time). */
+  warmOne(event: VelocityEvent): void {
+    assert(!this.warmDone, 'warm before replaying')
+    assert(event.atMs < this.setup.fromMs, 'warm-up events come before the period')
+    this.velocity.record(event)
+    if (!this.firstSeen.has(event.cardToken)) this.firstSeen.set(event.cardToken, event.atMs)
+    this.warmEvents++
   }
 
   /**

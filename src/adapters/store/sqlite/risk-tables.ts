@@ -468,14 +468,20 @@ export class RiskTables implements RiskStore {
     })
   }
 
-  velocityEvents(fromMs: number, toMs: number): Promise<readonly VelocityEvent[]> {
+  velocityEvents(
+    fromMs: number,
+    toMs: number,
+    each: (event: VelocityEvent) => void,
+  ): Promise<number> {
     return Promise.resolve().then(() => {
-      const events: VelocityEvent[] = []
+      let count = 0
       for (const row of this.s.velocity.iterate(fromMs, toMs)) {
         const event = toVelocityEvent(row)
-        if (event !== null) events.push(event)
+        if (event === null) continue
+        each(event)
+        count++
       }
-      return events
+      return count
     })
   }
 
