@@ -215,7 +215,8 @@ export class IssuerLinks implements IssuerGateway, IssuerHealth {
 
   /** One pass of the outbox: sends what is due, marks what the issuer acknowledged. */
   async deliver(): Promise<void> {
-    if (this.sending || this.closed) return
+    // Without a link there is nothing to deliver to: no outbox query every tick.
+    if (this.sending || this.closed || this.links.size === 0) return
     this.sending = true
     try {
       const nowMs = this.options.clock.nowMs()

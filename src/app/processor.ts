@@ -19,6 +19,8 @@ interface Pending {
 /** Attempts to record an issuer's answer when its batch fails, and the wait between them. */
 const ANSWER_ATTEMPTS_MAX = 5
 const ANSWER_RETRY_MS = 1_000
+/** Retransmissions of one request still at its bank that wait for the bank's answer. */
+const RETRANSMISSIONS_WAITING_MAX = 16
 
 export class StoreFailure extends Error {
   readonly code = 'store_failure'
@@ -177,7 +179,9 @@ export class Processor implements Authorizer {
         result.type === 'decided' && result.replayed
           ? this.forwards.get(result.transaction.id)
           : undefined
-      if (waiting !== undefined) waiting.push(pending)
+      // Bounded: beyond that, a retransmission gets the stored state (an issuer timeout so far).
+      if (waiting !== undefined && waiting.length < RETRANSMISSIONS_WAITING_MAX)
+        waiting.push(pending)
       else pending.resolve(result)
     })
   }

@@ -1,3 +1,4 @@
+import { transmissionTimeOf } from '../../core/routes/outbox.js'
 import { connect, type Socket } from 'node:net'
 import { assert } from '../../core/assert.js'
 import type { Clock } from '../../ports/clock.js'
@@ -204,7 +205,7 @@ export class IssuerConnection {
     const message = networkMessage(
       code,
       this.#deps.nextStan(),
-      transmissionTime(nowMs),
+      transmissionTimeOf(nowMs),
       config.acquirerId,
     )
     const key = correlationKeyOf(message)
@@ -287,17 +288,4 @@ export class IssuerConnection {
     const reason = this.#endReason ?? (signedOff ? 'signed_off' : 'peer_closed')
     this.#hooks.onEnd(this, reason, readyForMs)
   }
-}
-
-/** Field 7: MMDDhhmmss in UTC. */
-export function transmissionTime(nowMs: number): string {
-  const date = new Date(nowMs)
-  const two = (value: number): string => String(value).padStart(2, '0')
-  return (
-    two(date.getUTCMonth() + 1) +
-    two(date.getUTCDate()) +
-    two(date.getUTCHours()) +
-    two(date.getUTCMinutes()) +
-    two(date.getUTCSeconds())
-  )
 }
