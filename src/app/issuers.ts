@@ -173,7 +173,10 @@ export class IssuerLinks implements IssuerGateway, IssuerHealth {
       }
     // Asked for every batch: the status alone, not the whole health report.
     const status = link.client.status()
-    if (status === 'circuit_open') return { state: 'down', why: 'circuit_open' }
+    // Half-open lets only the breaker's probes (and echoes) through: for sales the route is still
+    // down, so they stand in rather than be refused at send time.
+    if (status === 'circuit_open' || status === 'circuit_half_open')
+      return { state: 'down', why: 'circuit_open' }
     if (status === 'down') return { state: 'down', why: 'no_connection' }
     return { state: 'up' }
   }

@@ -341,7 +341,7 @@ describe('issuer client: connections', () => {
     'echoes when idle, and closes a connection whose echo goes unanswered',
     async () => {
       const host = await startHost()
-      const client = startClient(host, { echoIntervalMs: 100, networkTimeoutMs: 100 })
+      const client = startClient(host, { echoIntervalMs: 100, networkTimeoutMs: 1_000 })
       await signedOn(client)
       await waitFor(() => host.count('0800', '301') >= 2, 'two echoes')
       expect(client.health().counters.echoes).toBeGreaterThanOrEqual(2)

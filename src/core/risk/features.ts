@@ -1,4 +1,3 @@
-import { localDateOf } from '../calendar.js'
 import type { CardType, Channel, Merchant, NewTransactionKind, Terminal } from '../model.js'
 import type { Localized } from '../reasons/types.js'
 import {
@@ -285,8 +284,6 @@ export function sameCity(a: string, b: string): boolean {
  */
 export function computeFeatures(input: FeatureInput, needed?: ReadonlySet<string>): Features {
   const local = input.nowMs + input.utcOffsetMinutes * 60_000
-  // localDateOf validates the offset; the hour is the local time of day.
-  localDateOf(input.nowMs, input.utcOffsetMinutes)
   const hour = Math.floor((((local % MS_PER_DAY) + MS_PER_DAY) % MS_PER_DAY) / MS_PER_HOUR)
   const terminalRegion = input.terminal.region ?? ''
   const reported = input.reportedRegion ?? ''
