@@ -7,7 +7,26 @@ export const METRIC_SERIES_MAX = 10_000
 
 type Labels = Readonly<Record<string, string>>
 
+/** Label sets seen, by their raw form: the rendered key is built once per set, not per call. */
+const LABEL_KEYS = new Map<string, string>()
+
 function labelKey(labels: Labels): string {
+  // Length-prefixed, so no two label sets share a raw form whatever their characters.
+  let raw = ''
+  for (const name in labels) {
+    const value = labels[name] ?? ''
+    raw += `${name.length}:${name}${value.length}:${value}`
+  }
+  let key = LABEL_KEYS.get(raw)
+  if (key === undefined) {
+    key = renderLabelKey(labels)
+    // Bounded like the series: past the cap a label set is rendered each time, never kept.
+    if (LABEL_KEYS.size < METRIC_SERIES_MAX) LABEL_KEYS.set(raw, key)
+  }
+  return key
+}
+
+function renderLabelKey(labels: Labels): string {
   const entries = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1))
   if (entries.length === 0) return ''
   return `{${entries.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`

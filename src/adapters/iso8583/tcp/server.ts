@@ -137,6 +137,8 @@ interface Connection {
   backlogHead: number
   inFlight: number
   writeBlocked: boolean
+  /** Answers written in this tick are held (corked) and leave in one write at its end. */
+  corked: boolean
   state: ConnectionState
   closeReason: ConnectionCloseReason | null
   readonly idleTimer: NodeJS.Timeout
@@ -200,6 +202,7 @@ export async function startFramedServer(
       backlogHead: 0,
       inFlight: 0,
       writeBlocked: false,
+      corked: false,
       state: 'open',
       closeReason: null,
       idleTimer: setTimeout(() => onIdle(connection), config.idleTimeoutMs),
@@ -341,8 +344,20 @@ export async function startFramedServer(
       return
     }
     const framed = encodeFrame(config.framing, answer, config.frameBytesMax)
+    // A batch resolves many answers in one tick; a pipelining peer (a concentrator, a host)
+    // gets its share in one system call instead of one per answer.
+    if (!connection.corked) {
+      connection.corked = true
+      connection.socket.cork()
+      process.nextTick(uncork, connection)
+    }
     if (!connection.socket.write(framed)) connection.writeBlocked = true
     emit({ type: 'answer_out', connection: connection.info, bytes: answer.length })
+  }
+
+  function uncork(connection: Connection): void {
+    connection.corked = false
+    connection.socket.uncork()
   }
 
   /** Stops reading; answers what was already read; then ends the connection. */
