@@ -121,9 +121,7 @@ async function run(nowMs: number, requests: NewTransactionRequest[]) {
     newRrn: () => String(++sequence).padStart(12, '0'),
     velocity: new VelocityIndex(),
   })
-  const results = await store.runBatch(work)
-  work.afterCommit()
-  return results
+  return store.runBatch(work)
 }
 
 beforeEach(async () => {

@@ -32,6 +32,19 @@ describeStoreContract('SQLite', async () => {
   }
 })
 
+// The batch worker's connection: COMMIT without fsync (its caller syncs the log) and rows kept
+// between batches; the same contract otherwise.
+describeStoreContract("SQLite, the batch worker's connection", async () => {
+  const dir = await freshDirectory()
+  const path = join(dir, 'tollgate.db')
+  const options = { path, logSync: 'caller', snapshotCache: true } as const
+  return {
+    store: openSqliteStore(options),
+    reopen: () => Promise.resolve(openSqliteStore(options)),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  }
+})
+
 interface MigrationRow {
   version: number
   name: string
@@ -106,6 +119,13 @@ describe('SQLite store specifics', () => {
     // WAL is a property of the file: another connection sees it too.
     expect(raw().pragma('journal_mode', { simple: true })).toBe('wal')
     expect(store.path).toBe(path)
+  })
+
+  it("leaves the log's sync to the caller only when asked (the batch worker's connection)", () => {
+    const store = openSqliteStore({ path, logSync: 'caller' })
+    stores.push(store)
+    expect(store.pragmas().synchronous).toBe(1)
+    expect(open().pragmas().synchronous).toBe(2)
   })
 
   it('records migrations and does not run them again on reopen', async () => {

@@ -889,6 +889,25 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       })
       const purchaseWork = () => planBatch([sale('000001', 30_000)], context(CONTRACT_NOW_MS))
 
+      it('calls afterCommit once when the batch commits, never when it rolls back', async () => {
+        await seed()
+        let calls = 0
+        const counted = (work: BatchWork): BatchWork => ({
+          ...failing(work, (result) => result),
+          afterCommit: () => {
+            calls += 1
+            work.afterCommit()
+          },
+        })
+        await store.runBatch(counted(purchaseWork()))
+        expect(calls).toBe(1)
+        const throwing = failing(purchaseWork(), () => {
+          throw new Error('core failed')
+        })
+        await expect(store.runBatch(counted(throwing))).rejects.toThrow('core failed')
+        expect(calls).toBe(1)
+      })
+
       it('writes nothing when the decision throws', async () => {
         await seed()
         const before = await cardAccount()
@@ -977,6 +996,35 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         // An expired preauthorization can no longer be completed.
         const late = await decide(followUp('completion', a!.id, '000005', 100), due + 1)
         expect(late).toMatchObject({ outcome: 'declined', reason: 'original_not_eligible' })
+      })
+    })
+
+    describe('two connections', () => {
+      it('decides each batch on what another connection wrote since the last one', async (test) => {
+        if (opened.reopen === undefined) {
+          test.skip()
+          return
+        }
+        await seed()
+        expect((await decide(sale('000001', 100))).outcome).toBe('approved')
+        // An operator's connection (the HTTP API's, while batches run on the worker's).
+        const other = await opened.reopen()
+        openStores.add(other)
+        const lost = cardOf(pan, CARD_TOKEN, ACCOUNT_ID, {
+          status: 'lost',
+          updatedAtMs: CONTRACT_NOW_MS + 5,
+        })
+        await expectOk(other.updateCard(lost, audit('card.update', CARD_TOKEN)))
+        expect(await decide(sale('000002', 100), CONTRACT_NOW_MS + 6)).toMatchObject({
+          outcome: 'declined',
+          reason: 'card_lost',
+        })
+        const suspended = { ...merchant(MERCHANT_2_ID), status: 'suspended' as const }
+        await expectOk(other.updateMerchant(suspended, audit('merchant.update', MERCHANT_2_ID)))
+        const atSuspended = await decide(sale('000003', 100, atTerminal2), CONTRACT_NOW_MS + 7)
+        expect(atSuspended).toMatchObject({ outcome: 'declined', reason: 'merchant_suspended' })
+        // And the other connection sees every batch this one committed.
+        expect(await other.getAccount(ACCOUNT_ID)).toEqual(await cardAccount())
       })
     })
 

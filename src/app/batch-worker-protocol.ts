@@ -35,6 +35,7 @@ export type WorkerReply =
       readonly type: 'result'
       readonly sequence: number
       readonly ok: true
+      /** A batch's results as a JSON string; an expiry's count; null for close. */
       readonly value: unknown
     }
   | {

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findPackageRoot } from '../adapters/reference/load-reference.js'
+import { LogSync, type LogFiles } from '../adapters/store/sqlite/log-sync.js'
 import { AssertionFailure } from '../core/assert.js'
 import { planBatch } from '../core/pipeline/batch.js'
 import type { CoreContext, PipelineSettings } from '../core/pipeline/context.js'
@@ -57,9 +58,8 @@ export function inProcessExecutor(
         setImmediate(() => {
           const ctx = makeContext(nowMs, routeStatus)
           const work = planBatch(requests, ctx)
+          // The store folds the batch into velocity at its commit (BatchWork.afterCommit).
           store.runBatch(work).then((results) => {
-            // Durable now: the batch's attempts count for velocity from here on.
-            work.afterCommit()
             ctx.velocity.sweep(nowMs)
             resolve(results)
           }, reject)
@@ -115,11 +115,18 @@ function workerScript(): string {
 export async function workerExecutor(
   init: WorkerInit,
   onFatal: (error: unknown) => void,
+  /** The log's file operations; tests hold syncs back and inject failures. */
+  logFiles?: LogFiles,
 ): Promise<BatchExecutor> {
   const worker = new Worker(workerScript(), { workerData: init })
   const pending = new Map<
     number,
-    { resolve: (value: unknown) => void; reject: (error: unknown) => void }
+    {
+      resolve: (value: unknown) => void
+      reject: (error: unknown) => void
+      /** The request wrote (a batch, an expiry): its answer waits for the log on disk. */
+      wrote: boolean
+    }
   >()
   let sequence = 0
   let failed: Error | null = null
@@ -151,13 +158,33 @@ export async function workerExecutor(
     })
   })
 
+  // The worker commits without waiting for the disk; nothing it decided is released before
+  // an fdatasync of the log that started after its commit (log-sync.ts). Commits reported
+  // while a sync runs share the next one, and the worker decides the next batch meanwhile.
+  const logSync =
+    init.databasePath === ':memory:' ? null : new LogSync(`${init.databasePath}-wal`, logFiles)
+  const durable = (value: unknown): Promise<unknown> =>
+    logSync === null ? Promise.resolve(value) : logSync.wait().then(() => value)
+
   worker.on('message', (message: WorkerReply) => {
     if (message.type !== 'result') return
     const entry = pending.get(message.sequence)
     if (entry === undefined) return
     pending.delete(message.sequence)
     if (message.ok) {
-      entry.resolve(message.value)
+      if (!entry.wrote) {
+        entry.resolve(message.value)
+        return
+      }
+      durable(message.value).then(entry.resolve, (error: unknown) => {
+        // Nothing written since can be called durable: stop; a restart recovers the disk's state.
+        const failure = new ExecutorFailure('the batch log could not be made durable', {
+          cause: error,
+        })
+        entry.reject(failure)
+        failAll(failure)
+        onFatal(failure)
+      })
       return
     }
     const error = message.error.assertion
@@ -180,7 +207,11 @@ export async function workerExecutor(
     if (pending.size >= WORKER_IN_FLIGHT_MAX)
       return Promise.reject(new ExecutorFailure('too many batches in flight to the worker'))
     return new Promise<T>((resolve, reject) => {
-      pending.set(request.sequence, { resolve: resolve as (value: unknown) => void, reject })
+      pending.set(request.sequence, {
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        wrote: request.type !== 'close',
+      })
       worker.postMessage(request)
     })
   }
@@ -192,20 +223,21 @@ export async function workerExecutor(
       nowMs: number,
       routeStatus?: ReadonlyMap<string, RouteStatus>,
     ) =>
-      send<readonly BatchResult[]>({
+      send<string>({
         type: 'batch',
         sequence: ++sequence,
         nowMs,
         requests,
         // A Map crosses to the worker as entries (structured clone keeps it, but entries are explicit).
         routeStatus: routeStatus === undefined ? null : [...routeStatus],
-      }),
+      }).then((json) => JSON.parse(json) as readonly BatchResult[]),
     expireHolds: (nowMs: number, max: number) =>
       send<number>({ type: 'expire', sequence: ++sequence, nowMs, max }),
     close: () => {
       closing ??= (async () => {
         if (failed === null) await send<null>({ type: 'close', sequence: ++sequence })
         await worker.terminate()
+        logSync?.close()
       })()
       return closing
     },

@@ -32,7 +32,8 @@ export interface Store {
 
   /**
    * Runs one batch atomically: loads the originals and the snapshot the work names, lets the
-   * core decide, writes the changes, commits. Resolves only after the commit is durable.
+   * core decide, writes the changes, commits, calls `work.afterCommit()` (the next batch must
+   * see the batch's velocity). Resolves only after the commit is durable.
    */
   runBatch(work: BatchWork): Promise<readonly BatchResult[]>
 

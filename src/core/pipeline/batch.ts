@@ -42,7 +42,10 @@ export interface BatchWork {
     readonly changes: Changes
     readonly results: readonly BatchResult[]
   }
-  /** Call once the batch's changes are durable: folds its attempts into the velocity index. */
+  /**
+   * The store calls this once the batch has committed, before the next batch reads: folds its
+   * attempts into the velocity index. Calling it again does nothing.
+   */
   afterCommit(): void
 }
 

@@ -1,5 +1,6 @@
 import { RoutingTables } from './routing-tables.js'
 import { RiskTables } from './risk-tables.js'
+import { KeyedCache } from './snapshot-cache.js'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
@@ -14,6 +15,7 @@ import type {
   Merchant,
   Terminal,
   TransactionRecord,
+  UsageCounter,
 } from '../../../core/model.js'
 import type { BatchWork } from '../../../core/pipeline/batch.js'
 import { clearingAccountId, fundingAccountId } from '../../../core/pipeline/keys.js'
@@ -87,7 +89,10 @@ export const CACHE_SIZE_KIB = 65_536
 export const FOLLOW_UPS_LISTED_MAX = PAGE_LIMIT_MAX
 /** The most out-of-bound account ids one ledger check lists. */
 export const LEDGER_CHECK_ACCOUNTS_MAX = 1_000
-/** `PRAGMA synchronous` reads back as a number: 2 is FULL. */
+/** Rows of one kind a batch connection keeps between batches (snapshot-cache.ts). */
+export const SNAPSHOT_CACHE_ROWS_MAX = 500_000
+/** `PRAGMA synchronous` reads back as a number: 1 is NORMAL, 2 is FULL. */
+const SYNCHRONOUS_NORMAL = 1
 const SYNCHRONOUS_FULL = 2
 
 export type SqliteStoreErrorCode = 'open_failed' | 'pragma_not_applied'
@@ -106,6 +111,20 @@ export class SqliteStoreError extends Error {
 export interface SqliteStoreOptions {
   /** The database file; its directory is created if missing. ':memory:' for a throwaway store. */
   readonly path: string
+  /**
+   * Who makes a commit durable. `commit` (default): SQLite fsyncs the log inside every COMMIT
+   * (`synchronous = FULL`); a method resolves once its change is on disk. `caller`: for the
+   * batch worker's connection: COMMIT writes the log without waiting for the disk
+   * (`synchronous = NORMAL`) and methods resolve at commit; the caller must sync the log
+   * (`LogSync` on `<path>-wal`, log-sync.ts) before it releases anything this connection wrote.
+   */
+  readonly logSync?: 'commit' | 'caller'
+  /**
+   * Keep cards, accounts, counters, merchants, terminals and first-seen instants between
+   * batches (snapshot-cache.ts). Only for a connection that writes nothing but batches and hold
+   * expiry (the batch worker's): writes by other connections are detected and empty the cache.
+   */
+  readonly snapshotCache?: boolean
 }
 
 /** The pragmas in effect on the store's connection, read back from SQLite. */
@@ -137,17 +156,18 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     })
   }
   try {
-    applyPragmas(db, memory)
+    const byCaller = options.logSync === 'caller' && !memory
+    applyPragmas(db, memory, byCaller ? SYNCHRONOUS_NORMAL : SYNCHRONOUS_FULL)
     const report = migrate(db, () => Date.now())
     ensureSystemAccounts(db)
-    return new SqliteStore(path, db, report.applied)
+    return new SqliteStore(path, db, report.applied, options.snapshotCache === true)
   } catch (error) {
     db.close()
     throw error
   }
 }
 
-function applyPragmas(db: Database.Database, memory: boolean): void {
+function applyPragmas(db: Database.Database, memory: boolean, synchronous: number): void {
   const expect = (name: string, actual: unknown, wanted: unknown): void => {
     if (actual !== wanted) {
       throw new SqliteStoreError(
@@ -161,8 +181,8 @@ function applyPragmas(db: Database.Database, memory: boolean): void {
   // An in-memory database has no file to keep a write-ahead log beside; it reports 'memory'.
   const journalMode = db.pragma('journal_mode = WAL', { simple: true })
   expect('journal_mode', journalMode, memory ? 'memory' : 'wal')
-  db.pragma('synchronous = FULL')
-  expect('synchronous', db.pragma('synchronous', { simple: true }), SYNCHRONOUS_FULL)
+  db.pragma(`synchronous = ${synchronous}`)
+  expect('synchronous', db.pragma('synchronous', { simple: true }), synchronous)
   db.pragma('foreign_keys = ON')
   expect('foreign_keys', db.pragma('foreign_keys', { simple: true }), 1)
   // A page cache large enough for the hot index pages of a day's traffic (64 MiB, in KiB).
@@ -436,6 +456,8 @@ function prepareStatements(db: Database.Database) {
     schemaVersion: db
       .prepare<[], number>('SELECT COALESCE(MAX(version), 0) FROM schema_migrations')
       .pluck(),
+    // Changes when another connection commits (snapshot-cache.ts).
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
   }
 }
 
@@ -520,9 +542,20 @@ export class SqliteStore implements Store {
   /** Issuer routes, BIN routing, maintenance windows and the issuer outbox (routing-tables.ts). */
   readonly routing: RoutingTables
 
-  constructor(path: string, db: Database.Database, migrationsApplied: readonly number[]) {
+  /** Rows kept between batches, or null (snapshot-cache.ts). */
+  private readonly cache: SnapshotCache | null
+  /** `PRAGMA data_version` when the cache was last known current. */
+  private cacheVersion = -1
+
+  constructor(
+    path: string,
+    db: Database.Database,
+    migrationsApplied: readonly number[],
+    snapshotCache = false,
+  ) {
     this.path = path
     this.db = db
+    this.cache = snapshotCache ? newSnapshotCache() : null
     this.migrationsApplied = Object.freeze([...migrationsApplied])
     this.statements = prepareStatements(db)
     const batch = db.transaction((work: BatchWork) => this.batchInside(work))
@@ -552,7 +585,51 @@ export class SqliteStore implements Store {
   runBatch(work: BatchWork): Promise<readonly BatchResult[]> {
     // Loading, deciding and writing happen in one immediate transaction: any throw, an
     // assertion in the core included, rolls the whole batch back and rejects.
-    return settle(() => this.batchTransaction(work))
+    return settle(() => {
+      let results: readonly BatchResult[]
+      try {
+        results = this.batchTransaction(work)
+      } catch (error) {
+        this.clearCache()
+        throw error
+      }
+      // Committed: the next batch reads it, so its attempts count for velocity from here on.
+      this.writeThrough()
+      work.afterCommit()
+      return results
+    })
+  }
+
+  /** The changes of the transaction in progress, written through to the cache at its commit. */
+  private committing: Changes | null = null
+
+  private writeThrough(): void {
+    const changes = this.committing
+    this.committing = null
+    const cache = this.cache
+    if (cache === null || changes === null) return
+    for (const account of changes.accounts) cache.accounts.set(account.id, account)
+    for (const counter of changes.counters) cache.counters.set(counter.key, counter)
+    for (const seen of changes.cardFirstSeen) cache.firstSeen.set(seen.cardToken, seen.atMs)
+  }
+
+  private clearCache(): void {
+    this.committing = null
+    if (this.cache === null) return
+    const parts: readonly { clear(): void }[] = Object.values(this.cache)
+    for (const part of parts) part.clear()
+    this.cacheVersion = -1
+  }
+
+  /** Inside a transaction: empties the cache if another connection has written since. */
+  private checkCacheVersion(): void {
+    if (this.cache === null) return
+    const version = this.statements.dataVersion.get()
+    assert(typeof version === 'number', 'data_version is a number')
+    if (version !== this.cacheVersion) {
+      this.clearCache()
+      this.cacheVersion = version
+    }
   }
 
   private batchInside(work: BatchWork): readonly BatchResult[] {
@@ -564,6 +641,7 @@ export class SqliteStore implements Store {
 
   private loadSnapshot(work: BatchWork): Snapshot {
     const s = this.statements
+    this.checkCacheVersion()
     const transactions = new Map<string, TransactionRecord>()
     const addAll = (rows: readonly TransactionRow[]): TransactionRecord[] =>
       rows.map((row) => {
@@ -601,8 +679,9 @@ export class SqliteStore implements Store {
     const keys = work.keys(transactions, routing)
     addAll(s.transactionsByDedupKeys.all(jsonArray(keys.dedupKeys)))
     addAll(s.transactionsByIdempotencyKeys.all(jsonArray(keys.idempotencyKeys)))
-    const cards = new Map(
-      s.cardsByTokens.all(jsonArray(keys.cardTokens)).map((row) => [row.token, toCard(row)]),
+    const cache = this.cache
+    const cards = cached(cache?.cards, keys.cardTokens, (tokens) =>
+      s.cardsByTokens.all(jsonArray(tokens)).map((row) => [row.token, toCard(row)]),
     )
     const accountIds = new Set(keys.accountIds)
     for (const card of cards.values()) accountIds.add(card.accountId)
@@ -614,30 +693,39 @@ export class SqliteStore implements Store {
       if (record.idempotencyKey !== null) idempotencyKeys.set(record.idempotencyKey, record.id)
     }
     return {
-      merchants: byId(s.merchantsByIds.all(jsonArray(keys.merchantIds)).map(toMerchant)),
-      terminals: byId(s.terminalsByIds.all(jsonArray(keys.terminalIds)).map(toTerminal)),
+      merchants: cached(cache?.merchants, keys.merchantIds, (ids) =>
+        s.merchantsByIds.all(jsonArray(ids)).map((row) => [row.id, toMerchant(row)]),
+      ),
+      terminals: cached(cache?.terminals, keys.terminalIds, (ids) =>
+        s.terminalsByIds.all(jsonArray(ids)).map((row) => [row.id, toTerminal(row)]),
+      ),
       cards,
-      accounts: byId(s.accountsByIds.all(jsonArray(accountIds)).map(toAccount)),
+      accounts: cached(cache?.accounts, accountIds, (ids) =>
+        s.accountsByIds.all(jsonArray(ids)).map((row) => [row.id, toAccount(row)]),
+      ),
       transactions,
       dedupKeys,
       idempotencyKeys,
       followUps,
       transfers: byId(s.transfersByIds.all(jsonArray(keys.transferIds)).map(toTransfer)),
-      counters: new Map(
-        s.countersByKeys.all(jsonArray(keys.counterKeys)).map((row) => [row.key, toCounter(row)]),
+      counters: cached(cache?.counters, keys.counterKeys, (counterKeys) =>
+        s.countersByKeys.all(jsonArray(counterKeys)).map((row) => [row.key, toCounter(row)]),
       ),
       limits: s.allLimits.all().map(toLimitRule),
       listEntries: s.listEntriesByValues.all(jsonArray(keys.listValues)).map(toListEntry),
       ruleSet: this.risk.ruleSet(),
       routing,
       issuerMessages: this.routing.messages(keys.issuerMessageIds),
-      cardFirstSeen: this.risk.cardFirstSeen(keys.cardTokens),
+      cardFirstSeen: cached(cache?.firstSeen, keys.cardTokens, (tokens) => [
+        ...this.risk.cardFirstSeen(new Set(tokens)),
+      ]),
     }
   }
 
   /** Writes a batch's changes exactly as given; a row that is not where it should be is a bug. */
   private writeChanges(changes: Changes): void {
     const s = this.statements
+    this.committing = changes
     for (const account of changes.accounts) {
       expectOneRow(s.updateAccount.run(accountRow(account)), 'account', account.id)
     }
@@ -660,7 +748,15 @@ export class SqliteStore implements Store {
     return settle(() => {
       assert(Number.isSafeInteger(nowMs), `expiry instant ${nowMs} is an integer`)
       assert(Number.isSafeInteger(max) && max >= 0, `expiry batch size ${max} is a count`)
-      return this.expireTransaction(nowMs, max, decide)
+      let expired: number
+      try {
+        expired = this.expireTransaction(nowMs, max, decide)
+      } catch (error) {
+        this.clearCache()
+        throw error
+      }
+      this.writeThrough()
+      return expired
     })
   }
 
@@ -951,6 +1047,9 @@ export class SqliteStore implements Store {
 
   /** An admin change and its audit entry commit together; a refused change writes neither. */
   private adminWrite(audit: AuditEntry, change: () => WriteResult): Promise<WriteResult> {
+    // A batch connection is not meant for admin writes; if one comes, the cache cannot vouch
+    // for what it changed (data_version only sees other connections).
+    this.clearCache()
     return settle(() => this.adminTransaction(audit, change))
   }
 
@@ -1027,6 +1126,38 @@ export class SqliteStore implements Store {
       this.db.close()
     })
   }
+}
+
+/** The parts of a batch's snapshot a batch connection keeps (snapshot-cache.ts). */
+interface SnapshotCache {
+  readonly cards: KeyedCache<Card>
+  readonly accounts: KeyedCache<Account>
+  readonly counters: KeyedCache<UsageCounter>
+  readonly merchants: KeyedCache<Merchant>
+  readonly terminals: KeyedCache<Terminal>
+  readonly firstSeen: KeyedCache<number>
+}
+
+function newSnapshotCache(): SnapshotCache {
+  const max = SNAPSHOT_CACHE_ROWS_MAX
+  return {
+    cards: new KeyedCache(max),
+    accounts: new KeyedCache(max),
+    counters: new KeyedCache(max),
+    merchants: new KeyedCache(max),
+    terminals: new KeyedCache(max),
+    firstSeen: new KeyedCache(max),
+  }
+}
+
+/** Rows by key: through the cache when there is one, else straight from the loader. */
+function cached<V>(
+  cache: KeyedCache<V> | undefined,
+  keys: Iterable<string>,
+  load: (keys: readonly string[]) => Iterable<readonly [string, V]>,
+): Map<string, V> {
+  if (cache === undefined) return new Map(load([...keys]))
+  return cache.load(keys, (missing) => new Map(load(missing)))
 }
 
 function byId<T extends { readonly id: string }>(items: readonly T[]): Map<string, T> {
