@@ -476,6 +476,17 @@ const MARK_STATUSES: Readonly<Record<string, CheckStatus>> = {
   '?': 'skip',
 }
 
+/** Check names and reasons already found to be words: a few dozen, tested once each. */
+const KNOWN_WORDS = new Set<string>()
+const KNOWN_WORDS_MAX = 10_000
+
+function isCheckWord(text: string): boolean {
+  if (KNOWN_WORDS.has(text)) return true
+  if (!CHECK_WORD.test(text)) return false
+  if (KNOWN_WORDS.size < KNOWN_WORDS_MAX) KNOWN_WORDS.add(text)
+  return true
+}
+
 export function packChecks(checks: readonly Check[]): string {
   let text = ''
   let stage = ''
@@ -483,7 +494,7 @@ export function packChecks(checks: readonly Check[]): string {
   for (let index = 0; index < checks.length; index += 1) {
     const check = checks[index] as Check
     const reason = check.reason ?? ''
-    const packable = CHECK_WORD.test(check.name) && (reason === '' || CHECK_WORD.test(reason))
+    const packable = isCheckWord(check.name) && (reason === '' || isCheckWord(reason))
     if (!packable) return JSON.stringify(checks)
     if (check.stage === stage) text += ','
     else {
