@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { manualClock } from '../adapters/clock/system-clock.js'
 import { createTollgateMetrics } from '../adapters/metrics/registry.js'
 import { loadReferenceData, REFERENCE_DIR_DEFAULT } from '../adapters/reference/load-reference.js'
@@ -318,5 +318,76 @@ describe('processor: recording an issuer answer when its batch fails', () => {
     if (outcome.type !== 'accepted') throw new Error('accepted')
     await expect(outcome.result).resolves.toMatchObject({ transaction: FINAL })
     expect(answerBatches).toBe(2)
+  })
+
+  it('after five failures answers the caller with the failure, then records a timeout (reversed) once the store is back', async () => {
+    vi.useFakeTimers()
+    try {
+      const PENDING = { id: 'tx_s', kind: 'purchase', outcome: 'declined', checks: [] }
+      const answers: IssuerOutcome[] = []
+      let storeBack = false
+      const executor: BatchExecutor = {
+        execute: (requests) => {
+          const answer = requests.find((r) => r.type === 'issuer_answer')
+          if (answer !== undefined) {
+            answers.push(answer.outcome)
+            if (!storeBack) return Promise.reject(new Error('disk I/O error'))
+            return Promise.resolve([
+              { type: 'decided', transaction: PENDING as never, replayed: false },
+            ])
+          }
+          return Promise.resolve(
+            requests.map((): BatchResult => ({
+              type: 'forward',
+              transaction: PENDING as never,
+              message: { id: 'request:tx_s' } as never,
+            })),
+          )
+        },
+        expireHolds: () => Promise.resolve(0),
+        close: () => Promise.resolve(),
+      }
+      const gateway: IssuerGateway = {
+        routeStatus: () => new Map(),
+        sealPan: () => undefined,
+        send: () =>
+          Promise.resolve({
+            type: 'answered',
+            responseCode: '00',
+            authorizationCode: 'A1',
+            balanceMinor: null,
+            latencyMs: 1,
+          }),
+      }
+      const p = new Processor(
+        executor,
+        manualClock(1_790_000_000_000),
+        { depthMax: 10, batchSizeMax: 10, batchesInFlightMax: 1 },
+        createTollgateMetrics(),
+        () => undefined,
+        undefined,
+        gateway,
+      )
+      const outcome = p.submit(badRequest('000001'))
+      if (outcome.type !== 'accepted') throw new Error('accepted')
+      const failed = expect(outcome.result).rejects.toThrow('the batch could not be committed')
+      await vi.advanceTimersByTimeAsync(5 * 1_000)
+      await failed
+      expect(answers).toHaveLength(5)
+      expect(answers.every((a) => a.type === 'answered')).toBe(true)
+      // The terminal was told it failed: the approval must not stand. Recorded as a timeout
+      // (which queues the reversal) as soon as the store takes it, without a restart.
+      await vi.advanceTimersByTimeAsync(10_000)
+      expect(answers[5]).toEqual({ type: 'timeout', latencyMs: 0, unrecorded: true })
+      storeBack = true
+      await vi.advanceTimersByTimeAsync(10_000)
+      expect(answers).toHaveLength(7)
+      expect(answers[6]).toMatchObject({ type: 'timeout', unrecorded: true })
+      await vi.advanceTimersByTimeAsync(60_000)
+      expect(answers).toHaveLength(7)
+      await p.close()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

@@ -19,6 +19,8 @@ interface Pending {
 /** Attempts to record an issuer's answer when its batch fails, and the wait between them. */
 const ANSWER_ATTEMPTS_MAX = 5
 const ANSWER_RETRY_MS = 1_000
+/** After that, the wait between attempts to record it as a timeout (until the store is back). */
+const ANSWER_RETRY_LATER_MS = 10_000
 /** Retransmissions of one request still at its bank that wait for the bank's answer. */
 const RETRANSMISSIONS_WAITING_MAX = 16
 
@@ -227,6 +229,10 @@ export class Processor implements Authorizer {
    * Queues the batch that records an issuer's answer — first, whatever the queue's depth. If
    * that batch cannot commit (the disk failed, say), the answer is tried again a few times
    * before the callers get the failure: until it is recorded, a reversal cannot be queued.
+   * Then the callers are answered with the failure, and the request is recorded as a timeout
+   * once the store takes it (tried every ANSWER_RETRY_LATER_MS): the terminal was told the
+   * payment failed, so an approval must not stand — the timeout queues its reversal. Until
+   * then it stays in flight in the outbox, where a restart finds it too.
    */
   private recordAnswer(id: string, outcome: IssuerOutcome, attempt: number): void {
     this.queue.unshift({
@@ -239,16 +245,33 @@ export class Processor implements Authorizer {
       },
       resolve: () => undefined,
       reject: (error: unknown) => {
-        if (attempt + 1 < ANSWER_ATTEMPTS_MAX && !(error instanceof AssertionFailure)) {
+        if (error instanceof AssertionFailure) {
+          this.rejectForward(id, error)
+          return
+        }
+        if (attempt + 1 < ANSWER_ATTEMPTS_MAX) {
           setTimeout(() => this.recordAnswer(id, outcome, attempt + 1), ANSWER_RETRY_MS)
           return
         }
-        const callers = this.forwards.get(id) ?? []
-        this.forwards.delete(id)
-        for (const caller of callers) caller.reject(error)
+        this.rejectForward(id, error)
+        this.metrics.storeErrors.inc()
+        // Stopping: the restart finds it in flight and records it as a timeout.
+        if (this.closing) return
+        const unrecorded: IssuerOutcome = { type: 'timeout', latencyMs: 0, unrecorded: true }
+        setTimeout(
+          () => this.recordAnswer(id, unrecorded, attempt + 1),
+          ANSWER_RETRY_LATER_MS,
+        ).unref()
       },
     })
     this.schedule()
+  }
+
+  private rejectForward(transactionId: string, error: unknown): void {
+    const callers = this.forwards.get(transactionId) ?? []
+    this.forwards.delete(transactionId)
+    for (const caller of callers) caller.reject(error)
+    if (this.forwards.size === 0 && this.queue.length === 0) this.dispatch()
   }
 
   private answerForward(transactionId: string, result: RequestResult): void {

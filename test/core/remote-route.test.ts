@@ -256,6 +256,25 @@ describe('a remote route', () => {
     expect(w.settlementDebits()).toBe(0)
   })
 
+  it('an answer that could not be recorded is recorded as a timeout that says so, and reversed', () => {
+    const w = new World()
+    const forward = forwarded(w.run([w.purchase(4_560)])[0])
+    const record = w.answer(forward.transaction.id, {
+      type: 'timeout',
+      latencyMs: 0,
+      unrecorded: true,
+    })
+    expect(record).toMatchObject({ outcome: 'declined', reason: 'issuer_timeout' })
+    expect(record.evidence).toMatchObject({
+      why: 'the issuer’s answer could not be recorded; the terminal was told it failed',
+      reversal: 'queued',
+    })
+    expect(w.store.issuerMessages.get(`reversal:${forward.transaction.id}`)).toMatchObject({
+      status: 'pending',
+    })
+    expect(w.settlementDebits()).toBe(0)
+  })
+
   it('never sent: declined issuer_unavailable, nothing to reverse', () => {
     const w = new World()
     const forward = forwarded(w.run([w.purchase(4_560)])[0])

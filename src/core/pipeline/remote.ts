@@ -416,7 +416,9 @@ export function decideIssuerAnswer(
     ...base,
     ...(outcome.recovered === true
       ? { why: 'the switch stopped before the issuer’s answer was recorded' }
-      : { issuerLatencyMs: outcome.latencyMs }),
+      : outcome.unrecorded === true
+        ? { why: 'the issuer’s answer could not be recorded; the terminal was told it failed' }
+        : { issuerLatencyMs: outcome.latencyMs }),
     reversal: 'queued',
     moneyMoved: false,
   }

@@ -81,8 +81,15 @@ export type IssuerOutcome =
   /**
    * Sent, and no answer in time: the outcome at the issuer is unknown. `recovered`: the process
    * that sent it stopped before the answer was recorded (found in flight at start).
+   * `unrecorded`: the answer came but could not be recorded, and the terminal was told the
+   * payment failed, so whatever the issuer did must be undone.
    */
-  | { readonly type: 'timeout'; readonly latencyMs: number; readonly recovered?: boolean }
+  | {
+      readonly type: 'timeout'
+      readonly latencyMs: number
+      readonly recovered?: boolean
+      readonly unrecorded?: boolean
+    }
   /** Never sent (no signed-on connection, circuit open): nothing happened at the issuer. */
   | { readonly type: 'not_sent'; readonly why: string }
 
