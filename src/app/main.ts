@@ -125,7 +125,7 @@ export async function startTollgate(
   const onFatal = (error: unknown): void => {
     logger.fatal(
       { err: error },
-      'invariant broken or batch worker lost: stopping to protect the ledger',
+      'invariant broken, batch worker lost or its log not durable: stopping to protect the ledger',
     )
     process.exitCode = 70
     void close()
