@@ -207,12 +207,15 @@ export class IssuerLinks implements IssuerGateway, IssuerHealth {
         return { type: 'timeout', latencyMs }
       case 'unavailable':
         // Written and then the pool closed: unknown, reverse. Anything else never left.
-        return result.why === 'closed_in_flight'
-          ? { type: 'timeout', latencyMs }
-          : {
-              type: 'not_sent',
-              why: `${result.why}${result.detail === undefined ? '' : `: ${result.detail}`}`,
-            }
+        if (result.why === 'closed_in_flight') return { type: 'timeout', latencyMs }
+        return {
+          type: 'not_sent',
+          why: `${result.why}${result.detail === undefined ? '' : `: ${result.detail}`}`,
+          // The route went down after the batch saw it up: the sale may stand in.
+          ...(result.why === 'circuit_open' || result.why === 'no_connection'
+            ? { routeDown: result.why }
+            : {}),
+        }
     }
   }
 

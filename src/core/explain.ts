@@ -178,6 +178,7 @@ const EVIDENCE_LABELS: Readonly<Record<string, Localized>> = {
   reversal: L('冲正', 'reversal'),
   standIn: L('代授权（STIP）', 'stand-in (STIP)'),
   routeState: L('路由状态', 'route state'),
+  notSent: L('请求未能发出', 'request not sent'),
   maintenanceEndsAtMs: L('维护结束时间', 'maintenance ends at'),
   maintenanceNote: L('维护说明', 'maintenance note'),
   stipAmountMax: L('代授权单笔上限', 'stand-in limit per payment'),

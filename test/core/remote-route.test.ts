@@ -428,6 +428,51 @@ describe('a remote route', () => {
       expect(tooBig).toMatchObject({ transaction: { reason: 'issuer_unavailable' } })
     })
 
+    it('a sale the link refused to send (the route went down since) stands in within the limits', () => {
+      const w = new World(STIP)
+      const forward = forwarded(w.run([w.purchase(30_000)])[0])
+      const record = w.answer(forward.transaction.id, {
+        type: 'not_sent',
+        why: 'circuit_open',
+        routeDown: 'circuit_open',
+      })
+      expect(record).toMatchObject({
+        outcome: 'approved',
+        reason: null,
+        rrn: forward.transaction.rrn,
+      })
+      expect(record.evidence).toMatchObject({ standIn: true, routeState: 'circuit_open' })
+      expect(w.store.issuerMessages.get(`request:${record.id}`)).toMatchObject({
+        status: 'not_sent',
+        sealedPan: null,
+      })
+      expect(w.store.issuerMessages.get(`advice:${record.id}`)).toMatchObject({
+        kind: 'advice',
+        status: 'pending',
+        authorizationCode: record.authorizationCode,
+        standInReason: 'circuit_open',
+        sealedPan: 'sealed-test-value',
+      })
+      expect(w.settlementDebits()).toBe(30_000)
+      expect(w.cardUsage()).toBe(1)
+      // Beyond the stand-in limits (30,000 + 45,000 > 70,000): declined, usage given back.
+      const next = forwarded(w.run([w.purchase(45_000)])[0])
+      const refused = w.answer(next.transaction.id, {
+        type: 'not_sent',
+        why: 'no_connection',
+        routeDown: 'no_connection',
+      })
+      expect(refused).toMatchObject({ outcome: 'declined', reason: 'issuer_unavailable' })
+      expect(refused.evidence).toMatchObject({ standIn: false, moneyMoved: false })
+      expect(w.store.issuerMessages.has(`advice:${refused.id}`)).toBe(false)
+      expect(w.cardUsage()).toBe(1)
+      // Refused for another cause (our own bad message): no stand-in.
+      const third = forwarded(w.run([w.purchase(1_000)])[0])
+      const invalid = w.answer(third.transaction.id, { type: 'not_sent', why: 'request_invalid' })
+      expect(invalid).toMatchObject({ outcome: 'declined', reason: 'issuer_unavailable' })
+      expect(w.settlementDebits()).toBe(30_000)
+    })
+
     it('voiding a stand-in sale: an advice never sent is dropped, one maybe at the bank is reversed', () => {
       for (const attempts of [0, 1]) {
         const w = new World(STIP)

@@ -146,7 +146,7 @@ export function collectKeys(
       keys.issuerMessageIds.add(issuerMessageId('request', pending.id))
       keys.issuerMessageIds.add(issuerMessageId('reversal', pending.id))
       addRemote(pending)
-      if (pending.cardToken !== null)
+      if (pending.cardToken !== null) {
         addCounters(
           pending.cardToken,
           pending.merchantId,
@@ -154,6 +154,9 @@ export function collectKeys(
           pending.localDate,
           pending.currency,
         )
+        // A request the link refused to send may stand in (remote.ts).
+        keys.counterKeys.add(stipCounterKey(pending.cardToken, pending.localDate, pending.currency))
+      }
       continue
     }
     if (request.idempotencyKey !== null) keys.idempotencyKeys.add(request.idempotencyKey)

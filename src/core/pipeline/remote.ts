@@ -393,9 +393,21 @@ export function decideIssuerAnswer(
     })
   }
 
+  // Refused at send time because the route went down after the batch saw it up: stand in as
+  // the batch would have, within the route's limits (the usage stays counted).
+  const stood =
+    outcome.type === 'not_sent' && outcome.routeDown !== undefined && isPurchase && !undone
+      ? standInForUnsent(pending as Sale, message, outcome.routeDown, request, working, ctx)
+      : null
+  if (stood?.ok === true) return finish(stood.record, { status: 'not_sent', sealedPan: null })
   if (isPurchase) countUsage(working, sale, -1)
   if (outcome.type === 'not_sent') {
-    const evidence: Evidence = { ...base, why: outcome.why, moneyMoved: false }
+    const evidence: Evidence = {
+      ...base,
+      why: outcome.why,
+      moneyMoved: false,
+      ...(stood === null ? {} : { standIn: false, ...stood.evidence }),
+    }
     const checks: Check[] = [
       ...withoutIssuerCheck,
       {
@@ -452,6 +464,95 @@ function redecline(
  * acknowledged): of a forwarded request, or of a stand-in advice already delivered. An advice
  * not yet delivered is simply never sent.
  */
+/**
+ * Stand-in for a sale the link refused to send (the route went down since the batch decided):
+ * the same limits and advice as a sale that found the route down. Null when it cannot stand in
+ * at all (no route, no card number kept for the advice); otherwise the approval, or the stand-in
+ * limits' refusal as evidence for the decline.
+ */
+function standInForUnsent(
+  pending: Sale,
+  message: IssuerMessage,
+  why: 'circuit_open' | 'no_connection',
+  request: IssuerAnswerRequest,
+  working: Working,
+  ctx: CoreContext,
+):
+  | { readonly ok: true; readonly record: TransactionRecord }
+  | { readonly ok: false; readonly evidence: Evidence }
+  | null {
+  const route = working.routing.routes.get(message.routeId)
+  const sealedPan = request.sealedPan ?? message.sealedPan
+  if (route === undefined || sealedPan === null) return null
+  const currency = pending.currency
+  const used = working.counter(stipCounterKey(pending.cardToken, pending.localDate, currency))
+  const decision = standIn(
+    route.stip,
+    { amountMinor: pending.amountMinor, currency, cardType: pending.cardType ?? 'debit' },
+    used,
+  )
+  if (!decision.ok) return { ok: false, evidence: decision.evidence }
+  const issuer = working.account(issuerAccountId(route.id, currency))
+  const clearing = working.account(clearingAccountId(currency))
+  assert(issuer !== undefined && clearing !== undefined, `accounts of route ${route.id} loaded`)
+  const moved = post({
+    id: ctx.newTransferId(),
+    transactionId: pending.id,
+    debit: issuer,
+    credit: clearing,
+    amountMinor: toAmountMinor(pending.amountMinor),
+    nowMs: ctx.nowMs,
+  })
+  assert(!('code' in moved), 'a route settlement account is unbounded')
+  working.putAccounts(moved.accounts)
+  working.insertTransfer(moved.transfer)
+  working.putCounter({
+    ...used,
+    count: used.count + 1,
+    amountMinor: used.amountMinor + pending.amountMinor,
+  })
+  const evidence: Evidence = {
+    ...routeEvidence(route),
+    routeState: why,
+    standIn: true,
+    notSent: 'the link refused the request: the route went down after the decision to forward',
+    amount: money(pending.amountMinor, currency),
+    ...decision.evidence,
+  }
+  const checks: Check[] = [
+    ...pending.checks.filter((c) => c.stage !== 'issuer'),
+    { stage: 'issuer', name: 'stand_in', status: 'pass', evidence },
+  ]
+  const approved = approvedRecord(ctx, pending, {
+    id: pending.id,
+    lifecycle: 'posted',
+    checks,
+    evidence,
+  })
+  const record: TransactionRecord = {
+    ...approved,
+    rrn: pending.rrn,
+    createdAtMs: pending.createdAtMs,
+  }
+  working.putIssuerMessage({
+    ...message,
+    id: issuerMessageId('advice', pending.id),
+    kind: 'advice',
+    status: 'pending',
+    attempts: 0,
+    nextAttemptAtMs: ctx.nowMs,
+    sealedPan,
+    authorizationCode: record.authorizationCode,
+    originalMti: null,
+    standInReason: why,
+    lastError: null,
+    createdAtMs: ctx.nowMs,
+    updatedAtMs: ctx.nowMs,
+    deliveredAtMs: null,
+  })
+  return { ok: true, record }
+}
+
 export function queueReversal(
   working: Working,
   sent: IssuerMessage,

@@ -90,8 +90,16 @@ export type IssuerOutcome =
       readonly recovered?: boolean
       readonly unrecorded?: boolean
     }
-  /** Never sent (no signed-on connection, circuit open): nothing happened at the issuer. */
-  | { readonly type: 'not_sent'; readonly why: string }
+  /**
+   * Never sent (no signed-on connection, circuit open): nothing happened at the issuer.
+   * `routeDown`: the route went down between the decision to forward and the send — the sale
+   * may stand in as if the batch had seen the route down.
+   */
+  | {
+      readonly type: 'not_sent'
+      readonly why: string
+      readonly routeDown?: 'circuit_open' | 'no_connection'
+    }
 
 /** The second half of a forwarded request: record what the issuer said. */
 export interface IssuerAnswerRequest {
