@@ -325,23 +325,35 @@ describe('processor: recording an issuer answer when its batch fails', () => {
     try {
       const PENDING = { id: 'tx_s', kind: 'purchase', outcome: 'declined', checks: [] }
       const answers: IssuerOutcome[] = []
+      const batchSizes: number[] = []
       let storeBack = false
       const executor: BatchExecutor = {
         execute: (requests) => {
           const answer = requests.find((r) => r.type === 'issuer_answer')
           if (answer !== undefined) {
             answers.push(answer.outcome)
+            batchSizes.push(requests.length)
             if (!storeBack) return Promise.reject(new Error('disk I/O error'))
             return Promise.resolve([
               { type: 'decided', transaction: PENDING as never, replayed: false },
             ])
           }
           return Promise.resolve(
-            requests.map((): BatchResult => ({
-              type: 'forward',
-              transaction: PENDING as never,
-              message: { id: 'request:tx_s' } as never,
-            })),
+            requests.map((r): BatchResult =>
+              r.type === 'new' && r.stan === '000002'
+                ? {
+                    type: 'rejected',
+                    reason: 'unknown_terminal',
+                    errors: [],
+                    checks: [],
+                    evidence: {},
+                  }
+                : {
+                    type: 'forward',
+                    transaction: PENDING as never,
+                    message: { id: 'request:tx_s' } as never,
+                  },
+            ),
           )
         },
         expireHolds: () => Promise.resolve(0),
@@ -377,14 +389,68 @@ describe('processor: recording an issuer answer when its batch fails', () => {
       expect(answers.every((a) => a.type === 'answered')).toBe(true)
       // The terminal was told it failed: the approval must not stand. Recorded as a timeout
       // (which queues the reversal) as soon as the store takes it, without a restart.
+      // Another terminal's sale meanwhile: never in the same batch as a retry.
+      const other = p.submit(badRequest('000002'))
       await vi.advanceTimersByTimeAsync(10_000)
       expect(answers[5]).toEqual({ type: 'timeout', latencyMs: 0, unrecorded: true })
+      expect(batchSizes.slice(1)).toEqual([1, 1, 1, 1, 1])
+      if (other.type !== 'accepted') throw new Error('accepted')
+      await expect(other.result).resolves.toMatchObject({ type: 'rejected' })
       storeBack = true
       await vi.advanceTimersByTimeAsync(10_000)
       expect(answers).toHaveLength(7)
       expect(answers[6]).toMatchObject({ type: 'timeout', unrecorded: true })
       await vi.advanceTimersByTimeAsync(60_000)
       expect(answers).toHaveLength(7)
+      await p.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('stops retrying after ten minutes of failures (a restart records it from the outbox)', async () => {
+    vi.useFakeTimers()
+    try {
+      let attempts = 0
+      const executor: BatchExecutor = {
+        execute: (requests) => {
+          if (requests.some((r) => r.type === 'issuer_answer')) {
+            attempts++
+            return Promise.reject(new Error('disk I/O error'))
+          }
+          return Promise.resolve(
+            requests.map((): BatchResult => ({
+              type: 'forward',
+              transaction: { id: 'tx_g', kind: 'purchase', checks: [] } as never,
+              message: { id: 'request:tx_g' } as never,
+            })),
+          )
+        },
+        expireHolds: () => Promise.resolve(0),
+        close: () => Promise.resolve(),
+      }
+      const gateway: IssuerGateway = {
+        routeStatus: () => new Map(),
+        sealPan: () => undefined,
+        send: () => Promise.resolve({ type: 'timeout', latencyMs: 1_000 }),
+      }
+      const p = new Processor(
+        executor,
+        manualClock(1_790_000_000_000),
+        { depthMax: 10, batchSizeMax: 10, batchesInFlightMax: 1 },
+        createTollgateMetrics(),
+        () => undefined,
+        undefined,
+        gateway,
+      )
+      const outcome = p.submit(badRequest('000001'))
+      if (outcome.type !== 'accepted') throw new Error('accepted')
+      const failed = expect(outcome.result).rejects.toThrow()
+      await vi.advanceTimersByTimeAsync(5_000 + 60 * 10_000)
+      await failed
+      expect(attempts).toBe(65)
+      await vi.advanceTimersByTimeAsync(60 * 10_000)
+      expect(attempts).toBe(65)
       await p.close()
     } finally {
       vi.useRealTimers()

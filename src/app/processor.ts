@@ -14,13 +14,16 @@ interface Pending {
   readonly request: BatchRequest
   readonly resolve: (result: RequestResult) => void
   readonly reject: (error: unknown) => void
+  /** Runs in a batch of its own: a retry whose own data may be what failed its last batch. */
+  readonly alone?: boolean
 }
 
 /** Attempts to record an issuer's answer when its batch fails, and the wait between them. */
 const ANSWER_ATTEMPTS_MAX = 5
 const ANSWER_RETRY_MS = 1_000
-/** After that, the wait between attempts to record it as a timeout (until the store is back). */
+/** After that, the wait between attempts to record it as a timeout, and how many (10 minutes). */
 const ANSWER_RETRY_LATER_MS = 10_000
+const ANSWER_LATER_ATTEMPTS_MAX = 60
 /** Retransmissions of one request still at its bank that wait for the bank's answer. */
 const RETRANSMISSIONS_WAITING_MAX = 16
 
@@ -125,8 +128,18 @@ export class Processor implements Authorizer {
       for (const wake of waiters) wake()
       return
     }
+    // A retry that runs alone goes by itself; other requests never join its batch.
+    let take = 1
+    if (this.queue[0]?.alone !== true) {
+      while (
+        take < this.limits.batchSizeMax &&
+        take < this.queue.length &&
+        this.queue[take]?.alone !== true
+      )
+        take += 1
+    }
     this.inFlight += 1
-    void this.runBatch(this.queue.splice(0, this.limits.batchSizeMax))
+    void this.runBatch(this.queue.splice(0, take))
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
@@ -230,9 +243,11 @@ export class Processor implements Authorizer {
    * that batch cannot commit (the disk failed, say), the answer is tried again a few times
    * before the callers get the failure: until it is recorded, a reversal cannot be queued.
    * Then the callers are answered with the failure, and the request is recorded as a timeout
-   * once the store takes it (tried every ANSWER_RETRY_LATER_MS): the terminal was told the
-   * payment failed, so an approval must not stand — the timeout queues its reversal. Until
-   * then it stays in flight in the outbox, where a restart finds it too.
+   * once the store takes it (tried every ANSWER_RETRY_LATER_MS, for ten minutes): the terminal
+   * was told the payment failed, so an approval must not stand — the timeout queues its
+   * reversal (a request never sent is recorded as such, without standing in). Until then it
+   * stays in flight in the outbox, where a restart finds it too. Every retry runs in a batch of
+   * its own, so an answer that breaks its batch never fails other terminals' sales again.
    */
   private recordAnswer(id: string, outcome: IssuerOutcome, attempt: number): void {
     this.queue.unshift({
@@ -254,15 +269,17 @@ export class Processor implements Authorizer {
           return
         }
         this.rejectForward(id, error)
-        this.metrics.storeErrors.inc()
-        // Stopping: the restart finds it in flight and records it as a timeout.
-        if (this.closing) return
-        const unrecorded: IssuerOutcome = { type: 'timeout', latencyMs: 0, unrecorded: true }
-        setTimeout(
-          () => this.recordAnswer(id, unrecorded, attempt + 1),
-          ANSWER_RETRY_LATER_MS,
-        ).unref()
+        // Stopping, or tried long enough: the restart finds it in flight and records it.
+        if (this.closing || attempt + 1 >= ANSWER_ATTEMPTS_MAX + ANSWER_LATER_ATTEMPTS_MAX) return
+        const later: IssuerOutcome =
+          outcome.type === 'answered'
+            ? { type: 'timeout', latencyMs: 0, unrecorded: true }
+            : outcome.type === 'not_sent'
+              ? { type: 'not_sent', why: outcome.why }
+              : outcome
+        setTimeout(() => this.recordAnswer(id, later, attempt + 1), ANSWER_RETRY_LATER_MS).unref()
       },
+      alone: attempt > 0,
     })
     this.schedule()
   }

@@ -473,6 +473,67 @@ describe('a remote route', () => {
       expect(w.settlementDebits()).toBe(30_000)
     })
 
+    it('a sale refused at send time does not stand in once a declining maintenance window began', () => {
+      const w = new World(STIP)
+      const forward = forwarded(w.run([w.purchase(1_000)])[0])
+      const endsAtMs = NOW + 3_600_000
+      w.status = {
+        state: 'down',
+        why: 'maintenance',
+        maintenance: { id: 'mw_2', endsAtMs, mode: 'decline', note: 'core upgrade' },
+      }
+      const record = w.answer(forward.transaction.id, {
+        type: 'not_sent',
+        why: 'no_connection',
+        routeDown: 'no_connection',
+      })
+      expect(record).toMatchObject({ outcome: 'declined', reason: 'issuer_maintenance' })
+      expect(record.evidence).toMatchObject({
+        standIn: false,
+        notSent: 'no_connection',
+        maintenanceEndsAtMs: endsAtMs,
+      })
+      expect(w.store.issuerMessages.has(`advice:${record.id}`)).toBe(false)
+      expect(w.settlementDebits()).toBe(0)
+      expect(w.cardUsage()).toBe(0)
+    })
+
+    it('voiding a sale that stood in after the link refused it undoes the advice, not the unsent request', () => {
+      for (const attempts of [0, 1]) {
+        const w = new World(STIP)
+        const forward = forwarded(w.run([w.purchase(10_000)])[0])
+        const id = forward.transaction.id
+        w.answer(id, { type: 'not_sent', why: 'no_connection', routeDown: 'no_connection' })
+        const advice = w.store.issuerMessages.get(`advice:${id}`)
+        if (advice === undefined) throw new Error('an advice')
+        w.store.issuerMessages.set(advice.id, { ...advice, attempts })
+        w.run([
+          {
+            type: 'follow_up',
+            kind: 'void',
+            channel: 'http',
+            stan: '000701',
+            amountMinor: null,
+            idempotencyKey: null,
+            originalId: id,
+          },
+        ])
+        const reversal = w.store.issuerMessages.get(`reversal:${id}`)
+        if (attempts === 0) {
+          expect(w.store.issuerMessages.get(advice.id)?.status).toBe('not_sent')
+          expect(reversal).toBeUndefined()
+        } else {
+          expect(w.store.issuerMessages.get(advice.id)?.status).toBe('pending')
+          expect(reversal).toMatchObject({
+            status: 'pending',
+            originalMti: '0220',
+            sealedPan: 'sealed-test-value',
+          })
+        }
+        expect(w.store.issuerMessages.get(`request:${id}`)?.status).toBe('not_sent')
+      }
+    })
+
     it('voiding a stand-in sale: an advice never sent is dropped, one maybe at the bank is reversed', () => {
       for (const attempts of [0, 1]) {
         const w = new World(STIP)

@@ -392,10 +392,12 @@ export function decideFollowUp(
   skipRest(checks, 'issuer', STAGES)
   updateOriginal(request.kind, original, amountMinor, working, ctx.nowMs)
   if (remoteRoute !== null) {
-    // The issuer booked the sale (or will, from the advice): tell it the sale is undone.
-    const sent =
-      working.issuerMessage(issuerMessageId('request', original.id)) ??
-      working.issuerMessage(issuerMessageId('advice', original.id))
+    // The issuer booked the sale (or will, from the advice): tell it the sale is undone. A sale
+    // that stood in has an advice — and may also have a request the link refused to send,
+    // which the bank never saw: the advice is what to undo.
+    const advice = working.issuerMessage(issuerMessageId('advice', original.id))
+    const request = working.issuerMessage(issuerMessageId('request', original.id))
+    const sent = advice ?? (request?.status === 'not_sent' ? undefined : request)
     if (sent !== undefined) queueReversal(working, sent, sent.sealedPan, ctx)
   }
   const lifecycle: Lifecycle =

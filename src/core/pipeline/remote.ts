@@ -402,23 +402,19 @@ export function decideIssuerAnswer(
   if (stood?.ok === true) return finish(stood.record, { status: 'not_sent', sealedPan: null })
   if (isPurchase) countUsage(working, sale, -1)
   if (outcome.type === 'not_sent') {
-    const evidence: Evidence = {
-      ...base,
-      why: outcome.why,
-      moneyMoved: false,
-      ...(stood === null ? {} : { standIn: false, ...stood.evidence }),
-    }
+    // Refused by the stand-in limits (or a declining maintenance window): their `why` leads,
+    // the link's reason stays as `notSent`.
+    const evidence: Evidence =
+      stood === null
+        ? { ...base, why: outcome.why, moneyMoved: false }
+        : { ...base, notSent: outcome.why, moneyMoved: false, standIn: false, ...stood.evidence }
+    const reason: ReasonCode =
+      stood?.evidence.routeState === 'maintenance' ? 'issuer_maintenance' : 'issuer_unavailable'
     const checks: Check[] = [
       ...withoutIssuerCheck,
-      {
-        stage: 'issuer',
-        name: 'remote_issuer',
-        status: 'fail',
-        reason: 'issuer_unavailable',
-        evidence,
-      },
+      { stage: 'issuer', name: 'remote_issuer', status: 'fail', reason, evidence },
     ]
-    return finish(redecline(pending, 'issuer_unavailable', checks, evidence, ctx), {
+    return finish(redecline(pending, reason, checks, evidence, ctx), {
       status: 'not_sent',
       sealedPan: null,
     })
@@ -460,11 +456,6 @@ function redecline(
 }
 
 /**
- * Queues a reversal of what the issuer was sent for a transaction (0400, then 0420/0421 until
- * acknowledged): of a forwarded request, or of a stand-in advice already delivered. An advice
- * not yet delivered is simply never sent.
- */
-/**
  * Stand-in for a sale the link refused to send (the route went down since the batch decided):
  * the same limits and advice as a sale that found the route down. Null when it cannot stand in
  * at all (no route, no card number kept for the advice); otherwise the approval, or the stand-in
@@ -484,6 +475,18 @@ function standInForUnsent(
   const route = working.routing.routes.get(message.routeId)
   const sealedPan = request.sealedPan ?? message.sealedPan
   if (route === undefined || sealedPan === null) return null
+  // A maintenance window that began since, and declines rather than stands in, decides.
+  const now = ctx.routeStatus?.get(route.id)
+  if (now?.state === 'down' && now.maintenance?.mode === 'decline') {
+    return {
+      ok: false,
+      evidence: {
+        routeState: 'maintenance',
+        maintenanceEndsAtMs: now.maintenance.endsAtMs,
+        why: 'the maintenance window declines instead of standing in',
+      },
+    }
+  }
   const currency = pending.currency
   const used = working.counter(stipCounterKey(pending.cardToken, pending.localDate, currency))
   const decision = standIn(
@@ -553,6 +556,11 @@ function standInForUnsent(
   return { ok: true, record }
 }
 
+/**
+ * Queues a reversal of what the issuer was sent for a transaction (0400, then 0420/0421 until
+ * acknowledged): of a forwarded request, or of a stand-in advice already delivered. An advice
+ * not yet delivered is simply never sent.
+ */
 export function queueReversal(
   working: Working,
   sent: IssuerMessage,
