@@ -127,7 +127,9 @@ async function main(): Promise<void> {
     // The batch worker's connection (src/app/batch-worker.ts) and the main thread's log sync.
     const path = join(dataDir, 'tollgate.db')
     const store = openSqliteStore({ path, logSync: 'caller', snapshotCache: true })
-    const logSync = new LogSync(`${path}-wal`)
+    const logFile = store.logFile()
+    assert(logFile !== null, 'a database file has a log')
+    const logSync = new LogSync(logFile)
     const clock = { nowMs: () => Date.now() }
     const settings = { utcOffsetMinutes: 480, holdExpiryMs: 7 * 86_400_000 }
     const velocity = await loadVelocity(store, Date.now())

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, realpath, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -126,6 +126,20 @@ describe('SQLite store specifics', () => {
     stores.push(store)
     expect(store.pragmas().synchronous).toBe(1)
     expect(open().pragmas().synchronous).toBe(2)
+  })
+
+  it('names the log SQLite really writes, beside the target of a symlinked path', async () => {
+    await mkdir(join(dir, 'real'))
+    const target = join(dir, 'real', 'target.db')
+    const link = join(dir, 'link.db')
+    new Database(target).close()
+    await symlink(target, link)
+    const store = openSqliteStore({ path: link, logSync: 'caller' })
+    stores.push(store)
+    expect(store.logFile()).toBe(`${await realpath(target)}-wal`)
+    const memory = openSqliteStore({ path: ':memory:' })
+    stores.push(memory)
+    expect(memory.logFile()).toBeNull()
   })
 
   it('records migrations and does not run them again on reopen', async () => {

@@ -29,7 +29,8 @@ export type WorkerRequest =
   | { readonly type: 'close'; readonly sequence: number }
 
 export type WorkerReply =
-  | { readonly type: 'ready' }
+  /** `logFile`: the write-ahead log the main thread syncs (log-sync.ts); null in memory. */
+  | { readonly type: 'ready'; readonly logFile: string | null }
   | { readonly type: 'init_failed'; readonly message: string }
   | {
       readonly type: 'result'

@@ -72,7 +72,7 @@ try {
         return
     }
   })
-  reply({ type: 'ready' })
+  reply({ type: 'ready', logFile: store.logFile() })
 } catch (error) {
   reply({ type: 'init_failed', message: error instanceof Error ? error.message : String(error) })
 }

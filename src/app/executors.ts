@@ -137,14 +137,14 @@ export async function workerExecutor(
     pending.clear()
   }
 
-  await new Promise<void>((resolve, reject) => {
+  const logFile = await new Promise<string | null>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new ExecutorFailure('the batch worker did not start in time')),
       WORKER_START_TIMEOUT_MS,
     )
     worker.once('message', (message: WorkerReply) => {
       clearTimeout(timer)
-      if (message.type === 'ready') resolve()
+      if (message.type === 'ready') resolve(message.logFile)
       else
         reject(
           new ExecutorFailure(
@@ -161,8 +161,8 @@ export async function workerExecutor(
   // The worker commits without waiting for the disk; nothing it decided is released before
   // an fdatasync of the log that started after its commit (log-sync.ts). Commits reported
   // while a sync runs share the next one, and the worker decides the next batch meanwhile.
-  const logSync =
-    init.databasePath === ':memory:' ? null : new LogSync(`${init.databasePath}-wal`, logFiles)
+  // The log's path is the one SQLite uses (beside the real file, if the path is a symlink).
+  const logSync = logFile === null ? null : new LogSync(logFile, logFiles)
   const durable = (value: unknown): Promise<unknown> =>
     logSync === null ? Promise.resolve(value) : logSync.wait().then(() => value)
 

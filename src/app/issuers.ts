@@ -262,6 +262,10 @@ export class IssuerLinks implements IssuerGateway, IssuerHealth {
       }
     }
     // Counted before the write: a void that comes now must know the advice may be at the bank.
+    // This commit is also what makes sending safe: the batch worker's commits are synced by the
+    // main thread after the fact (log-sync.ts), so the message read above may not be on disk
+    // yet; this connection commits with synchronous=FULL, and its fsync of the log covers every
+    // frame written before, the message's batch included. Nothing is sent before it returns.
     await this.store.routing.reschedule(
       message.id,
       message.attempts + 1,

@@ -103,16 +103,21 @@ describe('LogSync (deferred log sync)', () => {
     await expect(sync.wait()).rejects.toMatchObject({ code: 'log_sync_failed' })
   })
 
-  it('lets the running sync finish on close, then refuses', async () => {
+  it('on close, finishes the running sync and one for the waits queued behind it, then refuses', async () => {
     const files = heldFiles()
     const sync = new LogSync('/db-wal', files)
     const running = sync.wait()
+    const queued = sync.wait()
     sync.close()
+    await expect(sync.wait()).rejects.toThrow('is closed')
     expect(files.closed).toBe(0)
     files.finish()
     await running
+    expect(files.started).toBe(2)
+    expect(files.closed).toBe(0)
+    files.finish()
+    await queued
     expect(files.closed).toBe(1)
-    await expect(sync.wait()).rejects.toThrow('is closed')
   })
 
   describe('on a real file', () => {

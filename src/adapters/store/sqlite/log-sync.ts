@@ -56,7 +56,10 @@ export class LogSync {
     })
   }
 
-  /** Closes the descriptor once the running sync (if any) is done; later waits reject. */
+  /**
+   * Closes the descriptor once the running sync, and one more for the waits queued behind it,
+   * are done; waits after this reject.
+   */
   close(): void {
     this.closed = true
     if (!this.running) this.release()
@@ -82,11 +85,9 @@ export class LogSync {
       }
       this.completed += 1
       for (const waiter of waiters) waiter.resolve()
-      if (this.closed) {
-        this.release()
-        this.reject(this.queued, new LogSyncError(`log ${this.logPath} is closed`))
-        this.queued = []
-      } else if (this.queued.length > 0) this.start()
+      // Commits reported before close() still get their sync; then the descriptor goes.
+      if (this.queued.length > 0) this.start()
+      else if (this.closed) this.release()
     })
   }
 

@@ -1105,6 +1105,17 @@ export class SqliteStore implements Store {
     return version
   }
 
+  /**
+   * The write-ahead log SQLite writes for this database: beside the file it really opened (a
+   * symlinked path resolves to its target), or null for an in-memory database.
+   */
+  logFile(): string | null {
+    const main = (this.db.pragma('database_list') as { name: string; file: string }[]).find(
+      (entry) => entry.name === 'main',
+    )
+    return main === undefined || main.file === '' ? null : `${main.file}-wal`
+  }
+
   /** The pragmas in effect on this connection, as SQLite reports them. */
   pragmas(): SqlitePragmas {
     const read = (name: string): unknown => this.db.pragma(name, { simple: true })
