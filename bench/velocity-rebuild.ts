@@ -59,6 +59,8 @@ function record(i: number, nowMs: number, cards: number): TransactionRecord {
     completedAmountMinor: 0,
     refundedAmountMinor: 0,
     localDate: '2026-11-26',
+    entryMode: null,
+    reportedRegion: null,
     createdAtMs: at,
     updatedAtMs: at,
   }

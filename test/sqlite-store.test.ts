@@ -274,6 +274,8 @@ describe('SQLite store specifics', () => {
       completedAmountMinor: 0,
       refundedAmountMinor: 0,
       localDate: '2026-03-10',
+      entryMode: null,
+      reportedRegion: null,
       createdAtMs: CONTRACT_NOW_MS,
       updatedAtMs: CONTRACT_NOW_MS + 1,
     }
@@ -303,16 +305,19 @@ describe('SQLite store specifics', () => {
     await mkdir(dirname(path), { recursive: true })
     const v1 = raw()
     migrate(v1, () => CONTRACT_NOW_MS, MIGRATIONS.slice(0, compact))
+    // The columns of that schema: not those added later (schema 6: entry mode, region).
+    const later = new Set(['entry_mode', 'reported_region'])
+    const columns = Object.keys(transactionRow(sale)).filter((column) => !later.has(column))
     const insert = v1.prepare(
-      `INSERT INTO transactions (${Object.keys(transactionRow(sale))
+      `INSERT INTO transactions (${columns
         .map((column) => (column === 'checks' || column === 'evidence' ? `${column}_json` : column))
-        .join(', ')}) VALUES (${Object.keys(transactionRow(sale))
-        .map((column) => `@${column}`)
-        .join(', ')})`,
+        .join(', ')}) VALUES (${columns.map((column) => `@${column}`).join(', ')})`,
     )
     for (const record of [sale, voided]) {
+      const row: Record<string, unknown> = { ...transactionRow(record) }
+      for (const column of later) delete row[column]
       insert.run({
-        ...transactionRow(record),
+        ...row,
         checks: JSON.stringify(record.checks),
         evidence: JSON.stringify(record.evidence),
       })

@@ -4,6 +4,10 @@ import type { ReasonCode } from './reasons/codes.js'
 /** The domain records Tollgate keeps. All amounts are integer minor units. */
 
 export type CardType = 'debit' | 'credit'
+
+/** How the card was read (ISO 8583 field 22, or the HTTP request's `entryMode`). */
+export const ENTRY_MODES = ['chip', 'contactless', 'magstripe', 'manual', 'unknown'] as const
+export type EntryMode = (typeof ENTRY_MODES)[number]
 export const MERCHANT_STATUSES = ['pending_audit', 'approved', 'restricted', 'suspended'] as const
 export type MerchantStatus = (typeof MERCHANT_STATUSES)[number]
 export const TERMINAL_STATUSES = ['active', 'inactive'] as const
@@ -176,6 +180,13 @@ export interface TransactionRecord {
   readonly completedAmountMinor: number
   readonly refundedAmountMinor: number
   readonly localDate: string
+  /**
+   * How the card was read, and the region the terminal reported (HTTP `terminalRegion`), as the
+   * request said: risk replays them in backtests. Null when the request did not say, for
+   * follow-ups, and for rows stored before schema 6.
+   */
+  readonly entryMode: EntryMode | null
+  readonly reportedRegion: string | null
   readonly createdAtMs: number
   readonly updatedAtMs: number
 }

@@ -130,11 +130,13 @@ function buy(
   card: TestCard,
   amount: string,
   kind: 'purchase' | 'preauthorization' = 'purchase',
+  /** How the card was read and where the terminal says it is (risk features). */
+  read: { readonly entryMode?: string; readonly terminalRegion?: string } = {},
 ): Promise<ApiResponse<DecisionBody>> {
-  return client.post<DecisionBody>(
-    '/v1/authorizations',
-    authorizeBody({ terminal: shop, card, amount, kind }),
-  )
+  return client.post<DecisionBody>('/v1/authorizations', {
+    ...authorizeBody({ terminal: shop, card, amount, kind }),
+    ...read,
+  })
 }
 
 describe('risk backtests', () => {
@@ -174,6 +176,17 @@ describe('risk backtests', () => {
         action: 'block',
       },
       { id: freshRuleId('bt_round'), expression: `${scope} && is_round_amount`, action: 'block' },
+      // Stored with each transaction since schema 6, so replayed as live.
+      {
+        id: freshRuleId('bt_manual'),
+        expression: `${scope} && entry_mode == "manual"`,
+        action: 'review',
+      },
+      {
+        id: freshRuleId('bt_reported'),
+        expression: `${scope} && terminal_reported_region == "650102"`,
+        action: 'review',
+      },
     ]
     const rules: RuleBody[] = []
     for (const input of inputs) rules.push(await putLiveRule(admin, input, 'shadow'))
@@ -181,16 +194,16 @@ describe('risk backtests', () => {
     const fromMs = Date.now()
     const answers: ApiResponse<DecisionBody>[] = []
     // One at a time: each in its own batch.
-    for (const [shop, card, amount] of [
+    for (const [shop, card, amount, read] of [
       [shopA, rich, '10.00'],
-      [shopA, rich, '20.00'],
-      [shopB, other, '30.00'],
+      [shopA, rich, '20.00', { entryMode: 'manual' }],
+      [shopB, other, '30.00', { entryMode: 'chip', terminalRegion: '650102' }],
       [shopA, poor, '50.00'], // insufficient funds: declined after the risk stage
       [shopA, poor, '5.00'],
       [shopA, expired, '10.00'], // expired: declined before the risk stage
       [shopB, rich, '100.00'],
     ] as const)
-      answers.push(await buy(shop, card, amount))
+      answers.push(await buy(shop, card, amount, 'purchase', read))
     // At once: several land in one batch, where velocity comes from the batch's own overlay.
     answers.push(
       ...(await Promise.all([
@@ -199,7 +212,7 @@ describe('risk backtests', () => {
         buy(shopB, rich, '17.00'),
         buy(shopB, poor, '1.00'),
         buy(shopA, rich, '200.00', 'preauthorization'),
-        buy(shopB, other, '18.00'),
+        buy(shopB, other, '18.00', 'purchase', { entryMode: 'manual', terminalRegion: '650102' }),
       ])),
     )
     answers.push(await buy(shopB, other, '300.00'))
@@ -210,8 +223,11 @@ describe('risk backtests', () => {
 
     const live = liveShadowHits(fromMs, toMs, [shopA.merchantId, shopB.merchantId])
     expect(live.rows).toBe(answers.length)
-    // The velocity rules did fire live, so the comparison below proves something.
+    // The velocity rules did fire live, so the comparison below proves something; so did the
+    // rules on the entry mode and the reported region.
     for (const rule of rules.slice(0, 4)) expect(live.hits.get(rule.id)?.length).toBeGreaterThan(0)
+    expect(live.hits.get(rules[6]!.id)?.length).toBe(2)
+    expect(live.hits.get(rules[7]!.id)?.length).toBe(2)
 
     const report = await backtest({
       from: new Date(fromMs).toISOString(),

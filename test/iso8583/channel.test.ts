@@ -141,7 +141,13 @@ describe.each<DialectName>(['iso87-ascii', 'iso87-binary', 'cup-pos'])(
         `/v1/transactions?terminalId=10000001&stan=${request.fields.get(11) ?? ''}`,
       )
       expect(found.body.items).toHaveLength(1)
-      expect(found.body.items[0]).toMatchObject({ rrn, channel: 'iso8583' })
+      // Field 22 '021': the magnetic stripe was read; kept for risk backtests.
+      expect(found.body.items[0]).toMatchObject({
+        rrn,
+        channel: 'iso8583',
+        entryMode: 'magstripe',
+        terminalRegion: null,
+      })
       const byRrn = await admin.get<{ items: { id: string }[] }>(`/v1/transactions?rrn=${rrn}`)
       expect(byRrn.body.items[0]?.id).toBe(found.body.items[0]?.id)
       const explanation = await admin.get<{ title: string }>(

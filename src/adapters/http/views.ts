@@ -55,6 +55,9 @@ export function transactionView(record: TransactionRecord) {
     completedAmount: money(record.completedAmountMinor, record.currency),
     refundedAmount: money(record.refundedAmountMinor, record.currency),
     businessDate: record.localDate,
+    // As the request said (null: not said, or stored before schema 6).
+    entryMode: record.entryMode,
+    terminalRegion: record.reportedRegion,
     createdAt: iso(record.createdAtMs),
     updatedAt: iso(record.updatedAtMs),
   }

@@ -216,6 +216,8 @@ export function decideFollowUp(
     currency: original.currency,
     originalId: original.id,
     localDate,
+    entryMode: null,
+    reportedRegion: null,
   }
   const id = ctx.newTransactionId()
   const decline = declineWith(ctx, working, id, base, checks)
@@ -463,6 +465,8 @@ function reverseUnseen(
     currency: 'CNY',
     originalId: null,
     localDate,
+    entryMode: null,
+    reportedRegion: null,
   }
   const tombstoneEvidence: Evidence = {
     ...evidence,

@@ -137,6 +137,8 @@ export function decideNew(
     currency,
     originalId: null,
     localDate,
+    entryMode: request.entryMode ?? null,
+    reportedRegion: request.reportedRegion ?? null,
   }
   const id = ctx.newTransactionId()
   const decline = declineWith(ctx, working, id, base, checks)

@@ -80,6 +80,8 @@ function record(base: RecordBase, o: Outcome): TransactionRecord {
     completedAmountMinor: 0,
     refundedAmountMinor: 0,
     localDate: base.localDate,
+    entryMode: base.entryMode,
+    reportedRegion: base.reportedRegion,
     createdAtMs: o.createdAtMs,
     updatedAtMs: o.createdAtMs,
   }

@@ -114,6 +114,8 @@ function record(f: RecordFields): TransactionRecord {
     completedAmountMinor: 0,
     refundedAmountMinor: 0,
     localDate: '2026-11-25',
+    entryMode: null,
+    reportedRegion: null,
     createdAtMs: f.atMs,
     updatedAtMs: f.atMs,
   }

@@ -68,7 +68,7 @@ export const BACKTEST_APPROXIMATIONS: readonly string[] = [
   'lists (review and allow) and limits are as they are now; entries removed since are not seen',
   'BIN list entries are matched on the first 6 digits kept in the masked card number',
   'card first seen comes from the history replayed (24 hours before the period, then the period): a card seen earlier only looks newer',
-  'entry mode and the region a terminal reported are not stored with a transaction: replayed as unknown',
+  'entry mode and the region a terminal reported are replayed as stored with each transaction; transactions stored before schema version 6 replay them as unknown',
   'velocity counts only purchases and preauthorizations (as live); a card key evicted live (more keys than the bound) is counted here',
 ]
 
@@ -437,8 +437,8 @@ export class BacktestReplayer {
         channel: record.channel,
         amountMinor: record.amountMinor,
         currency: record.currency,
-        entryMode: 'unknown',
-        reportedRegion: null,
+        entryMode: record.entryMode ?? 'unknown',
+        reportedRegion: record.reportedRegion,
         cardType,
         bin: card?.bin ?? binInfo?.bin ?? maskedHead(masked).slice(0, 6),
         issuerBank: card?.issuerBank ?? binInfo?.bankName ?? null,

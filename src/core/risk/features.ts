@@ -28,8 +28,8 @@ export interface FeatureDefinition {
   readonly label: Localized
 }
 
-export const ENTRY_MODES = ['chip', 'contactless', 'magstripe', 'manual', 'unknown'] as const
-export type EntryMode = (typeof ENTRY_MODES)[number]
+import type { EntryMode } from '../model.js'
+export { ENTRY_MODES, type EntryMode } from '../model.js'
 
 const L = (zh: string, en: string): Localized => ({ 'zh-CN': zh, en })
 

@@ -215,6 +215,18 @@ DROP TABLE usage_counters;
 ALTER TABLE usage_counters_v2 RENAME TO usage_counters;
 `
 
+/**
+ * Migration `entry_mode_and_region`: how the card was read and the region the terminal reported,
+ * kept with each transaction so that a backtest replays them as the live risk stage saw them.
+ * Rows written before hold null (replayed as unknown).
+ */
+const ENTRY_MODE_AND_REGION_SQL = `
+ALTER TABLE transactions ADD COLUMN entry_mode TEXT
+  CHECK (entry_mode IS NULL OR entry_mode IN ('chip', 'contactless', 'magstripe', 'manual', 'unknown'));
+ALTER TABLE transactions ADD COLUMN reported_region TEXT
+  CHECK (reported_region IS NULL OR length(reported_region) <= 16);
+`
+
 /** All migrations, oldest first. Append only. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial', sql: INITIAL },
@@ -222,6 +234,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 3, name: 'compact_transactions', sql: COMPACT_TRANSACTIONS },
   { version: 4, name: 'issuer_routing', sql: ISSUER_ROUTING_SQL },
   { version: 5, name: 'stand_in_reason', sql: STAND_IN_REASON_SQL },
+  { version: 6, name: 'entry_mode_and_region', sql: ENTRY_MODE_AND_REGION_SQL },
 ])
 
 for (const [index, migration] of MIGRATIONS.entries()) {

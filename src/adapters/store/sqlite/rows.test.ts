@@ -1,6 +1,12 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { STAGES, type Check, type Evidence, type TransactionRecord } from '../../../core/model.js'
+import {
+  ENTRY_MODES,
+  STAGES,
+  type Check,
+  type Evidence,
+  type TransactionRecord,
+} from '../../../core/model.js'
 import { REASON_CODES } from '../../../core/reasons/codes.js'
 import { packChecks, packEvidence, toTransaction, transactionRow } from './rows.js'
 
@@ -56,6 +62,8 @@ const RECORD: TransactionRecord = {
   completedAmountMinor: 0,
   refundedAmountMinor: 0,
   localDate: '2026-11-26',
+  entryMode: 'chip',
+  reportedRegion: '310101',
   createdAtMs: 1_795_680_925_008,
   updatedAtMs: 1_795_680_925_008,
 }
@@ -104,12 +112,18 @@ describe('transaction rows', () => {
 
   it('round-trip any checks and evidence', () => {
     fc.assert(
-      fc.property(fc.array(check, { maxLength: 14 }), evidence, (checks, decided) => {
-        const record = { ...RECORD, checks, evidence: decided }
-        const back = toTransaction(transactionRow(record))
-        expect(back).toEqual(record)
-        expect(JSON.stringify(back)).toBe(JSON.stringify(record))
-      }),
+      fc.property(
+        fc.array(check, { maxLength: 14 }),
+        evidence,
+        fc.constantFrom(null, ...ENTRY_MODES),
+        fc.option(fc.stringMatching(/^\d{6}$/)),
+        (checks, decided, entryMode, reportedRegion) => {
+          const record = { ...RECORD, checks, evidence: decided, entryMode, reportedRegion }
+          const back = toTransaction(transactionRow(record))
+          expect(back).toEqual(record)
+          expect(JSON.stringify(back)).toBe(JSON.stringify(record))
+        },
+      ),
       { numRuns: 300 },
     )
   })

@@ -1,6 +1,7 @@
 import { AssertionFailure, assert } from '../../../core/assert.js'
 import {
   CARD_STATUSES,
+  ENTRY_MODES,
   MERCHANT_STATUSES,
   RISK_TIERS,
   STAGES,
@@ -134,6 +135,9 @@ export interface TransactionRow {
   local_date: string
   created_at_ms: number
   updated_at_ms: number
+  /** Schema 6: how the card was read and the region the terminal reported; null before. */
+  entry_mode: string | null
+  reported_region: string | null
 }
 
 export interface CounterRow {
@@ -271,6 +275,8 @@ export const TRANSACTION_COLUMNS = columns<TransactionRow>({
   local_date: 1,
   created_at_ms: 1,
   updated_at_ms: 1,
+  entry_mode: 1,
+  reported_region: 1,
 })
 export const COUNTER_COLUMNS = columns<CounterRow>({ key: 1, count: 1, amount_minor: 1 })
 export const LIMIT_RULE_COLUMNS = columns<LimitRuleRow>({
@@ -841,6 +847,8 @@ export function toTransaction(row: TransactionRow): TransactionRecord {
       row.id,
     ),
     localDate: row.local_date,
+    entryMode: oneOfOrNull(row.entry_mode, ENTRY_MODES, 'transactions', 'entry_mode', row.id),
+    reportedRegion: row.reported_region,
     createdAtMs: int(row.created_at_ms, 'transactions', 'created_at_ms', row.id),
     updatedAtMs: int(row.updated_at_ms, 'transactions', 'updated_at_ms', row.id),
   }
@@ -894,6 +902,8 @@ export function transactionRow(record: TransactionRecord): TransactionRow {
     local_date: record.localDate,
     created_at_ms: record.createdAtMs,
     updated_at_ms: record.updatedAtMs,
+    entry_mode: record.entryMode,
+    reported_region: record.reportedRegion,
   }
 }
 
