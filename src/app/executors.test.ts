@@ -74,7 +74,7 @@ describe('worker executor: the log is synced before answers are released', () =>
         velocityKeysMax: 1_000,
       },
       onFatal,
-      log,
+      { logFiles: log },
     )
     return executor
   }

@@ -115,8 +115,12 @@ function workerScript(): string {
 export async function workerExecutor(
   init: WorkerInit,
   onFatal: (error: unknown) => void,
-  /** The log's file operations; tests hold syncs back and inject failures. */
-  logFiles?: LogFiles,
+  options: {
+    /** The log's file operations; tests hold syncs back and inject failures. */
+    readonly logFiles?: LogFiles
+    /** After each sync of the log: its duration and the batches it made durable (metrics). */
+    readonly onLogSynced?: (seconds: number, batches: number) => void
+  } = {},
 ): Promise<BatchExecutor> {
   const worker = new Worker(workerScript(), { workerData: init })
   const pending = new Map<
@@ -162,7 +166,8 @@ export async function workerExecutor(
   // an fdatasync of the log that started after its commit (log-sync.ts). Commits reported
   // while a sync runs share the next one, and the worker decides the next batch meanwhile.
   // The log's path is the one SQLite uses (beside the real file, if the path is a symlink).
-  const logSync = logFile === null ? null : new LogSync(logFile, logFiles)
+  const logSync =
+    logFile === null ? null : new LogSync(logFile, options.logFiles, options.onLogSynced)
   const durable = (value: unknown): Promise<unknown> =>
     logSync === null ? Promise.resolve(value) : logSync.wait().then(() => value)
 

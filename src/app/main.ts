@@ -140,6 +140,12 @@ export async function startTollgate(
             velocityKeysMax: config.velocityKeysMax,
           },
           onFatal,
+          {
+            onLogSynced: (seconds, batches) => {
+              metrics.logSyncSeconds.observe(seconds)
+              metrics.logSyncBatches.observe(batches)
+            },
+          },
         )
       : inProcessExecutor(
           store,

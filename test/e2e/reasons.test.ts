@@ -1012,6 +1012,9 @@ describe('catalogue, documents and operations', () => {
     expect(answer.headers.get('content-type')).toMatch(/^text\/plain/)
     expect(answer.text).toMatch(/^tollgate_decisions_total\{[^}]*\} [1-9]\d*$/m)
     expect(answer.text).toMatch(/tollgate_decisions_total\{[^}]*insufficient_funds[^}]*\} [1-9]/)
+    // The batch worker's commits were made durable by the main thread's log sync.
+    expect(answer.text).toMatch(/^tollgate_log_sync_seconds_count [1-9]\d*$/m)
+    expect(answer.text).toMatch(/^tollgate_log_sync_batches_count [1-9]\d*$/m)
   })
 
   it('refuses administrative routes without the administrator token', async () => {

@@ -182,6 +182,16 @@ export function createTollgateMetrics(registry = new MetricsRegistry()) {
       'Time to decide and commit one batch.',
       [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
     ),
+    logSyncSeconds: registry.histogram(
+      'tollgate_log_sync_seconds',
+      "fdatasync of the batch worker's write-ahead log before answers leave (the disk's latency).",
+      [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
+    ),
+    logSyncBatches: registry.histogram(
+      'tollgate_log_sync_batches',
+      'Batches (and expiries) made durable by one fdatasync of the log.',
+      [1, 2, 3, 4, 8, 16],
+    ),
     queueDepth: registry.gauge(
       'tollgate_queue_depth',
       'Requests waiting in the authorization queue.',

@@ -72,7 +72,8 @@ describe('LogSync (deferred log sync)', () => {
 
   it('shares one sync among the commits that queued during the running one', async () => {
     const files = heldFiles()
-    const sync = new LogSync('/db-wal', files)
+    const released: number[] = []
+    const sync = new LogSync('/db-wal', files, (_seconds, count) => released.push(count))
     const first = sync.wait()
     const queued = Array.from({ length: 50 }, () => sync.wait())
     files.finish()
@@ -82,6 +83,7 @@ describe('LogSync (deferred log sync)', () => {
     await Promise.all(queued)
     expect(files.started).toBe(2)
     expect(files.opened).toBe(1)
+    expect(released).toEqual([1, 50])
   })
 
   it('after a failed sync, rejects the waiting and every later wait (nothing since is durable)', async () => {

@@ -39,6 +39,8 @@ export class LogSync {
     private readonly logPath: string,
     /** The file operations; tests inject faults and hold syncs back. */
     private readonly files: LogFiles = NODE_FILES,
+    /** After each completed sync: how long it took and how many waits it released (metrics). */
+    private readonly onSynced?: (seconds: number, released: number) => void,
   ) {}
 
   /** Completed syncs (tests, metrics). */
@@ -77,6 +79,7 @@ export class LogSync {
       this.fail(waiters, error)
       return
     }
+    const startedNs = process.hrtime.bigint()
     this.files.datasync(fd, (error) => {
       this.running = false
       if (error !== null) {
@@ -84,6 +87,7 @@ export class LogSync {
         return
       }
       this.completed += 1
+      this.onSynced?.(Number(process.hrtime.bigint() - startedNs) / 1e9, waiters.length)
       for (const waiter of waiters) waiter.resolve()
       // Commits reported before close() still get their sync; then the descriptor goes.
       if (this.queued.length > 0) this.start()
