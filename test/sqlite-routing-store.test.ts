@@ -9,6 +9,8 @@ import {
   STIP_DISABLED,
   type IssuerRoute,
 } from '../src/core/routes/model.js'
+import type { IssuerMessage } from '../src/core/routes/outbox.js'
+import type { Changes } from '../src/core/pipeline/snapshot.js'
 
 const NOW = Date.UTC(2026, 10, 26, 4, 0, 0)
 let dir: string
@@ -109,5 +111,67 @@ describe('issuer routes in SQLite', () => {
     expect((await store.routing.listWindows(NOW)).map((w) => w.id)).toEqual(['mw_3'])
     const table = (await store.routing.listBins()).map((b) => `${b.prefix}→${b.routeId}`)
     expect(table).toEqual(['4392→local', '622202→a'])
+  })
+})
+
+describe('the issuer outbox in SQLite', () => {
+  const advice: IssuerMessage = {
+    id: 'advice:tx_1',
+    routeId: 'a',
+    kind: 'advice',
+    transactionId: 'tx_1',
+    requestKind: 'purchase',
+    status: 'pending',
+    attempts: 0,
+    nextAttemptAtMs: NOW,
+    sealedPan: 'sealed',
+    expiry: '3012',
+    stan: '000001',
+    transmissionTime: '1126120000',
+    terminalId: '10000001',
+    merchantId: '898310054110001',
+    rrn: '000000000001',
+    amountMinor: 100,
+    currency: 'CNY',
+    authorizationCode: 'S00001',
+    originalMti: null,
+    standInReason: 'circuit_open',
+    lastError: null,
+    createdAtMs: NOW,
+    updatedAtMs: NOW,
+    deliveredAtMs: null,
+  }
+  // As a batch writes it (the batch worker's connection, in the server).
+  const put = (message: IssuerMessage) =>
+    store.routing.write({ issuerMessages: [message] } as unknown as Changes)
+
+  it('claims a message for one send only while it is as read', async () => {
+    put(advice)
+    expect(await store.routing.claimMessage(advice.id, 0, NOW + 60_000, 'sending', NOW)).toBe(true)
+    // A second sender that read the same row loses: the attempt was counted.
+    expect(await store.routing.claimMessage(advice.id, 0, NOW + 60_000, 'sending', NOW)).toBe(false)
+    expect(await store.routing.getMessage(advice.id)).toMatchObject({
+      attempts: 1,
+      nextAttemptAtMs: NOW + 60_000,
+    })
+    // A void dropped it (never sent) after the sender read it: the sender must not send it.
+    put({ ...advice, id: 'advice:tx_2', transactionId: 'tx_2' })
+    put({ ...advice, id: 'advice:tx_2', transactionId: 'tx_2', status: 'not_sent' })
+    expect(await store.routing.claimMessage('advice:tx_2', 0, NOW + 60_000, 'x', NOW)).toBe(false)
+  })
+
+  it('parks a message for an operator: pending, never due again, with the reason', async () => {
+    put(advice)
+    expect((await store.routing.parkMessage(advice.id, 'refused with 14', NOW + 1)).ok).toBe(true)
+    expect(await store.routing.getMessage(advice.id)).toMatchObject({
+      status: 'pending',
+      nextAttemptAtMs: null,
+      lastError: 'refused with 14',
+    })
+    expect(await store.routing.dueMessages(NOW + 86_400_000, 10)).toEqual([])
+    expect(await store.routing.parkMessage('advice:nope', 'x', NOW)).toMatchObject({
+      ok: false,
+      code: 'not_found',
+    })
   })
 })

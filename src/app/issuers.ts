@@ -29,6 +29,12 @@ const OUTBOX_BATCH = 32
 const SEALED_RETENTION_MS = 86_400_000
 /** While a message is being sent, the outbox does not pick it again for this long. */
 const SEND_LEASE_MS = 60_000
+/**
+ * Answers to a reversal or an advice that are refusals of the message itself (12 invalid
+ * transaction, 14 invalid card number, 30 format error): parked for an operator, never counted as
+ * delivered. "Nothing to reverse" (25) and the like still acknowledge.
+ */
+const MALFORMED_REFUSALS: ReadonlySet<string> = new Set(['12', '14', '30'])
 
 /** AES-256-GCM with a key derived from the card-token key: base64url(iv | tag | ciphertext). */
 export class PanSealer {
@@ -261,27 +267,40 @@ export class IssuerLinks implements IssuerGateway, IssuerHealth {
         return
       }
     }
-    // Counted before the write: a void that comes now must know the advice may be at the bank.
+    // A message must name the card: without it the bank cannot match it, and would refuse it in
+    // a way that could pass for an acknowledgement. Never sent; an operator settles it.
+    const pan = message.sealedPan === null ? null : this.options.sealer.unseal(message.sealedPan)
+    if (pan === null || pan === '') {
+      await this.park(message, 'the card number this message needs is no longer kept', nowMs)
+      return
+    }
+    // Claimed (and counted) before the write, only if still as read: a void that comes now must
+    // know the advice may be at the bank, and one that came since has dropped it (not sent).
     // This commit is also what makes sending safe: the batch worker's commits are synced by the
     // main thread after the fact (log-sync.ts), so the message read above may not be on disk
     // yet; this connection commits with synchronous=FULL, and its fsync of the log covers every
     // frame written before, the message's batch included. Nothing is sent before it returns.
-    await this.store.routing.reschedule(
+    const claimed = await this.store.routing.claimMessage(
       message.id,
-      message.attempts + 1,
+      message.attempts,
       nowMs + SEND_LEASE_MS,
       message.lastError ?? 'sending',
       nowMs,
     )
+    if (!claimed) return
     const retry = (error: string) => wait(message.attempts + 1, error)
-    const pan =
-      message.sealedPan === null ? '' : (this.options.sealer.unseal(message.sealedPan) ?? '')
     const request = requestOf(message, pan, this.options.acquirerId)
     const result = await link.client.send(request, message.attempts)
     if (result.type === 'answered') {
       const code = result.answer.responseCode
       if (code === '91' || code === '96') {
         await retry(`issuer answered ${code}`)
+        return
+      }
+      // Refused as malformed or naming no such card or transaction type: not an acknowledgement
+      // (the bank may still hold the money) and repeating will not change it.
+      if (MALFORMED_REFUSALS.has(code)) {
+        await this.park(message, `the bank refused it with ${code}: settle it with the bank`, nowMs)
         return
       }
       // Any other answer acknowledges: 00, or "nothing to reverse" (25, 94 …). An advice the
@@ -297,6 +316,15 @@ export class IssuerLinks implements IssuerGateway, IssuerHealth {
     }
     await retry(
       result.type === 'timeout' ? `no answer (${result.why})` : `${result.type}: ${result.why}`,
+    )
+  }
+
+  /** Stops retrying a message an operator must settle with the bank, and says so in the log. */
+  private async park(message: IssuerMessage, why: string, nowMs: number): Promise<void> {
+    await this.store.routing.parkMessage(message.id, why, nowMs)
+    this.options.logger.error(
+      { messageId: message.id, route: message.routeId, transactionId: message.transactionId, why },
+      'an issuer message cannot be delivered as it is: settle it with the bank',
     )
   }
 

@@ -262,6 +262,82 @@ describe('processor: requests forwarded to an issuer', () => {
   })
 })
 
+describe('processor: retransmissions while the request is at its bank', () => {
+  it('lets sixteen callers wait for the bank, and tells the rest "busy, try again", never a final decline', async () => {
+    const PENDING = {
+      id: 'tx_r',
+      kind: 'purchase',
+      outcome: 'declined',
+      reason: 'issuer_timeout',
+      checks: [],
+    }
+    const FINAL = { id: 'tx_r', kind: 'purchase', outcome: 'approved', reason: null, checks: [] }
+    const executor: BatchExecutor = {
+      execute: (requests) =>
+        Promise.resolve(
+          requests.map((request): BatchResult => {
+            if (request.type === 'issuer_answer')
+              return { type: 'decided', transaction: FINAL as never, replayed: false }
+            if (request.type === 'new' && request.stan !== '000001')
+              return { type: 'decided', transaction: PENDING as never, replayed: true }
+            return {
+              type: 'forward',
+              transaction: PENDING as never,
+              message: { id: 'request:tx_r' } as never,
+            }
+          }),
+        ),
+      expireHolds: () => Promise.resolve(0),
+      close: () => Promise.resolve(),
+    }
+    let deliver: (outcome: IssuerOutcome) => void = () => undefined
+    const gateway: IssuerGateway = {
+      routeStatus: () => new Map(),
+      sealPan: () => 'sealed',
+      send: () =>
+        new Promise((resolve) => {
+          deliver = resolve
+        }),
+    }
+    const p = new Processor(
+      executor,
+      manualClock(1_790_000_000_000),
+      { depthMax: 100, batchSizeMax: 100, batchesInFlightMax: 1 },
+      createTollgateMetrics(),
+      () => undefined,
+      undefined,
+      gateway,
+    )
+    const first = p.submit(badRequest('000001'))
+    await tick()
+    await tick()
+    const copies = Array.from({ length: 17 }, (_, i) =>
+      p.submit(badRequest(String(i + 2).padStart(6, '0'))),
+    )
+    await tick()
+    await tick()
+    const results = copies.map((c) => {
+      if (c.type !== 'accepted') throw new Error('accepted')
+      return c.result
+    })
+    // The first caller and fifteen retransmissions wait; the sixteenth and later do not.
+    for (const refused of results.slice(15))
+      await expect(refused).resolves.toMatchObject({ type: 'rejected', reason: 'system_busy' })
+    deliver({
+      type: 'answered',
+      responseCode: '00',
+      authorizationCode: 'A1',
+      balanceMinor: null,
+      latencyMs: 5,
+    })
+    if (first.type !== 'accepted') throw new Error('accepted')
+    await expect(first.result).resolves.toMatchObject({ transaction: FINAL })
+    for (const waiting of results.slice(0, 15))
+      await expect(waiting).resolves.toMatchObject({ transaction: FINAL })
+    await p.close()
+  })
+})
+
 describe('processor: recording an issuer answer when its batch fails', () => {
   it('tries the answer again, so the caller still gets it', async () => {
     const PENDING = {
@@ -408,7 +484,7 @@ describe('processor: recording an issuer answer when its batch fails', () => {
     }
   })
 
-  it('stops retrying after ten minutes of failures (a restart records it from the outbox)', async () => {
+  it('keeps trying to record it, alone, for as long as the store fails (until closing)', async () => {
     vi.useFakeTimers()
     try {
       let attempts = 0
@@ -450,8 +526,10 @@ describe('processor: recording an issuer answer when its batch fails', () => {
       await failed
       expect(attempts).toBe(65)
       await vi.advanceTimersByTimeAsync(60 * 10_000)
-      expect(attempts).toBe(65)
+      expect(attempts).toBe(125)
       await p.close()
+      await vi.advanceTimersByTimeAsync(60 * 10_000)
+      expect(attempts).toBeLessThanOrEqual(126)
     } finally {
       vi.useRealTimers()
     }

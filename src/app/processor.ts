@@ -3,7 +3,7 @@ import type { TransactionRecord } from '../core/model.js'
 import { AssertionFailure } from '../core/assert.js'
 import { BATCH_SIZE_MAX } from '../core/pipeline/batch.js'
 import type { BatchRequest, CoreRequest, IssuerOutcome } from '../core/pipeline/requests.js'
-import type { BatchResult, RequestResult } from '../core/pipeline/result.js'
+import { rejected, type BatchResult, type RequestResult } from '../core/pipeline/result.js'
 import type { IssuerGateway } from '../ports/issuer-gateway.js'
 import type { TollgateMetrics } from '../adapters/metrics/registry.js'
 import type { Clock } from '../ports/clock.js'
@@ -21,9 +21,8 @@ interface Pending {
 /** Attempts to record an issuer's answer when its batch fails, and the wait between them. */
 const ANSWER_ATTEMPTS_MAX = 5
 const ANSWER_RETRY_MS = 1_000
-/** After that, the wait between attempts to record it as a timeout, and how many (10 minutes). */
+/** After that, the wait between attempts to record it as a timeout (until the store takes it). */
 const ANSWER_RETRY_LATER_MS = 10_000
-const ANSWER_LATER_ATTEMPTS_MAX = 60
 /** Retransmissions of one request still at its bank that wait for the bank's answer. */
 const RETRANSMISSIONS_WAITING_MAX = 16
 
@@ -194,10 +193,11 @@ export class Processor implements Authorizer {
         result.type === 'decided' && result.replayed
           ? this.forwards.get(result.transaction.id)
           : undefined
-      // Bounded: beyond that, a retransmission gets the stored state (an issuer timeout so far).
-      if (waiting !== undefined && waiting.length < RETRANSMISSIONS_WAITING_MAX)
-        waiting.push(pending)
-      else pending.resolve(result)
+      if (waiting === undefined) pending.resolve(result)
+      else if (waiting.length < RETRANSMISSIONS_WAITING_MAX) waiting.push(pending)
+      // Bounded: beyond that, "busy, try again" (96) — never the stored issuer timeout, a final
+      // decline the bank's approval could still contradict.
+      else pending.resolve(rejected('system_busy', [], {}))
     })
   }
 
@@ -243,11 +243,11 @@ export class Processor implements Authorizer {
    * that batch cannot commit (the disk failed, say), the answer is tried again a few times
    * before the callers get the failure: until it is recorded, a reversal cannot be queued.
    * Then the callers are answered with the failure, and the request is recorded as a timeout
-   * once the store takes it (tried every ANSWER_RETRY_LATER_MS, for ten minutes): the terminal
-   * was told the payment failed, so an approval must not stand — the timeout queues its
-   * reversal (a request never sent is recorded as such, without standing in). Until then it
-   * stays in flight in the outbox, where a restart finds it too. Every retry runs in a batch of
-   * its own, so an answer that breaks its batch never fails other terminals' sales again.
+   * once the store takes it (tried every ANSWER_RETRY_LATER_MS for as long as the process runs):
+   * the terminal was told the payment failed, so an approval must not stand — the timeout
+   * queues its reversal (a request never sent is recorded as such, without standing in). Until
+   * then it stays in flight in the outbox, where a restart finds it too. Every retry runs in a
+   * batch of its own, so an answer that breaks its batch never fails other terminals' sales.
    */
   private recordAnswer(id: string, outcome: IssuerOutcome, attempt: number): void {
     this.queue.unshift({
@@ -269,8 +269,8 @@ export class Processor implements Authorizer {
           return
         }
         this.rejectForward(id, error)
-        // Stopping, or tried long enough: the restart finds it in flight and records it.
-        if (this.closing || attempt + 1 >= ANSWER_ATTEMPTS_MAX + ANSWER_LATER_ATTEMPTS_MAX) return
+        // Stopping: the restart finds it in flight and records it.
+        if (this.closing) return
         const later: IssuerOutcome =
           outcome.type === 'answered'
             ? { type: 'timeout', latencyMs: 0, unrecorded: true }

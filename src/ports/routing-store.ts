@@ -47,6 +47,23 @@ export interface RoutingStore {
    * `note`: what the acknowledgement said when it was not a plain 00 (kept as the last error).
    */
   markDelivered(id: string, nowMs: number, note?: string): Promise<WriteResult>
+  /**
+   * Claims a pending message for one send: counts the attempt and leases it until `leaseUntilMs`,
+   * only if it is still pending with `expectedAttempts` attempts (a batch may have dropped or
+   * changed it since it was read). True: send it; false: someone else decided, do not send.
+   */
+  claimMessage(
+    id: string,
+    expectedAttempts: number,
+    leaseUntilMs: number,
+    note: string,
+    nowMs: number,
+  ): Promise<boolean>
+  /**
+   * Stops retrying a pending message an operator must settle with the bank (it cannot be sent
+   * as it is): kept pending with no next attempt and the reason as its last error.
+   */
+  parkMessage(id: string, error: string, nowMs: number): Promise<WriteResult>
   /** Another attempt failed: count it and try again at `nextAttemptAtMs`. */
   reschedule(
     id: string,

@@ -8,7 +8,7 @@ import { luhnCheckDigit } from '../../src/core/card.js'
 import type { TransactionRecord } from '../../src/core/model.js'
 import { planBatch } from '../../src/core/pipeline/batch.js'
 import type { CoreContext } from '../../src/core/pipeline/context.js'
-import { counterKey } from '../../src/core/pipeline/keys.js'
+import { counterKey, stipCounterKey } from '../../src/core/pipeline/keys.js'
 import type {
   BatchRequest,
   IssuerOutcome,
@@ -532,6 +532,58 @@ describe('a remote route', () => {
         }
         expect(w.store.issuerMessages.get(`request:${id}`)?.status).toBe('not_sent')
       }
+    })
+
+    it('undoing a stand-in sale gives its stand-in allowance back', () => {
+      const w = new World(STIP)
+      w.status = { state: 'down', why: 'circuit_open' }
+      // dailyCountMax 3: three stand-ins, each voided, then a fourth still stands in.
+      for (let i = 0; i < 4; i += 1) {
+        const [sale] = w.run([w.purchase(1_000)])
+        expect(sale).toMatchObject({ transaction: { outcome: 'approved' } })
+        const id = sale?.type === 'decided' ? sale.transaction.id : ''
+        const [voided] = w.run([
+          {
+            type: 'follow_up',
+            kind: 'void',
+            channel: 'http',
+            stan: String(800 + i).padStart(6, '0'),
+            amountMinor: null,
+            idempotencyKey: null,
+            originalId: id,
+          },
+        ])
+        expect(voided).toMatchObject({ transaction: { outcome: 'approved' } })
+      }
+      expect(w.store.counters.get(stipCounterKey('tok_remote', '2026-11-26', 'CNY'))).toMatchObject(
+        { count: 0, amountMinor: 0 },
+      )
+    })
+
+    it('refuses to undo a remote sale once the card number the bank needs is gone', () => {
+      const w = new World()
+      const forward = forwarded(w.run([w.purchase(2_000)])[0])
+      const sale = w.answer(forward.transaction.id, approved)
+      const request = w.store.issuerMessages.get(`request:${sale.id}`)
+      if (request === undefined) throw new Error('the request')
+      // A day later the sealed card number is erased.
+      w.store.issuerMessages.set(request.id, { ...request, sealedPan: null })
+      const [refused] = w.run([
+        {
+          type: 'follow_up',
+          kind: 'reversal',
+          channel: 'http',
+          stan: '000900',
+          amountMinor: null,
+          idempotencyKey: null,
+          originalId: sale.id,
+        },
+      ])
+      expect(refused).toMatchObject({
+        transaction: { outcome: 'declined', reason: 'original_not_eligible' },
+      })
+      expect(w.store.issuerMessages.has(`reversal:${sale.id}`)).toBe(false)
+      expect(w.settlementDebits()).toBe(2_000)
     })
 
     it('voiding a stand-in sale: an advice never sent is dropped, one maybe at the bank is reversed', () => {

@@ -8,7 +8,7 @@ import { startTollgate, type RunningTollgate } from '../../src/app/main.js'
 import { DEMO_CARDS } from '../../src/app/demo-data.js'
 import { issuerAccountId, STIP_DISABLED, type IssuerRoute } from '../../src/core/routes/model.js'
 import { startIssuerSim, type IssuerSimProcess } from '../support/issuer-link-client.js'
-import { api, authorizeBody, type DecisionBody } from '../support/server.js'
+import { api, authorizeBody, freshPan, type DecisionBody } from '../support/server.js'
 
 const TOKEN = 'test-admin-token-0123456789'
 const ROUTE = 'sim_bank'
@@ -188,16 +188,38 @@ describe('a remote issuer route', () => {
     expect(standIn?.evidence).toMatchObject({ standIn: true, routeState: 'maintenance' })
     const above = await buy('600.00')
     expect(above.body).toMatchObject({ approved: false, reason: { code: 'issuer_maintenance' } })
+    // A card the bank does not know also stands in; its advice will be refused (14).
+    const stranger = await api(tollgate.httpUrl, TOKEN).post<DecisionBody>(
+      '/v1/authorizations',
+      authorizeBody({
+        amount: '20.00',
+        card: { pan: freshPan(), expiry: '3012' },
+        terminal: 'grocery',
+      }),
+    )
+    expect(stranger.body).toMatchObject({ approved: true })
     // After the window the advice reaches the bank.
     const advice = await waitFor(
       'the advice delivered',
       async () => {
-        const [message] = await store.routing.listMessages({ kind: 'advice', limit: 1 })
+        const message = await store.routing.getMessage(`advice:${within.body.transactionId}`)
         return message?.status === 'delivered' ? message : null
       },
       20_000,
     )
     expect(advice.transactionId).toBe(within.body.transactionId)
+    // Refused as naming no such card: not an acknowledgement, and never retried — parked for an
+    // operator to settle with the bank, with the reason.
+    const parked = await waitFor(
+      'the refused advice parked',
+      async () => {
+        const message = await store.routing.getMessage(`advice:${stranger.body.transactionId}`)
+        return message?.nextAttemptAtMs === null && message.status === 'pending' ? message : null
+      },
+      20_000,
+    )
+    expect(parked.lastError).toContain('refused it with 14')
+    expect(parked.attempts).toBe(1)
   }, 40_000)
 
   it('never stores a clear card number, even for advices and reversals', async () => {

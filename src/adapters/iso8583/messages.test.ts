@@ -51,9 +51,11 @@ describe('interpreting ISO 8583 messages', () => {
         amountMinor: 8800,
         currency: 'CNY',
         idempotencyKey: null,
-        entryMode: 'unknown',
       },
     })
+    // Field 22 present: how the card was read.
+    const chip = { ...purchase87, fields: new Map([...purchase87.fields, [22, '051']]) }
+    expect(interpret(chip, iso)).toMatchObject({ request: { entryMode: 'chip' } })
   })
 
   it('reads how the card was read from field 22 (a risk feature), unknown when absent', () => {

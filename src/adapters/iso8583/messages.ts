@@ -230,7 +230,8 @@ export function interpret(m: IsoFields, ctx: InterpretContext): Interpretation {
         cardToken: /^\d{13,19}$/.test(pan) ? ctx.tokenize(pan) : 'tok_invalid',
         amountMinor,
         currency: currencyOf(m),
-        entryMode: entryModeOf(field(m, 22)),
+        // Absent field 22: not said (null when stored), as an HTTP request without entryMode.
+        ...(field(m, 22) === null ? {} : { entryMode: entryModeOf(field(m, 22)) }),
       },
     }
   }

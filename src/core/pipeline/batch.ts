@@ -214,6 +214,11 @@ export function collectKeys(
         original.localDate,
         original.currency,
       )
+      // Undoing a stand-in approval gives its stand-in allowance back (decide-follow-up.ts).
+      if (original.evidence.standIn === true)
+        keys.counterKeys.add(
+          stipCounterKey(original.cardToken, original.localDate, original.currency),
+        )
     }
     if (original.holdTransferId !== null) keys.transferIds.add(original.holdTransferId)
     if (request.stan !== null)

@@ -1,6 +1,6 @@
 import { queueReversal, remoteRouteOf } from './remote.js'
 import { issuerAccountId } from '../routes/model.js'
-import { issuerMessageId } from '../routes/outbox.js'
+import { issuerMessageId, type IssuerMessage } from '../routes/outbox.js'
 import { assert } from '../assert.js'
 import { postHold, releaseHold, post } from '../ledger/ledger.js'
 import { AMOUNT_MINOR_MAX, toAmountMinor } from '../money.js'
@@ -17,7 +17,14 @@ import type { ReasonCode } from '../reasons/codes.js'
 import type { CoreContext } from './context.js'
 import { replayOrMismatch } from './decide-new.js'
 import { expireIfDue } from './expiry.js'
-import { clearingAccountId, counterKey, followUpDedupKey, traceKey, traceKeys } from './keys.js'
+import {
+  clearingAccountId,
+  counterKey,
+  followUpDedupKey,
+  stipCounterKey,
+  traceKey,
+  traceKeys,
+} from './keys.js'
 import { approvedRecord, declineWith, skipRest, type RecordBase } from './record.js'
 import type { FollowUpRequest, OriginalTrace } from './requests.js'
 import { FIELD_PATTERNS } from './validate.js'
@@ -359,6 +366,29 @@ export function decideFollowUp(
     })
     return decline('transaction_kind_not_supported', 'issuer', evidence)
   }
+  // The issuer booked the sale (or will, from the advice): it must be told the sale is undone.
+  // A sale that stood in has an advice — and may also have a request the link refused to send,
+  // which the bank never saw: the advice is what to undo.
+  const sent = remoteRoute === null ? undefined : issuerMessageToUndo(working, original.id)
+  const dropsUnsentAdvice =
+    sent?.kind === 'advice' && sent.status === 'pending' && sent.attempts === 0
+  if (sent !== undefined && !dropsUnsentAdvice && sent.sealedPan === null) {
+    // Without the card number the bank cannot match a reversal: undoing here alone would credit
+    // the cardholder in Tollgate's books while the bank keeps the debit.
+    const evidence: Evidence = {
+      ...originalEvidence,
+      route: remoteRoute,
+      why: 'the card number needed to reverse it at the bank is no longer kept (a day after the sale): settle it with the bank',
+    }
+    checks.push({
+      stage: 'issuer',
+      name: 'remote_undo',
+      status: 'fail',
+      reason: 'original_not_eligible',
+      evidence,
+    })
+    return decline('original_not_eligible', 'issuer', evidence)
+  }
   let accountId: string
   if (remoteRoute !== null) {
     accountId = issuerAccountId(remoteRoute, original.currency)
@@ -393,15 +423,7 @@ export function decideFollowUp(
   checks.push({ stage: 'issuer', name: 'ledger', status: 'pass', evidence })
   skipRest(checks, 'issuer', STAGES)
   updateOriginal(request.kind, original, amountMinor, working, ctx.nowMs)
-  if (remoteRoute !== null) {
-    // The issuer booked the sale (or will, from the advice): tell it the sale is undone. A sale
-    // that stood in has an advice — and may also have a request the link refused to send,
-    // which the bank never saw: the advice is what to undo.
-    const advice = working.issuerMessage(issuerMessageId('advice', original.id))
-    const request = working.issuerMessage(issuerMessageId('request', original.id))
-    const sent = advice ?? (request?.status === 'not_sent' ? undefined : request)
-    if (sent !== undefined) queueReversal(working, sent, sent.sealedPan, ctx)
-  }
+  if (sent !== undefined) queueReversal(working, sent, sent.sealedPan, ctx)
   const lifecycle: Lifecycle =
     request.kind === 'completion' || request.kind === 'refund' ? 'posted' : 'none'
   return approve(base, id, lifecycle, checks, evidence)
@@ -591,6 +613,15 @@ function releaseUsage(
       amountMinor: Math.max(0, counter.amountMinor - amountMinor),
     })
   }
+  // A sale approved in stand-in also used the card's stand-in allowance for its day.
+  if (sale.evidence.standIn === true) {
+    const used = working.counter(stipCounterKey(sale.cardToken, sale.localDate, sale.currency))
+    working.putCounter({
+      ...used,
+      count: Math.max(0, used.count - count),
+      amountMinor: Math.max(0, used.amountMinor - amountMinor),
+    })
+  }
 }
 
 function updateOriginal(
@@ -642,4 +673,11 @@ function updateOriginal(
     )
     releaseUsage(working, preauthorization, original.amountMinor, 1)
   }
+}
+
+/** What the issuer was sent for a remote sale, to undo: its advice, else a request it got. */
+function issuerMessageToUndo(working: Working, transactionId: string): IssuerMessage | undefined {
+  const advice = working.issuerMessage(issuerMessageId('advice', transactionId))
+  const request = working.issuerMessage(issuerMessageId('request', transactionId))
+  return advice ?? (request?.status === 'not_sent' ? undefined : request)
 }

@@ -138,7 +138,13 @@ export function decideNew(
     originalId: null,
     localDate,
     entryMode: request.entryMode ?? null,
-    reportedRegion: request.reportedRegion ?? null,
+    // Channels validate it; a value no channel should send is not stored (the column is bounded).
+    reportedRegion:
+      request.reportedRegion !== undefined &&
+      request.reportedRegion !== null &&
+      /^\d{6}$/.test(request.reportedRegion)
+        ? request.reportedRegion
+        : null,
   }
   const id = ctx.newTransactionId()
   const decline = declineWith(ctx, working, id, base, checks)

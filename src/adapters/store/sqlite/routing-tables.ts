@@ -273,6 +273,14 @@ export class RoutingTables implements RoutingStore {
            updated_at_ms = ?, next_attempt_at_ms = NULL, last_error = COALESCE(?, last_error)
          WHERE id = ? AND status = 'pending'`,
       ),
+      claim: db.prepare<[number, string, number, string, number]>(
+        `UPDATE issuer_messages SET attempts = attempts + 1, next_attempt_at_ms = ?,
+           last_error = ?, updated_at_ms = ? WHERE id = ? AND status = 'pending' AND attempts = ?`,
+      ),
+      park: db.prepare<[string, number, string]>(
+        `UPDATE issuer_messages SET next_attempt_at_ms = NULL, last_error = ?, updated_at_ms = ?
+         WHERE id = ? AND status = 'pending'`,
+      ),
       reschedule: db.prepare<[number, number, string, number, string]>(
         `UPDATE issuer_messages SET attempts = ?, next_attempt_at_ms = ?, last_error = ?,
            updated_at_ms = ? WHERE id = ? AND status = 'pending'`,
@@ -487,6 +495,28 @@ export class RoutingTables implements RoutingStore {
   ): Promise<WriteResult> {
     return Promise.resolve().then(() =>
       this.s.reschedule.run(attempts, nextAttemptAtMs, error.slice(0, 500), nowMs, id).changes === 1
+        ? OK
+        : notFound(`no pending message ${id}`),
+    )
+  }
+
+  claimMessage(
+    id: string,
+    expectedAttempts: number,
+    leaseUntilMs: number,
+    note: string,
+    nowMs: number,
+  ): Promise<boolean> {
+    return Promise.resolve().then(
+      () =>
+        this.s.claim.run(leaseUntilMs, note.slice(0, 500), nowMs, id, expectedAttempts).changes ===
+        1,
+    )
+  }
+
+  parkMessage(id: string, error: string, nowMs: number): Promise<WriteResult> {
+    return Promise.resolve().then(() =>
+      this.s.park.run(error.slice(0, 500), nowMs, id).changes === 1
         ? OK
         : notFound(`no pending message ${id}`),
     )
