@@ -121,6 +121,20 @@ describe('interpreting ISO 8583 messages', () => {
         originalTrace: { stan: '000123', transmissionTime: null, localDate: '2026-11-26' },
       },
     })
+    // On 1 January, 31 December is last year's (an original is never in the future).
+    const refund = message('0220', [
+      [11, '000125'],
+      [41, '10000001'],
+      [4, '000000001000'],
+      [60, '25000001'],
+      [61, '0000010001231231'],
+    ])
+    expect(interpret(refund, { ...cup, localDate: '2027-01-01' })).toMatchObject({
+      request: { originalTrace: { localDate: '2026-12-31' } },
+    })
+    expect(interpret(voidMessage, { ...cup, localDate: '2027-11-26' })).toMatchObject({
+      request: { originalTrace: { localDate: '2027-11-26' } },
+    })
   })
 
   it('says which field is missing or unsupported', () => {

@@ -108,8 +108,12 @@ function originalTraceOf(
     if (f61 === null || !/^\d{12}/.test(f61)) return null
     const stan = f61.slice(6, 12)
     const mmdd = f61.length >= 16 ? f61.slice(12, 16) : null
-    const localDate =
-      mmdd === null ? null : `${ctx.localDate.slice(0, 4)}-${mmdd.slice(0, 2)}-${mmdd.slice(2, 4)}`
+    // The original is never in the future: an MMDD after today's is last year's (31 December
+    // named on 1 January).
+    const monthDay = mmdd === null ? null : `${mmdd.slice(0, 2)}-${mmdd.slice(2, 4)}`
+    const thisYear = Number(ctx.localDate.slice(0, 4))
+    const year = monthDay !== null && monthDay > ctx.localDate.slice(5) ? thisYear - 1 : thisYear
+    const localDate = monthDay === null ? null : `${String(year).padStart(4, '0')}-${monthDay}`
     return { terminalId, stan, transmissionTime: null, localDate }
   }
   const f90 = field(m, 90)

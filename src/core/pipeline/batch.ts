@@ -9,6 +9,7 @@ import { decideIssuerAnswer } from './remote.js'
 import { chooseRoute, issuerAccountId, LOCAL_ONLY, type RoutingTable } from '../routes/model.js'
 import { ISSUER_MESSAGE_KINDS, issuerMessageId } from '../routes/outbox.js'
 import {
+  dayBefore,
   binPrefixes,
   clearingAccountId,
   counterKey,
@@ -17,7 +18,7 @@ import {
   followUpDedupKey,
   traceKeys,
 } from './keys.js'
-import type { BatchRequest } from './requests.js'
+import type { BatchRequest, FollowUpRequest } from './requests.js'
 import type { BatchResult } from './result.js'
 import { VelocityView } from '../risk/velocity.js'
 import { Working, type Changes, type Snapshot, type SnapshotKeys } from './snapshot.js'
@@ -65,7 +66,7 @@ export function planBatch(requests: readonly BatchRequest[], ctx: CoreContext): 
   )
   const originalDedupKeys = requests.flatMap((r) =>
     r.type === 'follow_up' && r.originalTrace !== undefined
-      ? traceKeys(r.originalTrace, localDate)
+      ? traceKeys(r.originalTrace, localDate).map((t) => t.key)
       : [],
   )
   // The view of the last decide() (a store may decide again after a retry); committed after.
@@ -169,6 +170,9 @@ export function collectKeys(
       keys.dedupKeys.add(
         dedupKey(request.terminalId, request.stan, request.transmissionTime, localDate),
       )
+      // Without a transmission time, a retransmission across midnight has yesterday's key.
+      if (request.transmissionTime === null)
+        keys.dedupKeys.add(dedupKey(request.terminalId, request.stan, null, dayBefore(localDate)))
       addCounters(request.cardToken, request.merchantId, request.terminalId, localDate, currency)
       const choice = chooseRoute(routing, request.card.pan)
       if (choice.kind === 'remote') {
@@ -183,13 +187,18 @@ export function collectKeys(
     }
     // A reversal of an original never seen leaves a tombstone under the trace's terminal.
     if (request.originalTrace !== undefined) keys.terminalIds.add(request.originalTrace.terminalId)
-    const original =
+    // By trace, every candidate (today's and yesterday's): the decision picks one.
+    const candidates =
       request.originalId !== undefined
-        ? originals.get(request.originalId)
-        : traceKeys(request.originalTrace, localDate)
-            .map((key) => byDedupKey.get(key))
-            .find((record) => record !== undefined)
-    if (original === undefined) continue
+        ? [originals.get(request.originalId)]
+        : traceKeys(request.originalTrace, localDate).map((t) => byDedupKey.get(t.key))
+    for (const original of candidates) {
+      if (original !== undefined) addFollowUpKeys(request, original)
+    }
+  }
+  return keys
+
+  function addFollowUpKeys(request: FollowUpRequest, original: TransactionRecord): void {
     // A completion's preauthorization (or a refund's sale): undoing gives its day's usage back.
     const parent = original.originalId === null ? undefined : originals.get(original.originalId)
     if (parent !== undefined && parent.cardToken !== null) {
@@ -221,10 +230,14 @@ export function collectKeys(
         )
     }
     if (original.holdTransferId !== null) keys.transferIds.add(original.holdTransferId)
-    if (request.stan !== null)
+    if (request.stan !== null) {
       keys.dedupKeys.add(
         followUpDedupKey(original.terminalId, request.stan, localDate, request.kind),
       )
+      // A retransmission that crossed midnight carries yesterday's key (decide-follow-up.ts).
+      keys.dedupKeys.add(
+        followUpDedupKey(original.terminalId, request.stan, dayBefore(localDate), request.kind),
+      )
+    }
   }
-  return keys
 }

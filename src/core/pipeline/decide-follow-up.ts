@@ -18,8 +18,10 @@ import type { CoreContext } from './context.js'
 import { replayOrMismatch } from './decide-new.js'
 import { expireIfDue } from './expiry.js'
 import {
+  ACROSS_MIDNIGHT_MS,
   clearingAccountId,
   counterKey,
+  dayBefore,
   followUpDedupKey,
   stipCounterKey,
   traceKey,
@@ -34,6 +36,8 @@ import type { Working } from './snapshot.js'
 const STAN = FIELD_PATTERNS.stan
 /** The most follow-ups (approved or declined) one original may collect. */
 export const FOLLOW_UPS_PER_ORIGINAL_MAX = 200
+/** Beyond that, room kept for voids and reversals (undoing is never blocked by other tries). */
+const UNDO_RESERVE = 20
 
 /** Which originals each follow-up may act on, and in which state. */
 const ELIGIBLE: Readonly<
@@ -117,12 +121,14 @@ export function decideFollowUp(
     ...(errors.length > 0 ? { reason: errors[0]?.reason ?? 'format_error' } : {}),
   })
   if (errors.length > 0) return rejected(errors[0]?.reason ?? 'format_error', checks, {}, errors)
-  const original =
+  const found =
     request.originalId !== undefined
       ? working.transaction(request.originalId)
-      : traceKeys(request.originalTrace, localDate)
-          .map((key) => working.byDedupKey(key))
-          .find((record) => record !== undefined)
+      : byTrace(request.originalTrace, working, ctx, localDate)
+  // A tombstone stands for a reversal of an original never seen: it answers a repeat of that
+  // reversal, and nothing else (a completion or refund of it has no original).
+  const original =
+    found !== undefined && isTombstone(found) && request.kind !== 'reversal' ? undefined : found
   if (original === undefined) {
     const evidence: Evidence =
       request.originalId !== undefined
@@ -162,13 +168,28 @@ export function decideFollowUp(
     request.stan === null
       ? null
       : followUpDedupKey(original.terminalId, request.stan, localDate, request.kind)
+  // A retransmission that crossed midnight carries yesterday's key: the same follow-up, if recent.
+  const yesterdays =
+    request.stan === null
+      ? undefined
+      : recent(
+          working.byDedupKey(
+            followUpDedupKey(original.terminalId, request.stan, dayBefore(localDate), request.kind),
+          ),
+          ctx,
+        )
   const previous =
     (request.idempotencyKey === null
       ? undefined
       : working.byIdempotencyKey(request.idempotencyKey)) ??
-    (key === null ? undefined : working.byDedupKey(key))
-  if (previous !== undefined)
-    return replayOrMismatch(previous, fingerprint, checks, key ?? request.idempotencyKey ?? '')
+    (key === null ? undefined : working.byDedupKey(key)) ??
+    yesterdays
+  if (previous !== undefined) {
+    // Yesterday's follow-up was fingerprinted with yesterday's date in its trace.
+    const expected =
+      previous === yesterdays ? fingerprintFollowUp(request, dayBefore(localDate)) : fingerprint
+    return replayOrMismatch(previous, expected, checks, key ?? request.idempotencyKey ?? '')
+  }
   if (request.kind === 'void' || request.kind === 'reversal') {
     const earlier = working
       .followUpsOf(original.id)
@@ -178,11 +199,16 @@ export function decideFollowUp(
   // Declined follow-ups are stored too; a bound keeps one original's history (loaded with every
   // batch that touches it) from growing without end.
   const followUpCount = working.followUpsOf(original.id).length
-  if (followUpCount >= FOLLOW_UPS_PER_ORIGINAL_MAX) {
+  // Undoing keeps a reserve: declined refunds or completions must never block a reversal.
+  const followUpsMax =
+    request.kind === 'void' || request.kind === 'reversal'
+      ? FOLLOW_UPS_PER_ORIGINAL_MAX + UNDO_RESERVE
+      : FOLLOW_UPS_PER_ORIGINAL_MAX
+  if (followUpCount >= followUpsMax) {
     const evidence: Evidence = {
       originalId: original.id,
       followUps: followUpCount,
-      followUpsMax: FOLLOW_UPS_PER_ORIGINAL_MAX,
+      followUpsMax,
     }
     checks.push({
       stage: 'validation',
@@ -291,7 +317,13 @@ export function decideFollowUp(
     })
     return decline('original_not_eligible', 'validation', originalEvidence)
   }
-  if (request.kind === 'void' && original.localDate !== localDate) {
+  // A sale is voided on its business day (after that, a refund); a preauthorization may be
+  // cancelled any day while it holds, or the cardholder's money stays held until expiry.
+  if (
+    request.kind === 'void' &&
+    original.kind !== 'preauthorization' &&
+    original.localDate !== localDate
+  ) {
     const evidence: Evidence = {
       ...originalEvidence,
       originalDay: original.localDate,
@@ -680,4 +712,35 @@ function issuerMessageToUndo(working: Working, transactionId: string): IssuerMes
   const advice = working.issuerMessage(issuerMessageId('advice', transactionId))
   const request = working.issuerMessage(issuerMessageId('request', transactionId))
   return advice ?? (request?.status === 'not_sent' ? undefined : request)
+}
+
+/**
+ * The original a trace names: stored today under one of its keys, or — for a trace that names no
+ * day — yesterday, if created within ACROSS_MIDNIGHT_MS (a reversal or retransmission that
+ * crossed local midnight; older ones belong to a STAN the terminal has used again since).
+ */
+function byTrace(
+  trace: OriginalTrace,
+  working: Working,
+  ctx: CoreContext,
+  localDate: string,
+): TransactionRecord | undefined {
+  let fromYesterday: TransactionRecord | undefined
+  for (const { key, yesterday } of traceKeys(trace, localDate)) {
+    const record = working.byDedupKey(key)
+    if (record === undefined) continue
+    if (!yesterday) return record
+    fromYesterday ??= recent(record, ctx)
+  }
+  return fromYesterday
+}
+
+/** The record, if created within ACROSS_MIDNIGHT_MS of now. */
+function recent(
+  record: TransactionRecord | undefined,
+  ctx: CoreContext,
+): TransactionRecord | undefined {
+  return record !== undefined && ctx.nowMs - record.createdAtMs <= ACROSS_MIDNIGHT_MS
+    ? record
+    : undefined
 }

@@ -8,7 +8,7 @@ import type { ReasonCode } from '../reasons/codes.js'
 import { checkAcceptance } from './acceptance.js'
 import type { CoreContext } from './context.js'
 import { checkCard, fundsEvidence, fundsReason } from './issuer.js'
-import { clearingAccountId, counterKey, dedupKey } from './keys.js'
+import { ACROSS_MIDNIGHT_MS, clearingAccountId, counterKey, dayBefore, dedupKey } from './keys.js'
 import { checkLimits } from './limits.js'
 import { checkLists } from './lists.js'
 import { checkRisk } from './risk.js'
@@ -78,10 +78,20 @@ export function decideNew(
   const currency = validation.currency.alpha
   const fingerprint = fingerprintNew({ ...request, currency })
   const key = dedupKey(request.terminalId, request.stan, request.transmissionTime, localDate)
+  // Without a transmission time the key is the day's: a retransmission that crossed local
+  // midnight carries yesterday's, and is the same request if that one is recent.
+  const yesterdays =
+    request.transmissionTime !== null
+      ? undefined
+      : working.byDedupKey(dedupKey(request.terminalId, request.stan, null, dayBefore(localDate)))
   const previous =
     (request.idempotencyKey === null
       ? undefined
-      : working.byIdempotencyKey(request.idempotencyKey)) ?? working.byDedupKey(key)
+      : working.byIdempotencyKey(request.idempotencyKey)) ??
+    working.byDedupKey(key) ??
+    (yesterdays !== undefined && ctx.nowMs - yesterdays.createdAtMs <= ACROSS_MIDNIGHT_MS
+      ? yesterdays
+      : undefined)
   if (previous !== undefined) return replayOrMismatch(previous, fingerprint, checks, key)
   checks.push({ stage: 'duplicate', name: 'retransmission', status: 'pass', evidence: { key } })
 

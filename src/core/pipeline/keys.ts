@@ -24,8 +24,26 @@ export function followUpDedupKey(
 }
 
 /**
+ * How long after local midnight a message that names no date (a UnionPay reversal names its
+ * original by STAN alone; a terminal's retransmission repeats its STAN) may still mean
+ * yesterday's transaction: a match from yesterday counts only if it was created this recently.
+ * Longer than any terminal's reversal and retransmission timeouts; short enough that a terminal
+ * whose STANs restart each day does not meet yesterday's numbers.
+ */
+export const ACROSS_MIDNIGHT_MS = 10 * 60_000
+
+/** The business day before `localDate` (YYYY-MM-DD), by the proleptic Gregorian calendar. */
+export function dayBefore(localDate: string): string {
+  const [year, month, day] = localDate.split('-').map(Number)
+  const before = new Date(Date.UTC(year ?? 0, (month ?? 1) - 1, (day ?? 1) - 1))
+  return before.toISOString().slice(0, 10)
+}
+
+/**
  * Every key an original named by its trace may be stored under: a sale's (terminal, STAN and
- * transmission time or day), or a completion's or refund's, whose keys carry their kind.
+ * transmission time or day), or a completion's, refund's or void's, whose keys carry their kind
+ * (a UnionPay reversal of a void repeats the void's STAN). A trace that names no day is looked
+ * up today, then yesterday (`yesterday: true`; the caller takes those only across midnight).
  */
 export function traceKeys(
   trace: {
@@ -35,13 +53,21 @@ export function traceKeys(
     readonly localDate?: string | null
   },
   localDate: string,
-): string[] {
-  const day = trace.localDate ?? localDate
-  return [
-    traceKey(trace, localDate),
-    followUpDedupKey(trace.terminalId, trace.stan, day, 'completion'),
-    followUpDedupKey(trace.terminalId, trace.stan, day, 'refund'),
-  ]
+): { readonly key: string; readonly yesterday: boolean }[] {
+  const named = trace.localDate ?? null
+  const days = named === null ? [localDate, dayBefore(localDate)] : [named]
+  return days.flatMap((day, index) => {
+    const yesterday = index > 0
+    const sale = traceKey(trace, day)
+    return [
+      // A sale named by its transmission time has one key whatever the day.
+      ...(yesterday && trace.transmissionTime !== null ? [] : [{ key: sale, yesterday }]),
+      ...(['completion', 'refund', 'void'] as const).map((kind) => ({
+        key: followUpDedupKey(trace.terminalId, trace.stan, day, kind),
+        yesterday,
+      })),
+    ]
+  })
 }
 
 /** The dedup key of an original named by its trace (see OriginalTrace). */
