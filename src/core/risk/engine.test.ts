@@ -108,6 +108,29 @@ describe('checkExpression', () => {
     )
   })
 
+  it('refuses regular expressions (matches), as a method and as a global, naming where', () => {
+    const catastrophic = '"aaaaaaaaaaaaaaaaaaaaaaaaaaa!".matches("^(a+)+$")'
+    const method = checkExpression(catastrophic)
+    expect(method?.message).toMatch(/function matches is not allowed.*startsWith/)
+    expect(method).toMatchObject({ offset: catastrophic.indexOf('matches'), line: 1 })
+
+    const global = checkExpression('amount > 1 && matches(card_issuer, "^IC")')
+    expect(global?.message).toMatch(/function matches is not allowed/)
+    expect(global).toMatchObject({ offset: 14, line: 1, column: 15 })
+
+    const multiLine = checkExpression('amount > 1 &&\n  card_issuer . matches("^IC")')
+    expect(multiLine).toMatchObject({ line: 2, column: 17 })
+    expect(multiLine?.message).toMatch(/function matches is not allowed/)
+
+    expect(checkExpression('["a"].exists(x, x.matches("a"))')?.message).toMatch(/matches/)
+    expect(checkExpression('!(mcc.matches("^79"))')?.message).toMatch(/matches/)
+  })
+
+  it('still accepts the string functions and the word matches inside a string', () => {
+    expect(checkExpression('card_issuer.startsWith("IC") && mcc.endsWith("95")')).toBeNull()
+    expect(checkExpression('card_issuer.contains("BC") || mcc == "matches"')).toBeNull()
+  })
+
   it('counts lines and columns on multi-line expressions', () => {
     const error = checkExpression('amount > 1 &&\n  card_type == ')
     expect(error).toMatchObject({ line: 2 })
@@ -256,6 +279,28 @@ describe('compileRuleSet', () => {
     expect(ruleSet.active.map((c) => c.rule.id)).toEqual(['good'])
     expect(failures.map((f) => f.ruleId)).toEqual(['stale'])
     expect(ruleSet.generation).toBe(7)
+  })
+
+  it('leaves out a stored rule that uses matches (saved before it was refused)', () => {
+    const { ruleSet, failures } = compileRuleSet(
+      [
+        rule('good', 'amount > 1'),
+        rule('regex', '"aaaaaaaaaaaaaaaaaaaaaaaaaaaaa!".matches("^(a+)+$")', {
+          status: 'shadow',
+          action: 'score',
+          reason: null,
+          score: 10,
+        }),
+        rule('regex_active', 'amount > 1 && card_issuer.matches("^(a+)+$")'),
+      ],
+      DEFAULT_RISK_SETTINGS,
+      3,
+    )
+    expect(ruleSet.active.map((c) => c.rule.id)).toEqual(['good'])
+    expect(ruleSet.shadow).toEqual([])
+    expect(failures.map((f) => f.ruleId)).toEqual(['regex', 'regex_active'])
+    for (const failure of failures) expect(failure.detail.message).toMatch(/matches/)
+    expect(() => compileRule(rule('r', 'matches(mcc, "^7")'))).toThrow(/matches is not allowed/)
   })
 
   it('every rule of the default pack compiles', () => {

@@ -1,4 +1,4 @@
-import { Environment } from '@marcbachmann/cel-js'
+import { Environment, type ASTNode } from '@marcbachmann/cel-js'
 import type { ReasonCode } from '../reasons/codes.js'
 import { FEATURES, FEATURES_BY_NAME, type FeatureValue, type Features } from './features.js'
 import {
@@ -81,7 +81,62 @@ function expressionError(
   }
 }
 
-/** Checks an expression as the engine would run it: it must parse, type-check and be a bool. */
+/**
+ * Functions the library offers that a rule may not call, with why. `matches` runs a regular
+ * expression on JavaScript's backtracking engine: a pattern such as `^(a+)+$` takes time
+ * exponential in the length of the text, and no bound on the expression's size bounds that
+ * (29 characters stalled one evaluation for 20 s). The library cannot remove or replace a
+ * built-in function, so the check refuses every call of it, as a method (`x.matches(re)`) or as
+ * a global (`matches(x, re)`), wherever it sits (inside macros too).
+ */
+const REFUSED_FUNCTIONS: ReadonlyMap<string, string> = new Map([
+  [
+    'matches',
+    'the function matches is not allowed in rules: a regular expression can run for unbounded' +
+      ' time (backtracking); use startsWith, endsWith, contains or in [...] instead',
+  ],
+])
+
+function isAstNode(value: unknown): value is ASTNode {
+  return typeof value === 'object' && value !== null && 'op' in value && 'args' in value
+}
+
+/** Where the name of a call starts: the name itself, not the receiver of a method call. */
+function callNameOffset(node: ASTNode & { op: 'call' | 'rcall' }): number {
+  if (node.op === 'call') return node.start
+  const [name, receiver, args] = node.args
+  const before = args[0]?.start ?? node.end
+  const at = node.input.lastIndexOf(name, before - name.length)
+  return at >= receiver.end ? at : node.start
+}
+
+/** The first (in the text) call of a refused function in a parsed expression, if any. */
+function refusedCall(ast: ASTNode): { readonly message: string; readonly offset: number } | null {
+  let found: { message: string; offset: number } | null = null
+  const pending: unknown[] = [ast]
+  while (pending.length > 0) {
+    const item = pending.pop()
+    if (Array.isArray(item)) {
+      pending.push(...(item as unknown[]))
+      continue
+    }
+    if (!isAstNode(item) || item.op === 'value') continue
+    if (item.op === 'call' || item.op === 'rcall') {
+      const message = REFUSED_FUNCTIONS.get(item.args[0])
+      if (message !== undefined) {
+        const offset = callNameOffset(item)
+        if (found === null || offset < found.offset) found = { message, offset }
+      }
+    }
+    pending.push(item.args)
+  }
+  return found
+}
+
+/**
+ * Checks an expression as the engine would run it: it must parse, call no refused function
+ * (`matches`), type-check and be a bool.
+ */
 export function checkExpression(expression: string): ExpressionError | null {
   if (expression.trim() === '') return expressionError(expression, 'the expression is empty', 0)
   if (expression.length > RULE_EXPRESSION_LENGTH_MAX) {
@@ -93,7 +148,10 @@ export function checkExpression(expression: string): ExpressionError | null {
   }
   let result: ReturnType<Environment['check']>
   try {
-    result = riskEnvironment().check(expression)
+    const parsed = riskEnvironment().parse(expression)
+    const refused = refusedCall(parsed.ast)
+    if (refused !== null) return expressionError(expression, refused.message, refused.offset)
+    result = parsed.check()
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     return expressionError(expression, firstLine(message), positionOf(error))
@@ -172,8 +230,9 @@ export const byPriority = (a: CompiledRule, b: CompiledRule): number =>
 
 /**
  * Compiles the live rules (active and shadow; the newest version of each rule). A stored rule
- * that no longer compiles (it was valid when saved, so only a feature removed in an upgrade can
- * do this) is left out and reported, never a reason to stop the switch.
+ * that no longer compiles (it was valid when saved, so only a feature removed in an upgrade, or
+ * a function refused since, such as `matches`, can do this) is left out and reported, never a
+ * reason to stop the switch.
  */
 export function compileRuleSet(
   rules: readonly RiskRule[],
