@@ -280,7 +280,8 @@ export async function startTollgate(
         if (
           event.type === 'frame_error' ||
           event.type === 'handler_error' ||
-          event.type === 'handler_timeout'
+          event.type === 'handler_timeout' ||
+          event.type === 'write_stalled'
         ) {
           logger.warn(
             { event: event.type, ...('code' in event ? { code: event.code } : {}) },

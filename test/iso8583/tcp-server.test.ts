@@ -388,6 +388,55 @@ describe('framed TCP server', () => {
     expect(log.count('idle_timeout')).toBe(0)
   })
 
+  it('closes a connection whose peer sends but never reads, after the idle timeout', async () => {
+    const idleTimeoutMs = 200
+    const answer = Buffer.alloc(60_000, 0x61)
+    const { server, log } = await start(
+      { idleTimeoutMs, frameBytesMax: 60_000, inFlightPerConnectionMax: 4 },
+      () => Promise.resolve(answer),
+    )
+    const client = await TestClient.open(server.port)
+    client.pause()
+    const frameCount = 1_000
+    const sentAt = Date.now()
+    // Sixty megabytes of answers: the socket buffers fill and the writes stay blocked, with
+    // unread frames waiting behind them. That must not count as busy.
+    client.send(...Array.from({ length: frameCount }, (_, index) => `0800 echo ${index}`))
+    // A paused client learns of the close only once it reads: watch the server side.
+    expect(await log.waitFor('connection_closed')).toMatchObject({ reason: 'write_stalled' })
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(idleTimeoutMs)
+    expect(await log.waitFor('write_stalled')).toMatchObject({ idleTimeoutMs })
+    expect(log.count('idle_timeout')).toBe(0)
+    expect(log.count('answer_out')).toBeLessThan(frameCount)
+    expect(server.connections).toBe(0)
+    client.resume()
+    await client.closed()
+  })
+
+  it('closes a half-closed connection whose peer never reads its answers', async () => {
+    const answer = Buffer.alloc(60_000, 0x61)
+    let warmup: Promise<void> | null = null
+    const { server, log } = await start(
+      { idleTimeoutMs: 200, frameBytesMax: 60_000, inFlightPerConnectionMax: 4 },
+      async () => {
+        // Holds the first answers until the server has read the whole stream and its end, so
+        // the connection is draining (not reading any more) when its writes block.
+        warmup ??= sleep(50)
+        await warmup
+        return answer
+      },
+    )
+    const client = await TestClient.open(server.port)
+    client.pause()
+    client.send(...Array.from({ length: 1_000 }, (_, index) => `0800 echo ${index}`))
+    client.end()
+    expect(await log.waitFor('connection_closed')).toMatchObject({ reason: 'peer_closed' })
+    expect(await log.waitFor('write_stalled')).toMatchObject({ idleTimeoutMs: 200 })
+    expect(server.connections).toBe(0)
+    client.resume()
+    await client.closed()
+  })
+
   it('gives no answer for a handler error and keeps serving the connection', async () => {
     const { server, log } = await start({}, (frame) => {
       const text = frame.toString('latin1')

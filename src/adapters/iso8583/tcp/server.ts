@@ -10,8 +10,9 @@ import type { FrameErrorCode, Framing } from './framing.js'
  * nothing of ISO 8583 fields; the channel above it decodes.
  *
  * Every resource is bounded: connections, frames in flight per connection, the bytes of a frame
- * (checked on the prefix, before buffering), time spent idle, in a handler and in shutdown.
- * Back-pressure is by pausing the socket, never by growing a queue.
+ * (checked on the prefix, before buffering), time spent idle, in a handler, waiting for a peer
+ * to read its answers, and in shutdown. Back-pressure is by pausing the socket, never by growing
+ * a queue.
  */
 
 export interface FramedServerOptions {
@@ -25,7 +26,10 @@ export interface FramedServerOptions {
   readonly connectionsMax: number
   /** At this many requests in flight on a connection, the server stops reading it. */
   readonly inFlightPerConnectionMax: number
-  /** A connection with no traffic and nothing in flight for this long is closed. */
+  /**
+   * A connection with no traffic and nothing in flight for this long is closed; so is one whose
+   * answers have not been able to leave (a peer that sends but does not read) for this long.
+   */
   readonly idleTimeoutMs: number
   /** A handler slower than this is abandoned: its request gets no answer. */
   readonly handlerTimeoutMs: number
@@ -46,7 +50,12 @@ export interface ConnectionInfo {
 export type FrameHandler = (frame: Buffer, connection: ConnectionInfo) => Promise<Buffer | null>
 
 export type ConnectionCloseReason =
-  'peer_closed' | 'frame_error' | 'idle_timeout' | 'server_closing' | 'socket_error'
+  | 'peer_closed'
+  | 'frame_error'
+  | 'idle_timeout'
+  | 'write_stalled'
+  | 'server_closing'
+  | 'socket_error'
 
 /** What happened, for logs and metrics; the server itself logs nothing. */
 export type ServerEvent =
@@ -89,6 +98,12 @@ export type ServerEvent =
     }
   | {
       readonly type: 'idle_timeout'
+      readonly connection: ConnectionInfo
+      readonly idleTimeoutMs: number
+    }
+  /** The peer read none of its answers for `idleTimeoutMs`: the connection is destroyed. */
+  | {
+      readonly type: 'write_stalled'
       readonly connection: ConnectionInfo
       readonly idleTimeoutMs: number
     }
@@ -136,11 +151,16 @@ interface Connection {
   readonly backlog: Buffer[]
   backlogHead: number
   inFlight: number
+  /** The socket's write buffer is full: no frame is handed over until it drains. */
   writeBlocked: boolean
   /** Answers written in this tick are held (corked) and leave in one write at its end. */
   corked: boolean
   state: ConnectionState
   closeReason: ConnectionCloseReason | null
+  /**
+   * Closes an idle connection, and a stalled one: it is refreshed by traffic and when writes
+   * block, so while they stay blocked its firing means they have been blocked that long.
+   */
   readonly idleTimer: NodeJS.Timeout
   lingerTimer: NodeJS.Timeout | null
 }
@@ -213,6 +233,10 @@ export async function startFramedServer(
     socket.on('end', () => drainConnection(connection, 'peer_closed'))
     socket.on('drain', () => {
       connection.writeBlocked = false
+      // Answers leaving is traffic: the peer is reading.
+      if (connection.state === 'open' || connection.state === 'draining') {
+        connection.idleTimer.refresh()
+      }
       pump(connection)
     })
     socket.on('error', (error) => {
@@ -351,7 +375,11 @@ export async function startFramedServer(
       connection.socket.cork()
       process.nextTick(uncork, connection)
     }
-    if (!connection.socket.write(framed)) connection.writeBlocked = true
+    if (!connection.socket.write(framed) && !connection.writeBlocked) {
+      connection.writeBlocked = true
+      // From now on the idle timer measures how long the writes stay blocked.
+      connection.idleTimer.refresh()
+    }
     emit({ type: 'answer_out', connection: connection.info, bytes: answer.length })
   }
 
@@ -382,9 +410,26 @@ export async function startFramedServer(
   }
 
   function onIdle(connection: Connection): void {
-    if (connection.state !== 'open') return
-    const busy = connection.inFlight > 0 || connection.backlog.length > 0
-    if (busy) {
+    const { state } = connection
+    if (state !== 'open' && state !== 'draining') return
+    if (connection.writeBlocked) {
+      // The timer was refreshed when the writes blocked, and nothing since let them drain: the
+      // peer has read none of its answers for the idle timeout. Its unread frames in the backlog
+      // do not make it busy, or a peer that only sends would hold its connection forever.
+      connection.closeReason ??= 'write_stalled'
+      emit({
+        type: 'write_stalled',
+        connection: connection.info,
+        idleTimeoutMs: config.idleTimeoutMs,
+      })
+      connection.socket.destroy()
+      return
+    }
+    // Draining ends by itself once its requests are answered; a write that blocks re-arms the
+    // timer.
+    if (state !== 'open') return
+    // Busy only while a request is being handled; the handler timeout bounds that.
+    if (connection.inFlight > 0) {
       connection.idleTimer.refresh()
       return
     }
