@@ -8,7 +8,7 @@ import { z } from 'zod'
  * Secrets have no defaults: a missing admin token or card-token key is generated on first start
  * and kept in the data directory (see secrets.ts).
  */
-const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
+const integer = (min: number, max: number) => z.number().int().min(min).max(max)
 
 export const CONFIG_SCHEMA = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
@@ -96,6 +96,163 @@ export class ConfigError extends Error {
 
 const SECRET_KEYS = new Set(['adminToken', 'cardTokenKey'])
 
+type ConfigKey = keyof z.infer<typeof CONFIG_SCHEMA>
+
+interface IntegerBounds {
+  readonly min: number
+  readonly max: number
+}
+
+/** The integer settings and their bounds, read from the schema itself. */
+const INTEGER_BOUNDS: ReadonlyMap<string, IntegerBounds> = new Map(
+  Object.entries(CONFIG_SCHEMA.shape).flatMap(([key, field]) => {
+    const inner = field instanceof z.ZodDefault ? field.unwrap() : field
+    if (!(inner instanceof z.ZodNumber) || inner.minValue === null || inner.maxValue === null)
+      return []
+    return [[key, { min: inner.minValue, max: inner.maxValue }] as const]
+  }),
+)
+
+/** Environment integers are plain decimal digits (a sign only where negatives are allowed). */
+function parseEnvInteger(text: string, bounds: IntegerBounds): number | null {
+  const pattern = bounds.min < 0 ? /^-?\d+$/ : /^\d+$/
+  return pattern.test(text) ? Number(text) : null
+}
+
+function expectedInteger(bounds: IntegerBounds, from: 'env' | 'file'): string {
+  const range = `from ${bounds.min} to ${bounds.max}`
+  return from === 'env'
+    ? `expected an integer ${range}, written as decimal digits${bounds.min < 0 ? ' (optionally with a leading -)' : ''}`
+    : `expected a JSON integer ${range} (a number, not a string, boolean, null or array)`
+}
+
+/**
+ * Where a JSON text first stops being valid, as "line L, column C" (1-based), or null when no
+ * error is found. Nothing of the text itself is returned: the parser's own message quotes an
+ * excerpt, and in a file of secrets that excerpt is key material.
+ */
+export function jsonSyntaxErrorPosition(text: string): string | null {
+  const offset = firstJsonErrorOffset(text)
+  if (offset === null) return null
+  const before = text.slice(0, offset)
+  const line = before.split('\n').length
+  const column = offset - (before.lastIndexOf('\n') + 1) + 1
+  return `line ${line}, column ${column}`
+}
+
+/** The offset of the first character that makes `text` invalid JSON (RFC 8259), or null. */
+function firstJsonErrorOffset(text: string): number | null {
+  let at = 0
+  const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y
+  const HEX4 = /[0-9a-fA-F]{4}/y
+  const fail = (): never => {
+    throw new JsonStop(at)
+  }
+  const space = (): void => {
+    while (at < text.length && ' \t\n\r'.includes(text.charAt(at))) at += 1
+  }
+  const expect = (char: string): void => {
+    if (text.charAt(at) !== char) fail()
+    at += 1
+  }
+  const sticky = (pattern: RegExp): void => {
+    pattern.lastIndex = at
+    if (!pattern.test(text)) fail()
+    at = pattern.lastIndex
+  }
+  const string = (): void => {
+    expect('"')
+    for (;;) {
+      if (at >= text.length) fail()
+      const char = text.charAt(at)
+      if (char === '"') {
+        at += 1
+        return
+      }
+      if (char < ' ') fail()
+      if (char === '\\') {
+        at += 1
+        const escape = text.charAt(at)
+        if (escape === 'u') {
+          at += 1
+          sticky(HEX4)
+        } else if (escape !== '' && '"\\/bfnrt'.includes(escape)) {
+          at += 1
+        } else {
+          fail()
+        }
+      } else {
+        at += 1
+      }
+    }
+  }
+  const members = (close: string, member: () => void): void => {
+    at += 1
+    space()
+    if (text.charAt(at) === close) {
+      at += 1
+      return
+    }
+    for (;;) {
+      member()
+      space()
+      if (text.charAt(at) === close) {
+        at += 1
+        return
+      }
+      expect(',')
+      space()
+    }
+  }
+  const value = (): void => {
+    space()
+    const char = text.charAt(at)
+    if (char === '{') {
+      members('}', () => {
+        string()
+        space()
+        expect(':')
+        value()
+      })
+    } else if (char === '[') {
+      members(']', value)
+    } else if (char === '"') {
+      string()
+    } else if (char === '-' || (char >= '0' && char <= '9')) {
+      sticky(NUMBER)
+    } else {
+      const literal = ['true', 'false', 'null'].find((word) => text.startsWith(word, at))
+      if (literal === undefined) fail()
+      else at += literal.length
+    }
+  }
+  try {
+    value()
+    space()
+    if (at < text.length) fail()
+    return null
+  } catch (stop) {
+    if (stop instanceof JsonStop) return stop.offset
+    throw stop
+  }
+}
+
+/** Thrown inside firstJsonErrorOffset only: where the scan stopped. */
+class JsonStop extends Error {
+  constructor(readonly offset: number) {
+    super(`JSON syntax error at offset ${offset}`)
+  }
+}
+
+/**
+ * "not valid JSON", with the position of the first error when it can be found. Neither the
+ * parser's message nor any part of the text is included (see jsonSyntaxErrorPosition).
+ */
+export function describeJsonSyntaxError(text: string): string {
+  const position = jsonSyntaxErrorPosition(text)
+  return position === null ? 'not valid JSON' : `not valid JSON (syntax error at ${position})`
+}
+
 /** Reads and validates the configuration. Throws ConfigError naming every bad key. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let fromFile: Record<string, unknown> = {}
@@ -107,32 +264,61 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     } catch (cause) {
       throw new ConfigError(`TOLLGATE_CONFIG: cannot read ${file}`, { cause })
     }
+    let parsed: unknown
     try {
-      const parsed: unknown = JSON.parse(text)
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        throw new ConfigError(`TOLLGATE_CONFIG: ${file} must hold a JSON object`)
-      }
-      fromFile = parsed as Record<string, unknown>
-    } catch (cause) {
-      if (cause instanceof ConfigError) throw cause
-      throw new ConfigError(`TOLLGATE_CONFIG: ${file} is not valid JSON`, { cause })
+      parsed = JSON.parse(text)
+    } catch {
+      // No cause: the parser's message quotes the file, which may hold the admin token.
+      throw new ConfigError(`TOLLGATE_CONFIG: ${file} is ${describeJsonSyntaxError(text)}`)
     }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError(`TOLLGATE_CONFIG: ${file} must hold a JSON object`)
+    }
+    fromFile = parsed as Record<string, unknown>
   }
   const merged: Record<string, unknown> = { ...fromFile }
+  /** The text of each setting given in the environment, as written. */
+  const fromEnv = new Map<string, string>()
+  const badEnv = new Set<string>()
+  const problems: string[] = []
+  const nameOf = (key: string): string => {
+    const envKey = ENV_KEYS[key as ConfigKey] as string | undefined
+    return envKey === undefined ? `config key "${key}"` : `${envKey} (config key "${key}")`
+  }
+  const shown = (key: string, value: unknown): string =>
+    SECRET_KEYS.has(key) ? '' : ` (got ${JSON.stringify(value) ?? String(value)})`
   for (const [key, envKey] of Object.entries(ENV_KEYS)) {
     const value = env[envKey]
-    if (value !== undefined && value !== '') merged[key] = value
+    if (value === undefined || value === '') continue
+    fromEnv.set(key, value)
+    const bounds = INTEGER_BOUNDS.get(key)
+    const number = bounds === undefined ? undefined : parseEnvInteger(value, bounds)
+    if (bounds !== undefined && number === null) {
+      problems.push(`${nameOf(key)}: ${expectedInteger(bounds, 'env')}${shown(key, value)}`)
+      badEnv.add(key)
+    }
+    merged[key] = number ?? value
   }
   const result = CONFIG_SCHEMA.safeParse(merged)
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const key = String(issue.path[0] ?? '')
-      const envKey = ENV_KEYS[key as keyof typeof ENV_KEYS]
-      const name = envKey === undefined ? `config key "${key}"` : `${envKey} (config key "${key}")`
-      const shown = SECRET_KEYS.has(key) ? '' : ` (got ${JSON.stringify(merged[key])})`
-      return `${name}: ${issue.message}${shown}`
-    })
-    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`)
+  if (result.success && problems.length === 0) return Object.freeze(result.data)
+  for (const issue of result.error?.issues ?? []) {
+    if (issue.code === 'unrecognized_keys') {
+      // Named but not shown: the value of a misspelt secret key is the secret.
+      for (const key of issue.keys) {
+        problems.push(
+          `config key ${JSON.stringify(key)} in ${file ?? 'the config file'}: not a Tollgate setting; remove it or correct its spelling`,
+        )
+      }
+      continue
+    }
+    const key = String(issue.path[0] ?? '')
+    if (badEnv.has(key)) continue
+    const bounds = INTEGER_BOUNDS.get(key)
+    const message =
+      bounds === undefined
+        ? issue.message
+        : expectedInteger(bounds, fromEnv.has(key) ? 'env' : 'file')
+    problems.push(`${nameOf(key)}: ${message}${shown(key, fromEnv.get(key) ?? merged[key])}`)
   }
-  return Object.freeze(result.data)
+  throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`)
 }

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path'
 import { MacKey } from '../adapters/iso8583/mac.js'
 import type { Store } from '../ports/store.js'
+import { describeJsonSyntaxError } from './config.js'
 
 const SECRETS_FILE = 'secrets.json'
 const ADMIN_TOKEN_HASH_SETTING = 'admin_token_sha256'
@@ -16,19 +17,31 @@ export function loadCardTokenKey(dataDir: string, configured: string | undefined
   if (configured !== undefined) return Buffer.from(configured, 'hex')
   const path = join(dataDir, SECRETS_FILE)
   if (existsSync(path)) {
-    let parsed: { cardTokenKey?: unknown }
+    let text: string
     try {
-      parsed = JSON.parse(readFileSync(path, 'utf8')) as { cardTokenKey?: unknown }
+      text = readFileSync(path, 'utf8')
     } catch (cause) {
+      throw new Error(`${path}: cannot read (card tokens depend on it)`, { cause })
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      // No cause and no parser message: both quote the file, and the file is the key.
       throw new Error(
-        `${path}: not readable as JSON (restore it from backup: card tokens depend on it)`,
-        { cause },
+        `${path}: ${describeJsonSyntaxError(text)} (restore it from backup: card tokens depend on it)`,
       )
     }
-    if (typeof parsed.cardTokenKey !== 'string' || !/^[0-9a-f]{64,}$/.test(parsed.cardTokenKey)) {
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new Error(
+        `${path}: expected a JSON object with cardTokenKey (restore it from backup: card tokens depend on it)`,
+      )
+    }
+    const { cardTokenKey } = parsed as { cardTokenKey?: unknown }
+    if (typeof cardTokenKey !== 'string' || !/^[0-9a-f]{64,}$/.test(cardTokenKey)) {
       throw new Error(`${path}: cardTokenKey must be 64+ hex characters`)
     }
-    return Buffer.from(parsed.cardTokenKey, 'hex')
+    return Buffer.from(cardTokenKey, 'hex')
   }
   mkdirSync(dataDir, { recursive: true })
   const key = randomBytes(32)
@@ -81,11 +94,18 @@ export async function loadAdminToken(
 export function loadMacKeys(path: string | undefined): ReadonlyMap<string, MacKey> {
   const keys = new Map<string, MacKey>()
   if (path === undefined) return keys
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (cause) {
+    throw new Error(`TOLLGATE_ISO_MAC_KEYS_FILE: cannot read ${path}`, { cause })
+  }
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'))
-  } catch (cause) {
-    throw new Error(`TOLLGATE_ISO_MAC_KEYS_FILE: cannot read ${path} as JSON`, { cause })
+    parsed = JSON.parse(text)
+  } catch {
+    // No cause and no parser message: both quote an excerpt of the file, which is key material.
+    throw new Error(`TOLLGATE_ISO_MAC_KEYS_FILE: ${path} is ${describeJsonSyntaxError(text)}`)
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new Error(

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import { explainReason } from '../../core/explain.js'
@@ -16,6 +17,8 @@ import { buildSchemas } from './schemas.js'
 
 export const API_VERSION = '0.1.0'
 const IDEMPOTENCY_KEY_MAX = 128
+/** The longest path parameter (a card token or transaction id is far shorter). */
+const MAX_PARAM_LENGTH = 200
 
 /** Thrown inside handlers to answer with a problem; the error handler renders it. */
 export class HttpProblem extends Error {
@@ -159,8 +162,16 @@ export function buildHttpServer(deps: HttpDeps) {
     keepAliveTimeout: 5_000,
     maxRequestsPerSocket: 0,
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     forceCloseConnections: 'idle',
+    // Request logging stays off (disableRequestLogging above): a request line would put the URL,
+    // which may hold a card number, in the log. These two options close Fastify's other paths
+    // that quote a URL: its answer to an unparseable URL, and its trace of a client error.
+    frameworkErrors: (error, _request, reply) => {
+      const answer = frameworkProblem(error.code)
+      void (reply as FastifyReply).code(answer.status).type('application/problem+json').send(answer)
+    },
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, deps.logger),
   })
   app.server.maxConnections = deps.limits.connectionsMax
   app.server.headersTimeout = deps.limits.requestTimeoutMs
@@ -283,7 +294,8 @@ export function buildHttpServer(deps: HttpDeps) {
           404,
           'not_found',
           'No such route',
-          `${request.method} ${request.url.split('?')[0] ?? ''} is not a Tollgate route; see /openapi.json`,
+          // The path is not repeated: it may carry a card number.
+          `no ${request.method} route matches this path; see /openapi.json for the routes`,
         ),
       ),
   )
@@ -374,4 +386,57 @@ function describeClientError(
     default:
       return { code: 'bad_request', title: 'Bad request', detail: message }
   }
+}
+
+/**
+ * The problem for a request Fastify refuses before routing. Fastify's own answer quotes the
+ * URL ("'/v1/transactions/<pan>%E0%A4%A' is not a valid url component"); this one never does.
+ */
+function frameworkProblem(code: string): Problem {
+  switch (code) {
+    case 'FST_ERR_BAD_URL': {
+      const message = 'expected valid percent-encoding of UTF-8 text (e.g. %E4%B8%AD)'
+      return problem(400, 'malformed_url', 'Malformed URL', `the URL path: ${message}`, {
+        errors: [{ field: '(url)', code: 'malformed_url', message }],
+      })
+    }
+    case 'FST_ERR_MAX_PARAM_LENGTH': {
+      const message = `expected each path segment to be at most ${MAX_PARAM_LENGTH} characters`
+      return problem(414, 'url_too_long', 'URL too long', `the URL path: ${message}`, {
+        errors: [{ field: '(url)', code: 'url_too_long', message }],
+      })
+    }
+    default:
+      return problem(400, 'bad_request', 'Bad request', 'the request could not be routed')
+  }
+}
+
+const CLIENT_ERROR_ANSWERS: Readonly<Record<string, readonly [number, string]>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+}
+
+/**
+ * A request the HTTP parser could not read (before Fastify sees it). As Fastify's default
+ * handler, but the trace names only the error code: Node attaches the raw bytes of the request
+ * (`rawPacket`), and so the URL, to the error.
+ */
+function answerClientError(
+  error: Error & { code?: string },
+  socket: Socket,
+  logger: HttpDeps['logger'],
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, title] = CLIENT_ERROR_ANSWERS[error.code ?? ''] ?? [400, 'Bad Request']
+  logger.trace({ code: error.code }, 'client error')
+  if (socket.writable) {
+    const body = JSON.stringify(
+      problem(status, 'bad_request', title, 'the request could not be read as HTTP/1.1'),
+    )
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nConnection: close\r\n` +
+        `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy(error)
 }
