@@ -5,6 +5,7 @@ import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import { parseCsv } from '../adapters/reference/csv.js'
 import {
+  findCardNumber,
   isExpired,
   luhnCheckDigit,
   luhnValid,
@@ -238,5 +239,39 @@ describe('expiry', () => {
 
   it('refuses an impossible month as a bug', () => {
     expect(() => isExpired({ year: 2029, month: 13 }, { year: 2029, month: 1 })).toThrow()
+  })
+})
+
+describe('findCardNumber (card numbers kept out of free text)', () => {
+  const bins = createBinTable([
+    {
+      bin: '622609',
+      bankCode: 'CMB',
+      bankName: '招商银行',
+      kind: 'DC',
+      cardType: 'debit',
+      cardLength: 16,
+    } as BinInfo,
+  ])
+  const pan = '6226097806938388'
+
+  it('finds a card number however it is written in a text', () => {
+    expect(findCardNumber(pan, bins)).toEqual({ offset: 0 })
+    expect(findCardNumber(`stolen card ${pan}, call the bank`, bins)).toEqual({ offset: 12 })
+    expect(findCardNumber('6226 0978 0693 8388', bins)).not.toBeNull()
+    expect(findCardNumber('6226-0978-0693-8388', bins)).not.toBeNull()
+    expect(findCardNumber(`ref 99${pan}77`, bins)).not.toBeNull()
+  })
+
+  it('leaves ids, tokens, amounts and dates alone', () => {
+    for (const text of [
+      '898310058120001', // a merchant id: no card BIN
+      'tok_05cc484043c40cfc807e971bf9daf0d6',
+      '6226097806938389', // fails the Luhn check
+      '622609780693', // too short
+      '2026-11-26 12:00, 100000.00 CNY',
+      '',
+    ])
+      expect(findCardNumber(text, bins), text).toBeNull()
   })
 })

@@ -24,6 +24,30 @@ export function luhnValid(digits: string): boolean {
 }
 
 /**
+ * Where a text holds something that looks like a card number: a run of 13–19 digits (spaces or
+ * dashes between digit groups allowed, as people paste them) that passes the Luhn check and
+ * starts with a BIN the table knows. Used to keep card numbers out of notes, list values, ids and
+ * other free text that would be stored in clear. Null when there is none.
+ */
+export function findCardNumber(
+  text: string,
+  bins: { lookup(pan: string): unknown },
+): { readonly offset: number } | null {
+  const runs = /\d(?:[ -]?\d){12,}/g
+  for (let match = runs.exec(text); match !== null; match = runs.exec(text)) {
+    const digits = match[0].replace(/[ -]/g, '')
+    // Every 13–19-digit window: a card number inside a longer run of digits counts too.
+    for (let length = 13; length <= Math.min(19, digits.length); length += 1) {
+      for (let start = 0; start + length <= digits.length; start += 1) {
+        const candidate = digits.slice(start, start + length)
+        if (luhnValid(candidate) && bins.lookup(candidate) !== null) return { offset: match.index }
+      }
+    }
+  }
+  return null
+}
+
+/**
  * The check digit that makes `partial + digit` pass the Luhn check.
  *
  * @example luhnCheckDigit('622609780693838') // '8'

@@ -81,6 +81,27 @@ describe('no clear card number at rest or in logs', () => {
           note: 'test entry',
         }),
       )
+      // A card number pasted where none belongs (a list value, a note, a limit's entity, an
+      // Idempotency-Key) is refused, naming the field, and nothing is stored.
+      const pasted = DEMO_CARDS.debit.pan
+      const spaced = pasted.replace(/(\d{4})(?=\d)/g, '$1 ')
+      const refusals = [
+        client.post('/v1/lists', { kind: 'card', value: pasted, note: 'stolen' }),
+        client.post('/v1/lists', { kind: 'merchant', value: '898310058120001', note: spaced }),
+        client.post('/v1/limits', { scope: 'card', entityId: pasted, dailyCountMax: 1 }),
+        call(running.httpUrl, 'POST', '/v1/authorizations', authorizeBody({ amount: '1.00' }), {
+          headers: { 'idempotency-key': `retry-${pasted}` },
+        }),
+      ]
+      const fields = ['value', 'note', 'entityId', 'Idempotency-Key']
+      for (const [index, refused] of refusals.entries()) {
+        const answer = await refused
+        answers.push(answer.text)
+        expect(answer.status, answer.text).toBe(400)
+        expect(answer.body).toMatchObject({
+          errors: [{ field: fields[index], code: 'card_number_not_allowed' }],
+        })
+      }
       await record(client.get('/v1/transactions?limit=50'))
       await record(client.get('/v1/cards?limit=50'))
       await record(client.get('/v1/audit?limit=100'))

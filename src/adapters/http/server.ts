@@ -5,6 +5,7 @@ import { explainReason } from '../../core/explain.js'
 import type { ReasonCode } from '../../core/reasons/codes.js'
 import type { Lang } from '../../core/reasons/types.js'
 import { PAGE_LIMIT_MAX, StoreInputError } from '../../ports/store.js'
+import { cardNumberField } from './card-guard.js'
 import type { HttpDeps } from './deps.js'
 import { openApiDocument, type RouteDoc } from './openapi.js'
 import { problem, validationProblem, type Problem } from './problem.js'
@@ -192,6 +193,30 @@ export function buildHttpServer(deps: HttpDeps) {
     }
   }
 
+  /** A card number anywhere but a `pan` field would be stored in clear: refused, nothing done. */
+  const refuseCardNumbers = (request: FastifyRequest): void => {
+    const key = request.headers['idempotency-key']
+    const field =
+      cardNumberField(request.body, deps.bins) ??
+      (typeof key === 'string' && cardNumberField(key, deps.bins) !== null
+        ? 'Idempotency-Key'
+        : null)
+    if (field === null) return
+    const message =
+      'must not contain a card number (it would be stored in clear): name a card by its token (tok_…) or its last four digits; send a card number only in a pan field'
+    throw new HttpProblem(
+      problem(
+        400,
+        'validation_failed',
+        'A card number where none belongs',
+        `${field}: ${message}`,
+        {
+          errors: [{ field, code: 'card_number_not_allowed', message }],
+        },
+      ),
+    )
+  }
+
   const router: Router = {
     routes,
     add(doc, handler) {
@@ -201,6 +226,7 @@ export function buildHttpServer(deps: HttpDeps) {
         url: doc.url,
         handler: (request, reply) => {
           if (doc.admin) authenticate(request)
+          refuseCardNumbers(request)
           return handler(request, reply)
         },
       })
