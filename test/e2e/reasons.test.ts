@@ -1017,6 +1017,36 @@ describe('catalogue, documents and operations', () => {
     expect(answer.text).toMatch(/^tollgate_log_sync_batches_count [1-9]\d*$/m)
   })
 
+  it('names the administrator of every change in the audit log (X-Tollgate-Actor)', async () => {
+    const as = { headers: { 'x-tollgate-actor': 'wang.fang' } }
+    const id = '898990000099001'
+    const created = await admin.post('/v1/merchants', { id, name: 'Audited', mcc: '5411' }, as)
+    expect(created.status, created.text).toBe(201)
+    const limit = await admin.post(
+      '/v1/limits',
+      { scope: 'merchant', entityId: id, dailyCountMax: 9 },
+      as,
+    )
+    expect(limit.status, limit.text).toBe(201)
+    const audit = await admin.get<{ items: { action: string; actor: string; subject: string }[] }>(
+      '/v1/audit?limit=100',
+    )
+    expect(audit.body.items).toContainEqual(
+      expect.objectContaining({ action: 'merchant.create', actor: 'wang.fang', subject: id }),
+    )
+    expect(audit.body.items).toContainEqual(
+      expect.objectContaining({ action: 'limit.create', actor: 'wang.fang' }),
+    )
+    const bad = await admin.post(
+      '/v1/merchants',
+      { id: '898990000099002', name: 'x', mcc: '5411' },
+      {
+        headers: { 'x-tollgate-actor': 'not a name!' },
+      },
+    )
+    expect(bad.status).toBe(400)
+  })
+
   it('refuses administrative routes without the administrator token', async () => {
     const routes: readonly [string, string, object?][] = [
       ['GET', '/v1/cards'],

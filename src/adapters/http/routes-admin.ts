@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { maskPan } from '../../core/card.js'
 import { issueCard } from '../../core/issue-card.js'
@@ -22,7 +23,6 @@ import {
   terminalView,
 } from './views.js'
 
-const ADMIN_ACTOR = 'admin'
 // Path schemas are built once, not per request.
 const MERCHANT_ID_PARAMS = z.strictObject({ id: MERCHANT_ID })
 const TERMINAL_ID_PARAMS = z.strictObject({ id: TERMINAL_ID })
@@ -76,10 +76,16 @@ function limitFieldsOf(body: z.output<Schemas['limit']>) {
 
 /** Administration: merchants, terminals, cards, limits, lists, audit and the ledger check. */
 export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Schemas): void {
-  const audit = (action: string, subject: string, detail: Record<string, unknown>): AuditEntry => ({
+  /** The audit entry of a change, naming the administrator who made it (X-Tollgate-Actor). */
+  const audit = (
+    request: FastifyRequest,
+    action: string,
+    subject: string,
+    detail: Record<string, unknown>,
+  ): AuditEntry => ({
     id: deps.ids.entityId('au'),
     atMs: deps.clock.nowMs(),
-    actor: ADMIN_ACTOR,
+    actor: actorOf(request),
     action,
     subject,
     detail,
@@ -90,6 +96,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
   }
   /** Stores a new entity made from a validated body, with its audit entry. */
   const create = async <B extends { readonly id: string }>(
+    request: FastifyRequest,
     what: string,
     body: B,
     write: (
@@ -99,11 +106,12 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
   ) => {
     const now = deps.clock.nowMs()
     const entity = { ...body, createdAtMs: now, updatedAtMs: now }
-    ensureWritten(await write(entity, audit(`${what}.create`, body.id, { ...body })), what)
+    ensureWritten(await write(entity, audit(request, `${what}.create`, body.id, { ...body })), what)
     return entity
   }
   /** Applies the fields a PATCH gives, audited with what they were before. */
   const update = async <T extends { readonly updatedAtMs: number }, C extends object>(
+    request: FastifyRequest,
     what: string,
     id: string,
     current: T,
@@ -113,7 +121,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
   ): Promise<T> => {
     const next: T = { ...current, ...stripUndefined(changes), updatedAtMs: deps.clock.nowMs() }
     const detail = { before: diff(current, next), after: changes, reason: reason ?? null }
-    ensureWritten(await write(next, audit(`${what}.update`, id, detail)), what)
+    ensureWritten(await write(next, audit(request, `${what}.update`, id, detail)), what)
     return next
   }
   const R = {
@@ -189,7 +197,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
     },
     async (request, reply) => {
       const body = parseWith(schemas.merchantCreate, request.body, 'body')
-      const merchant = await create('merchant', body, (m, entry) =>
+      const merchant = await create(request, 'merchant', body, (m, entry) =>
         deps.store.createMerchant(m, entry),
       )
       return reply.code(201).send(merchantView(merchant))
@@ -216,7 +224,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       const { id } = parseWith(MERCHANT_ID_PARAMS, request.params, 'path')
       const { reason, ...changes } = parseWith(schemas.merchantPatch, request.body, 'body')
       const current = (await deps.store.getMerchant(id)) ?? notFound('merchant', id)
-      const next = await update('merchant', id, current, changes, reason, (m, entry) =>
+      const next = await update(request, 'merchant', id, current, changes, reason, (m, entry) =>
         deps.store.updateMerchant(m, entry),
       )
       return merchantView(next)
@@ -237,7 +245,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
     async (request, reply) => {
       const body = parseWith(schemas.terminalCreate, request.body, 'body')
       if ((await deps.store.getMerchant(body.merchantId)) === null) unknownMerchant(body.merchantId)
-      const terminal = await create('terminal', body, (t, entry) =>
+      const terminal = await create(request, 'terminal', body, (t, entry) =>
         deps.store.createTerminal(t, entry),
       )
       return reply.code(201).send(terminalView(terminal))
@@ -268,7 +276,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       if (merchantId !== undefined && (await deps.store.getMerchant(merchantId)) === null) {
         unknownMerchant(merchantId)
       }
-      const next = await update('terminal', id, current, changes, reason, (t, entry) =>
+      const next = await update(request, 'terminal', id, current, changes, reason, (t, entry) =>
         deps.store.updateTerminal(t, entry),
       )
       return terminalView(next)
@@ -315,7 +323,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
           openingTransferId: deps.ids.transferId(),
           nowMs: now,
         },
-        audit('card.create', token, {
+        audit(request, 'card.create', token, {
           masked: card.masked,
           type: card.type,
           currency: account.currency,
@@ -376,7 +384,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       ensureWritten(
         await deps.store.updateCard(
           next,
-          audit('card.update', id, {
+          audit(request, 'card.update', id, {
             before: { status: current.status },
             after: { status: body.status },
             reason: body.reason ?? null,
@@ -420,7 +428,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
         updatedAtMs: now,
       }
       ensureWritten(
-        await deps.store.putLimit(rule, audit('limit.create', rule.id, limitView(rule))),
+        await deps.store.putLimit(rule, audit(request, 'limit.create', rule.id, limitView(rule))),
         'limit',
       )
       return reply.code(201).send(limitView(rule))
@@ -460,7 +468,10 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       ensureWritten(
         await deps.store.putLimit(
           rule,
-          audit('limit.update', id, { before: limitView(current), after: limitView(rule) }),
+          audit(request, 'limit.update', id, {
+            before: limitView(current),
+            after: limitView(rule),
+          }),
         ),
         'limit',
       )
@@ -478,7 +489,10 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
     },
     async (request, reply) => {
       const { id } = parseWith(RECORD_ID_PARAMS, request.params, 'path')
-      ensureWritten(await deps.store.deleteLimit(id, audit('limit.delete', id, {})), 'limit')
+      ensureWritten(
+        await deps.store.deleteLimit(id, audit(request, 'limit.delete', id, {})),
+        'limit',
+      )
       return reply.code(204).send()
     },
   )
@@ -522,7 +536,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       }
       ensureWritten(
         await deps.store.putListEntry(entry, {
-          ...audit('list.add', entry.id, {
+          ...audit(request, 'list.add', entry.id, {
             list: entry.list,
             kind: entry.kind,
             display,
@@ -556,7 +570,7 @@ export function registerAdminRoutes(router: Router, deps: HttpDeps, schemas: Sch
       const { id } = parseWith(RECORD_ID_PARAMS, request.params, 'path')
       ensureWritten(
         await deps.store.deleteListEntry(id, {
-          ...audit('list.remove', id, {}),
+          ...audit(request, 'list.remove', id, {}),
           actor: actorOf(request),
         }),
         'list entry',
