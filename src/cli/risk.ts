@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import type { Lang } from '../core/reasons/types.js'
 import {
@@ -172,12 +172,14 @@ async function rule(args: string[]): Promise<void> {
 async function ruleFile(path: string): Promise<Record<string, unknown>> {
   let text: string
   try {
+    // Its size first: a huge file is refused before it is read into memory.
+    if ((await stat(path)).size > RULE_FILE_BYTES_MAX)
+      throw new UsageError(`--file: ${path} is larger than ${RULE_FILE_BYTES_MAX} bytes`)
     text = await readFile(path, 'utf8')
   } catch (cause) {
+    if (cause instanceof UsageError) throw cause
     throw new UsageError(`--file: cannot read ${path} (${String(cause)})`)
   }
-  if (text.length > RULE_FILE_BYTES_MAX)
-    throw new UsageError(`--file: ${path} is larger than ${RULE_FILE_BYTES_MAX} bytes`)
   let value: unknown
   try {
     value = JSON.parse(text)

@@ -151,7 +151,13 @@ async function route(sim: Simulator, request: IncomingMessage): Promise<Result> 
     default:
       if (path.startsWith('/accounts/')) {
         allow('GET')
-        return { status: 200, body: findAccount(sim, decodeURIComponent(path.slice(10))) }
+        let pan: string
+        try {
+          pan = decodeURIComponent(path.slice(10))
+        } catch {
+          throw new HttpError(400, 'bad_request', 'the card number in the path is not valid UTF-8')
+        }
+        return { status: 200, body: findAccount(sim, pan) }
       }
       throw new HttpError(404, 'not_found', `no such endpoint: ${path}`)
   }

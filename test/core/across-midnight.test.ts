@@ -240,6 +240,23 @@ describe('follow-ups that name the wrong thing', () => {
     expect(available(store)).toBe(100_000)
   })
 
+  it("sees a follow-up's own earlier key even when its original is decided in the same batch", () => {
+    const store = world()
+    // A sale (STAN 40) reversed by a reversal with STAN 60: that reversal's key is stored.
+    at(store, NOW, [sale({ stan: '000040' })])
+    expect(at(store, NOW, [fu('reversal', '000060', '000040')])[0]).toMatchObject({
+      transaction: { outcome: 'approved' },
+    })
+    // Then a sale, and in the same batch a reversal reusing STAN 60 for it: the key is taken,
+    // so it is a mismatched repeat — declined, not a second row that would fail the batch.
+    const [sold, reused] = at(store, NOW + 1_000, [
+      sale({ stan: '000051' }),
+      fu('reversal', '000060', '000051'),
+    ])
+    expect(sold).toMatchObject({ transaction: { outcome: 'approved' } })
+    expect(reused).toMatchObject({ type: 'rejected', reason: 'duplicate_mismatch' })
+  })
+
   it('declined refunds never use up the room a reversal needs', () => {
     const store = world()
     const [s] = at(store, NOW, [sale()])

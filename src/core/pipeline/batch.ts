@@ -186,7 +186,18 @@ export function collectKeys(
       continue
     }
     // A reversal of an original never seen leaves a tombstone under the trace's terminal.
-    if (request.originalTrace !== undefined) keys.terminalIds.add(request.originalTrace.terminalId)
+    if (request.originalTrace !== undefined) {
+      const terminalId = request.originalTrace.terminalId
+      keys.terminalIds.add(terminalId)
+      // The follow-up's own key, whether or not its original is stored yet (it may be decided
+      // earlier in this very batch): a repeat must be seen, never a second row under the key.
+      if (request.stan !== null) {
+        keys.dedupKeys.add(followUpDedupKey(terminalId, request.stan, localDate, request.kind))
+        keys.dedupKeys.add(
+          followUpDedupKey(terminalId, request.stan, dayBefore(localDate), request.kind),
+        )
+      }
+    }
     // By trace, every candidate (today's and yesterday's): the decision picks one.
     const candidates =
       request.originalId !== undefined
