@@ -1028,13 +1028,24 @@ describe('catalogue, documents and operations', () => {
       as,
     )
     expect(limit.status, limit.text).toBe(201)
-    const audit = await admin.get<{ items: { action: string; actor: string; subject: string }[] }>(
-      '/v1/audit?limit=100',
-    )
-    expect(audit.body.items).toContainEqual(
+    // The whole log, page by page (the demo data and earlier tests wrote many entries).
+    const entries: { action: string; actor: string; subject: string }[] = []
+    let cursor: string | null = null
+    for (let page = 0; page < 50; page++) {
+      const answer: ApiResponse<{
+        items: { action: string; actor: string; subject: string }[]
+        nextCursor: string | null
+      }> = await admin.get(
+        `/v1/audit?limit=500${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
+      )
+      entries.push(...answer.body.items)
+      cursor = answer.body.nextCursor
+      if (cursor === null) break
+    }
+    expect(entries).toContainEqual(
       expect.objectContaining({ action: 'merchant.create', actor: 'wang.fang', subject: id }),
     )
-    expect(audit.body.items).toContainEqual(
+    expect(entries).toContainEqual(
       expect.objectContaining({ action: 'limit.create', actor: 'wang.fang' }),
     )
     const bad = await admin.post(
