@@ -11,6 +11,7 @@ import type { IssuerGateway } from '../ports/issuer-gateway.js'
 import { emptySnapshot, type Snapshot } from '../core/pipeline/snapshot.js'
 import { VelocityIndex } from '../core/risk/velocity.js'
 import type { BatchExecutor } from '../ports/batch-executor.js'
+import { AssertionFailure } from '../core/assert.js'
 import { Processor, StoreFailure } from './processor.js'
 
 const reference = loadReferenceData(REFERENCE_DIR_DEFAULT)
@@ -124,6 +125,32 @@ describe('processor: bounded queue and group commit', () => {
     gates[1]?.release()
     if (second.type !== 'accepted') throw new Error('accepted')
     await expect(second.result).resolves.toMatchObject({ type: 'rejected' })
+  })
+
+  it('after a broken invariant decides nothing more: the queued requests are refused, close() ends', async () => {
+    const { store, gates } = gatedStore()
+    const fatal: unknown[] = []
+    const p = new Processor(
+      store,
+      manualClock(1_790_000_000_000),
+      { depthMax: 100, batchSizeMax: 1, batchesInFlightMax: 1 },
+      createTollgateMetrics(),
+      (error) => fatal.push(error),
+    )
+    const first = p.submit(badRequest('000001'))
+    const queued = p.submit(badRequest('000002'))
+    await tick()
+    expect(gates).toHaveLength(1)
+    gates[0]?.fail(new AssertionFailure('ledger out of balance'))
+    if (first.type !== 'accepted' || queued.type !== 'accepted') throw new Error('accepted')
+    await expect(first.result).rejects.toBeInstanceOf(AssertionFailure)
+    await expect(queued.result).rejects.toBeInstanceOf(AssertionFailure)
+    expect(fatal).toHaveLength(1)
+    await tick()
+    // The queued request never reached the executor.
+    expect(gates).toHaveLength(1)
+    expect(p.submit(badRequest('000003')).type).toBe('closing')
+    await p.close()
   })
 
   it('keeps at most batchesInFlightMax batches with the executor, and hands over the next before answering', async () => {
@@ -335,6 +362,69 @@ describe('processor: retransmissions while the request is at its bank', () => {
     for (const waiting of results.slice(0, 15))
       await expect(waiting).resolves.toMatchObject({ transaction: FINAL })
     await p.close()
+  })
+})
+
+describe('processor: closing while a batch forwards to a bank', () => {
+  it('waits for the answer of a sale the last batch forwarded', async () => {
+    const PENDING = { id: 'tx_c', kind: 'purchase', outcome: 'declined', checks: [] }
+    let release: () => void = () => undefined
+    const executor: BatchExecutor = {
+      execute: (requests) =>
+        new Promise((resolve) => {
+          release = () =>
+            resolve(
+              requests.map((request): BatchResult =>
+                request.type === 'issuer_answer'
+                  ? { type: 'decided', transaction: PENDING as never, replayed: false }
+                  : {
+                      type: 'forward',
+                      transaction: PENDING as never,
+                      message: { id: 'request:tx_c' } as never,
+                    },
+              ),
+            )
+        }),
+      expireHolds: () => Promise.resolve(0),
+      close: () => Promise.resolve(),
+    }
+    let deliver: (outcome: IssuerOutcome) => void = () => undefined
+    const gateway: IssuerGateway = {
+      routeStatus: () => new Map(),
+      sealPan: () => 'sealed',
+      send: () =>
+        new Promise((resolve) => {
+          deliver = resolve
+        }),
+    }
+    const p = new Processor(
+      executor,
+      manualClock(1_790_000_000_000),
+      { depthMax: 10, batchSizeMax: 10, batchesInFlightMax: 1 },
+      createTollgateMetrics(),
+      () => undefined,
+      undefined,
+      gateway,
+    )
+    const sale = p.submit(badRequest('000001'))
+    await tick()
+    // SIGTERM while the sale's batch is still being decided.
+    let closed = false
+    const closing = p.close().then(() => {
+      closed = true
+    })
+    release()
+    await tick()
+    await tick()
+    expect(closed).toBe(false)
+    deliver({ type: 'timeout', latencyMs: 1_000 })
+    // The answer is recorded in a batch of its own, then close() may end.
+    for (let i = 0; i < 5; i += 1) await tick()
+    release()
+    await closing
+    expect(closed).toBe(true)
+    if (sale.type !== 'accepted') throw new Error('accepted')
+    await expect(sale.result).resolves.toMatchObject({ type: 'decided' })
   })
 })
 

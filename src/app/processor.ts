@@ -47,6 +47,8 @@ export class Processor implements Authorizer {
   private inFlight = 0
   private scheduled = false
   private closing = false
+  /** A broken invariant stopped the processor: nothing more is decided. */
+  private aborted = false
   private idleWaiters: (() => void)[] = []
   /** Forwarded requests waiting for their issuer: transaction id → the callers to answer. */
   private readonly forwards = new Map<string, Pending[]>()
@@ -94,9 +96,28 @@ export class Processor implements Authorizer {
   }
 
   /** Stops taking requests and resolves when everything queued has been answered. */
+  /**
+   * Stops deciding after a broken invariant: everything queued is refused with `error` and
+   * nothing more is dispatched. Batches already with the executor finish; close() then resolves.
+   */
+  abort(error: unknown): void {
+    this.closing = true
+    this.aborted = true
+    for (const pending of this.queue.splice(0)) pending.reject(error)
+    // Sales at their bank are not recorded here any more: still in flight in the outbox, the
+    // restart records each as a timeout and reverses it.
+    for (const callers of this.forwards.values()) for (const caller of callers) caller.reject(error)
+    this.forwards.clear()
+  }
+
   async close(): Promise<void> {
     this.closing = true
-    if (this.inFlight === 0 && this.queue.length === 0 && this.forwards.size === 0) return
+    if (
+      this.inFlight === 0 &&
+      (this.aborted || this.queue.length === 0) &&
+      this.forwards.size === 0
+    )
+      return
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
   }
 
@@ -120,7 +141,7 @@ export class Processor implements Authorizer {
 
   private dispatch(): void {
     if (this.inFlight >= this.limits.batchesInFlightMax) return
-    if (this.queue.length === 0) {
+    if (this.queue.length === 0 || this.aborted) {
       if (this.inFlight > 0 || this.forwards.size > 0) return
       const waiters = this.idleWaiters
       this.idleWaiters = []
@@ -159,11 +180,22 @@ export class Processor implements Authorizer {
           ? error
           : new StoreFailure('the batch could not be committed', { cause: error })
       for (const pending of batch) pending.reject(failure)
-      // A broken invariant is a bug: stop rather than move more money on it.
-      if (error instanceof AssertionFailure) this.onFatal(error)
+      // A broken invariant is a bug: stop rather than move more money on it — nothing queued
+      // is decided any more.
+      if (error instanceof AssertionFailure) {
+        this.abort(error)
+        this.onFatal(error)
+      }
       this.dispatch()
       return
     }
+    // Forwarded sales are waiting for their bank from now on: registered before anything can
+    // find the processor idle (close() must wait for their answers).
+    results.forEach((result, index) => {
+      const pending = batch[index]
+      if (result?.type === 'forward' && pending !== undefined)
+        this.forwards.set(result.transaction.id, [pending])
+    })
     // Hand the executor the next batch before answering this one: answering (rendering and
     // writing responses) then overlaps with the next commit on a worker thread.
     this.inFlight -= 1
@@ -225,7 +257,8 @@ export class Processor implements Authorizer {
   /** Sends a forwarded request to its issuer; its answer comes back as a batch request. */
   private forward(pending: Pending, result: Extract<BatchResult, { type: 'forward' }>): void {
     const id = result.transaction.id
-    this.forwards.set(id, [pending])
+    // Registered when the batch came back (runBatch); set here too for a direct caller.
+    if (!this.forwards.has(id)) this.forwards.set(id, [pending])
     const request = pending.request
     const issuers = this.issuers
     const sent: Promise<IssuerOutcome> =
@@ -250,6 +283,7 @@ export class Processor implements Authorizer {
    * batch of its own, so an answer that breaks its batch never fails other terminals' sales.
    */
   private recordAnswer(id: string, outcome: IssuerOutcome, attempt: number): void {
+    if (this.aborted) return
     this.queue.unshift({
       request: {
         type: 'issuer_answer',
