@@ -15,6 +15,8 @@ import { localDateKey } from '../core/calendar.js'
 import { createRandomIds } from '../adapters/ids/random-ids.js'
 import { createTollgateMetrics } from '../adapters/metrics/registry.js'
 import { loadReferenceData, REFERENCE_DIR_DEFAULT } from '../adapters/reference/load-reference.js'
+import { lockDataDir } from './data-dir-lock.js'
+import { AssertionFailure } from '../core/assert.js'
 import { openSqliteStore } from '../adapters/store/sqlite/sqlite-store.js'
 import type { Clock } from '../ports/clock.js'
 import type { Config } from './config.js'
@@ -97,6 +99,9 @@ export async function startTollgate(
     pino({ level: config.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } })
   const dataDir = resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true })
+  // One Tollgate per data directory (data-dir-lock.ts): a second one would reverse the first
+  // one's requests at their bank as leftovers of a dead process.
+  const lock = lockDataDir(dataDir)
   const databasePath = join(dataDir, 'tollgate.db')
   const reference = loadReferenceData(REFERENCE_DIR_DEFAULT)
   const store = openSqliteStore({ path: databasePath })
@@ -122,13 +127,17 @@ export async function startTollgate(
   }
   let ready = false
   let closing: Promise<void> | null = null
+  /** Set once everything close() stops exists; a fatal error before that fails the start. */
+  let started = false
+  let startFailure: unknown = null
   const onFatal = (error: unknown): void => {
     logger.fatal(
       { err: error },
       'invariant broken, batch worker lost or its log not durable: stopping to protect the ledger',
     )
     process.exitCode = 70
-    void close()
+    if (started) void close()
+    else startFailure ??= error
   }
   const executor =
     config.batchWorker === 'on'
@@ -238,7 +247,9 @@ export async function startTollgate(
         logger.info({ expired }, 'preauthorization holds expired')
       }
     } catch (error) {
-      logger.error({ err: error }, 'hold expiry sweep failed')
+      // A broken invariant is a bug, here as in a batch: stop rather than go on.
+      if (error instanceof AssertionFailure) onFatal(error)
+      else logger.error({ err: error }, 'hold expiry sweep failed')
     }
   }
   const timer = setInterval(() => void sweep(), config.expirySweepIntervalMs)
@@ -308,8 +319,17 @@ export async function startTollgate(
       await isoClosed
       await executor.close()
       await store.close()
+      lock.release()
     })()
     return closing
+  }
+
+  started = true
+  if (startFailure !== null) {
+    // Something fatal happened while starting (a recovery batch broke an invariant, the log
+    // could not be synced): close what was opened and fail the start.
+    await close()
+    throw startFailure
   }
 
   return {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../app/config.js'
+import { DataDirInUse } from '../app/data-dir-lock.js'
 import { startTollgate } from '../app/main.js'
 import type { Lang } from '../core/reasons/types.js'
 import { runDemoTour } from './demo-tour.js'
@@ -255,5 +256,6 @@ main(process.argv.slice(2)).catch((error: unknown) => {
       ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}`
       : String(error)
   process.stderr.write(`tollgate: ${message}\n`)
-  process.exit(1)
+  // 75 (EX_TEMPFAIL): another Tollgate holds the data directory; retry once it has stopped.
+  process.exit(error instanceof DataDirInUse ? 75 : 1)
 })

@@ -150,3 +150,31 @@ describe('tollgate find', () => {
     })
   })
 })
+
+describe('tollgate serve on a data directory another Tollgate uses', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer()
+  })
+  afterAll(async () => {
+    await server.close()
+  })
+
+  it('refuses to start (exit 75), naming the process that holds it, and changes nothing', async () => {
+    const second = run(process.execPath, [CLI, 'serve'], {
+      timeout: 30_000,
+      env: {
+        ...process.env,
+        TOLLGATE_DATA_DIR: server.dataDir,
+        TOLLGATE_HTTP_PORT: '0',
+        TOLLGATE_ISO_PORT: '0',
+      },
+    })
+    await expect(second).rejects.toMatchObject({ code: 75 })
+    const failure = (await second.catch((error: unknown) => error)) as { stderr: string }
+    expect(failure.stderr).toMatch(/another Tollgate \(process \d+\) is using/)
+    // The first one still serves.
+    const ready = await fetch(`${server.url}/readyz`)
+    expect(ready.status).toBe(200)
+  })
+})
