@@ -204,7 +204,11 @@ export async function workerExecutor(
     onFatal(failure)
   })
   worker.on('exit', (code) => {
-    failAll(new ExecutorFailure(`the batch worker exited (code ${code})`))
+    const failure = new ExecutorFailure(`the batch worker exited (code ${code})`)
+    const unexpected = closing === null && failed === null
+    failAll(failure)
+    // Not asked to stop and no error reported: without its worker the switch decides nothing.
+    if (unexpected) onFatal(failure)
   })
 
   const send = <T>(request: WorkerRequest): Promise<T> => {

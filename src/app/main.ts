@@ -329,7 +329,7 @@ export async function startTollgate(
     // Something fatal happened while starting (a recovery batch broke an invariant, the log
     // could not be synced): close what was opened and fail the start.
     await close()
-    throw startFailure
+    throw startFailure instanceof Error ? startFailure : new Error('a fatal error while starting')
   }
 
   return {

@@ -47,3 +47,21 @@ export function formatLocalDate(date: LocalDate): string {
 export function localDateKey(nowMs: number, offsetMinutes: number): string {
   return formatLocalDate(localDateOf(nowMs, offsetMinutes))
 }
+
+/** Days since 1970-01-01 of a civil date (Howard Hinnant's days-from-civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year
+  const era = Math.floor(y / 400)
+  const yoe = y - era * 400
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
+  return era * 146_097 + doe - 719_468
+}
+
+/** The day before a `YYYY-MM-DD` date, as `YYYY-MM-DD` (month and year ends, leap days). */
+export function previousDay(localDate: string): string {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(localDate)
+  assert(match !== null, `a YYYY-MM-DD date: ${localDate}`)
+  const days = daysFromCivil(Number(match[1]), Number(match[2]), Number(match[3]))
+  return formatLocalDate(localDateOf((days - 1) * MS_PER_DAY, 0))
+}

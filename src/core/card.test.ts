@@ -251,7 +251,7 @@ describe('findCardNumber (card numbers kept out of free text)', () => {
       kind: 'DC',
       cardType: 'debit',
       cardLength: 16,
-    } as BinInfo,
+    },
   ])
   const pan = '6226097806938388'
 

@@ -11,7 +11,6 @@ import { availableMinor } from '../../src/core/ledger/ledger.js'
 import { planBatch } from '../../src/core/pipeline/batch.js'
 import type { CoreContext } from '../../src/core/pipeline/context.js'
 import type { CoreRequest, NewTransactionRequest } from '../../src/core/pipeline/requests.js'
-import type { RequestResult } from '../../src/core/pipeline/result.js'
 import { MemoryBatchStore } from '../support/memory-batch-store.js'
 
 /**

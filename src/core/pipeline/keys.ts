@@ -1,3 +1,4 @@
+import { previousDay } from '../calendar.js'
 import type { LimitScope } from '../model.js'
 
 /** A retransmission is the same terminal, STAN and transmission time (or business day). */
@@ -32,11 +33,9 @@ export function followUpDedupKey(
  */
 export const ACROSS_MIDNIGHT_MS = 10 * 60_000
 
-/** The business day before `localDate` (YYYY-MM-DD), by the proleptic Gregorian calendar. */
+/** The business day before `localDate` (YYYY-MM-DD). */
 export function dayBefore(localDate: string): string {
-  const [year, month, day] = localDate.split('-').map(Number)
-  const before = new Date(Date.UTC(year ?? 0, (month ?? 1) - 1, (day ?? 1) - 1))
-  return before.toISOString().slice(0, 10)
+  return previousDay(localDate)
 }
 
 /**
