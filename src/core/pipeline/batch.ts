@@ -1,5 +1,5 @@
 import { assert } from '../assert.js'
-import { localDateOf, formatLocalDate } from '../calendar.js'
+import { localDateOf, formatLocalDate, previousDay } from '../calendar.js'
 import { findCurrency } from '../money.js'
 import type { TransactionRecord } from '../model.js'
 import type { CoreContext } from './context.js'
@@ -9,7 +9,6 @@ import { decideIssuerAnswer } from './remote.js'
 import { chooseRoute, issuerAccountId, LOCAL_ONLY, type RoutingTable } from '../routes/model.js'
 import { ISSUER_MESSAGE_KINDS, issuerMessageId } from '../routes/outbox.js'
 import {
-  dayBefore,
   binPrefixes,
   clearingAccountId,
   counterKey,
@@ -172,7 +171,7 @@ export function collectKeys(
       )
       // Without a transmission time, a retransmission across midnight has yesterday's key.
       if (request.transmissionTime === null)
-        keys.dedupKeys.add(dedupKey(request.terminalId, request.stan, null, dayBefore(localDate)))
+        keys.dedupKeys.add(dedupKey(request.terminalId, request.stan, null, previousDay(localDate)))
       addCounters(request.cardToken, request.merchantId, request.terminalId, localDate, currency)
       const choice = chooseRoute(routing, request.card.pan)
       if (choice.kind === 'remote') {
@@ -194,7 +193,7 @@ export function collectKeys(
       if (request.stan !== null) {
         keys.dedupKeys.add(followUpDedupKey(terminalId, request.stan, localDate, request.kind))
         keys.dedupKeys.add(
-          followUpDedupKey(terminalId, request.stan, dayBefore(localDate), request.kind),
+          followUpDedupKey(terminalId, request.stan, previousDay(localDate), request.kind),
         )
       }
     }
@@ -247,7 +246,7 @@ export function collectKeys(
       )
       // A retransmission that crossed midnight carries yesterday's key (decide-follow-up.ts).
       keys.dedupKeys.add(
-        followUpDedupKey(original.terminalId, request.stan, dayBefore(localDate), request.kind),
+        followUpDedupKey(original.terminalId, request.stan, previousDay(localDate), request.kind),
       )
     }
   }

@@ -1,3 +1,4 @@
+import { previousDay } from '../calendar.js'
 import { queueReversal, remoteRouteOf } from './remote.js'
 import { issuerAccountId } from '../routes/model.js'
 import { issuerMessageId, type IssuerMessage } from '../routes/outbox.js'
@@ -18,10 +19,9 @@ import type { CoreContext } from './context.js'
 import { replayOrMismatch } from './decide-new.js'
 import { expireIfDue } from './expiry.js'
 import {
-  ACROSS_MIDNIGHT_MS,
+  acrossMidnight,
   clearingAccountId,
   counterKey,
-  dayBefore,
   followUpDedupKey,
   stipCounterKey,
   traceKey,
@@ -172,11 +172,16 @@ export function decideFollowUp(
   const yesterdays =
     request.stan === null
       ? undefined
-      : recent(
+      : acrossMidnight(
           working.byDedupKey(
-            followUpDedupKey(original.terminalId, request.stan, dayBefore(localDate), request.kind),
+            followUpDedupKey(
+              original.terminalId,
+              request.stan,
+              previousDay(localDate),
+              request.kind,
+            ),
           ),
-          ctx,
+          ctx.nowMs,
         )
   const previous =
     (request.idempotencyKey === null
@@ -187,7 +192,7 @@ export function decideFollowUp(
   if (previous !== undefined) {
     // Yesterday's follow-up was fingerprinted with yesterday's date in its trace.
     const expected =
-      previous === yesterdays ? fingerprintFollowUp(request, dayBefore(localDate)) : fingerprint
+      previous === yesterdays ? fingerprintFollowUp(request, previousDay(localDate)) : fingerprint
     return replayOrMismatch(previous, expected, checks, key ?? request.idempotencyKey ?? '')
   }
   if (request.kind === 'void' || request.kind === 'reversal') {
@@ -730,17 +735,7 @@ function byTrace(
     const record = working.byDedupKey(key)
     if (record === undefined) continue
     if (!yesterday) return record
-    fromYesterday ??= recent(record, ctx)
+    fromYesterday ??= acrossMidnight(record, ctx.nowMs)
   }
   return fromYesterday
-}
-
-/** The record, if created within ACROSS_MIDNIGHT_MS of now. */
-function recent(
-  record: TransactionRecord | undefined,
-  ctx: CoreContext,
-): TransactionRecord | undefined {
-  return record !== undefined && ctx.nowMs - record.createdAtMs <= ACROSS_MIDNIGHT_MS
-    ? record
-    : undefined
 }

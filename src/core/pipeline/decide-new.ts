@@ -1,5 +1,5 @@
 import { assert } from '../assert.js'
-import type { LocalDate } from '../calendar.js'
+import { previousDay, type LocalDate } from '../calendar.js'
 import { maskPan, panLast4 } from '../card.js'
 import { hold, post, availableMinor, ledgerBalanceMinor } from '../ledger/ledger.js'
 import { toAmountMinor } from '../money.js'
@@ -8,7 +8,7 @@ import type { ReasonCode } from '../reasons/codes.js'
 import { checkAcceptance } from './acceptance.js'
 import type { CoreContext } from './context.js'
 import { checkCard, fundsEvidence, fundsReason } from './issuer.js'
-import { ACROSS_MIDNIGHT_MS, clearingAccountId, counterKey, dayBefore, dedupKey } from './keys.js'
+import { acrossMidnight, clearingAccountId, counterKey, dedupKey } from './keys.js'
 import { checkLimits } from './limits.js'
 import { checkLists } from './lists.js'
 import { checkRisk } from './risk.js'
@@ -83,15 +83,13 @@ export function decideNew(
   const yesterdays =
     request.transmissionTime !== null
       ? undefined
-      : working.byDedupKey(dedupKey(request.terminalId, request.stan, null, dayBefore(localDate)))
+      : working.byDedupKey(dedupKey(request.terminalId, request.stan, null, previousDay(localDate)))
   const previous =
     (request.idempotencyKey === null
       ? undefined
       : working.byIdempotencyKey(request.idempotencyKey)) ??
     working.byDedupKey(key) ??
-    (yesterdays !== undefined && ctx.nowMs - yesterdays.createdAtMs <= ACROSS_MIDNIGHT_MS
-      ? yesterdays
-      : undefined)
+    acrossMidnight(yesterdays, ctx.nowMs)
   if (previous !== undefined) return replayOrMismatch(previous, fingerprint, checks, key)
   checks.push({ stage: 'duplicate', name: 'retransmission', status: 'pass', evidence: { key } })
 

@@ -33,9 +33,14 @@ export function followUpDedupKey(
  */
 export const ACROSS_MIDNIGHT_MS = 10 * 60_000
 
-/** The business day before `localDate` (YYYY-MM-DD). */
-export function dayBefore(localDate: string): string {
-  return previousDay(localDate)
+/** `record` if it was created within ACROSS_MIDNIGHT_MS of `nowMs`: yesterday's, still meant. */
+export function acrossMidnight<T extends { readonly createdAtMs: number }>(
+  record: T | undefined,
+  nowMs: number,
+): T | undefined {
+  return record !== undefined && nowMs - record.createdAtMs <= ACROSS_MIDNIGHT_MS
+    ? record
+    : undefined
 }
 
 /**
@@ -54,7 +59,7 @@ export function traceKeys(
   localDate: string,
 ): { readonly key: string; readonly yesterday: boolean }[] {
   const named = trace.localDate ?? null
-  const days = named === null ? [localDate, dayBefore(localDate)] : [named]
+  const days = named === null ? [localDate, previousDay(localDate)] : [named]
   return days.flatMap((day, index) => {
     const yesterday = index > 0
     const sale = traceKey(trace, day)

@@ -1,7 +1,14 @@
 import { assert } from '../assert.js'
 import { post } from '../ledger/ledger.js'
 import { toAmountMinor } from '../money.js'
-import type { Check, Evidence, Merchant, Terminal, TransactionRecord } from '../model.js'
+import type {
+  Check,
+  Evidence,
+  Merchant,
+  Terminal,
+  TransactionRecord,
+  UsageCounter,
+} from '../model.js'
 import { STAGES } from '../model.js'
 import { reasonEntry } from '../reasons/catalogue.js'
 import type { ReasonCode } from '../reasons/codes.js'
@@ -204,25 +211,12 @@ function standInOrDecline(
     checks.push({ stage: 'issuer', name: 'stand_in', status: 'fail', reason: downReason, evidence })
     return input.decline(downReason, 'issuer', evidence)
   }
-  const issuer = working.account(issuerAccountId(route.id, currency))
-  const clearing = working.account(clearingAccountId(currency))
-  assert(issuer !== undefined && clearing !== undefined, `accounts of route ${route.id} loaded`)
-  const moved = post({
-    id: ctx.newTransferId(),
-    transactionId: input.id,
-    debit: issuer,
-    credit: clearing,
-    amountMinor: toAmountMinor(request.amountMinor),
-    nowMs: ctx.nowMs,
+  bookAgainstRoute(working, ctx, route.id, {
+    id: input.id,
+    amountMinor: request.amountMinor,
+    currency,
   })
-  assert(!('code' in moved), 'a route settlement account is unbounded')
-  working.putAccounts(moved.accounts)
-  working.insertTransfer(moved.transfer)
-  working.putCounter({
-    ...used,
-    count: used.count + 1,
-    amountMinor: used.amountMinor + request.amountMinor,
-  })
+  useStandIn(working, used, request.amountMinor)
   const evidence: Evidence = {
     ...downEvidence,
     standIn: true,
@@ -248,6 +242,41 @@ function standInOrDecline(
     standInReason: status.why,
   })
   return { type: 'decided', transaction: record, replayed: false }
+}
+
+/**
+ * Books an approved remote sale (the bank's, or a stand-in): the amount moves from the route's
+ * settlement account (what the issuer owes) to clearing.
+ */
+function bookAgainstRoute(
+  working: Working,
+  ctx: CoreContext,
+  routeId: string,
+  sale: { readonly id: string; readonly amountMinor: number; readonly currency: string },
+): void {
+  const issuer = working.account(issuerAccountId(routeId, sale.currency))
+  const clearing = working.account(clearingAccountId(sale.currency))
+  assert(issuer !== undefined && clearing !== undefined, `accounts of route ${routeId} loaded`)
+  const moved = post({
+    id: ctx.newTransferId(),
+    transactionId: sale.id,
+    debit: issuer,
+    credit: clearing,
+    amountMinor: toAmountMinor(sale.amountMinor),
+    nowMs: ctx.nowMs,
+  })
+  assert(!('code' in moved), 'a route settlement account is unbounded')
+  working.putAccounts(moved.accounts)
+  working.insertTransfer(moved.transfer)
+}
+
+/** Counts a stand-in approval against the card's stand-in allowance of the day. */
+function useStandIn(working: Working, used: UsageCounter, amountMinor: number): void {
+  working.putCounter({
+    ...used,
+    count: used.count + 1,
+    amountMinor: used.amountMinor + amountMinor,
+  })
 }
 
 /** Records what the issuer said about a forwarded request (or that it said nothing). */
@@ -339,20 +368,7 @@ export function decideIssuerAnswer(
     if (reason === null) {
       let lifecycle: TransactionRecord['lifecycle'] = 'none'
       if (isPurchase) {
-        const issuer = working.account(issuerAccountId(message.routeId, pending.currency))
-        const clearing = working.account(clearingAccountId(pending.currency))
-        assert(issuer !== undefined && clearing !== undefined, 'route accounts loaded')
-        const moved = post({
-          id: ctx.newTransferId(),
-          transactionId: pending.id,
-          debit: issuer,
-          credit: clearing,
-          amountMinor: toAmountMinor(pending.amountMinor),
-          nowMs: ctx.nowMs,
-        })
-        assert(!('code' in moved), 'a route settlement account is unbounded')
-        working.putAccounts(moved.accounts)
-        working.insertTransfer(moved.transfer)
+        bookAgainstRoute(working, ctx, message.routeId, pending)
         lifecycle = 'posted'
       }
       const approvedEvidence: Evidence = {
@@ -495,25 +511,8 @@ function standInForUnsent(
     used,
   )
   if (!decision.ok) return { ok: false, evidence: decision.evidence }
-  const issuer = working.account(issuerAccountId(route.id, currency))
-  const clearing = working.account(clearingAccountId(currency))
-  assert(issuer !== undefined && clearing !== undefined, `accounts of route ${route.id} loaded`)
-  const moved = post({
-    id: ctx.newTransferId(),
-    transactionId: pending.id,
-    debit: issuer,
-    credit: clearing,
-    amountMinor: toAmountMinor(pending.amountMinor),
-    nowMs: ctx.nowMs,
-  })
-  assert(!('code' in moved), 'a route settlement account is unbounded')
-  working.putAccounts(moved.accounts)
-  working.insertTransfer(moved.transfer)
-  working.putCounter({
-    ...used,
-    count: used.count + 1,
-    amountMinor: used.amountMinor + pending.amountMinor,
-  })
+  bookAgainstRoute(working, ctx, route.id, pending)
+  useStandIn(working, used, pending.amountMinor)
   const evidence: Evidence = {
     ...routeEvidence(route),
     routeState: why,
