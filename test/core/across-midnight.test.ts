@@ -1,17 +1,20 @@
-import { VelocityIndex } from '../../src/core/risk/velocity.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   loadReferenceData,
   REFERENCE_DIR_DEFAULT,
   type ReferenceData,
 } from '../../src/adapters/reference/load-reference.js'
-import { luhnCheckDigit } from '../../src/core/card.js'
-import { issueCard } from '../../src/core/issue-card.js'
-import { availableMinor } from '../../src/core/ledger/ledger.js'
 import { planBatch } from '../../src/core/pipeline/batch.js'
 import type { CoreContext } from '../../src/core/pipeline/context.js'
 import type { CoreRequest, NewTransactionRequest } from '../../src/core/pipeline/requests.js'
-import { MemoryBatchStore } from '../support/memory-batch-store.js'
+import type { MemoryBatchStore } from '../support/memory-batch-store.js'
+import {
+  TRACE_NOW,
+  TRACE_PAN,
+  traceAvailable,
+  traceContext,
+  traceWorld,
+} from '../support/trace-world.js'
 
 /**
  * Messages that cross local midnight (UTC+8): a UnionPay reversal names its original by STAN
@@ -19,61 +22,12 @@ import { MemoryBatchStore } from '../support/memory-batch-store.js'
  * Yesterday's transaction counts only if it is recent (ACROSS_MIDNIGHT_MS); a tombstone answers
  * reversals only; a reversal of a void is declined, never acknowledged as done.
  */
-const NOW = Date.UTC(2026, 10, 26, 4, 0, 0)
-const PARTIAL = '621226020000777701'
-const PAN = PARTIAL.slice(0, 18) + luhnCheckDigit(PARTIAL.slice(0, 18))
 let reference: ReferenceData
-let sequence = 0
 
-function context(nowMs = NOW): CoreContext {
-  return {
-    nowMs,
-    settings: { utcOffsetMinutes: 480, holdExpiryMs: 86_400_000 },
-    bins: reference.bins,
-    mccs: reference.mccs,
-    newTransactionId: () => `tx_${String(++sequence).padStart(26, '0')}`,
-    newTransferId: () => `tr_${++sequence}`,
-    newAuthorizationCode: () => 'A00001',
-    newRrn: () => String(++sequence).padStart(12, '0'),
-    velocity: new VelocityIndex(),
-  }
-}
-
-function world(): MemoryBatchStore {
-  const store = new MemoryBatchStore()
-  store.putMerchant({
-    id: '898310058120001',
-    name: 'Noodles',
-    mcc: '5812',
-    status: 'approved',
-    region: null,
-    riskTier: 'low',
-    createdAtMs: NOW,
-    updatedAtMs: NOW,
-  })
-  store.putTerminal({
-    id: '10000001',
-    merchantId: '898310058120001',
-    status: 'active',
-    region: null,
-    createdAtMs: NOW,
-    updatedAtMs: NOW,
-  })
-  const issued = issueCard({
-    pan: PAN,
-    expiry: '3012',
-    type: 'debit',
-    status: 'active',
-    amountMinor: 100_000,
-    currency: 'CNY',
-    token: 'tok_trace',
-    accountId: 'ac_trace',
-    bin: reference.bins.lookup(PAN),
-    nowMs: NOW,
-  })
-  store.createCard(issued.card, issued.account, issued.openingBalanceMinor, 'tr_open', NOW)
-  return store
-}
+const NOW = TRACE_NOW
+const PAN = TRACE_PAN
+const context = (nowMs = NOW): CoreContext => traceContext(reference, nowMs)
+const world = (): MemoryBatchStore => traceWorld(reference)
 
 // Local (UTC+8) D = 2026-11-26; 23:59:50 local = 15:59:50Z; D+1 00:00:10 local = 16:00:10Z
 const LATE = Date.UTC(2026, 10, 26, 15, 59, 50)
@@ -294,8 +248,4 @@ describe('follow-ups that name the wrong thing', () => {
   })
 })
 
-function available(store: MemoryBatchStore): number {
-  const account = store.accounts.get('ac_trace')
-  if (account === undefined) throw new Error('the card account exists')
-  return availableMinor(account)
-}
+const available = traceAvailable

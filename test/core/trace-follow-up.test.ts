@@ -1,80 +1,34 @@
-import { VelocityIndex } from '../../src/core/risk/velocity.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   loadReferenceData,
   REFERENCE_DIR_DEFAULT,
   type ReferenceData,
 } from '../../src/adapters/reference/load-reference.js'
-import { luhnCheckDigit } from '../../src/core/card.js'
-import { issueCard } from '../../src/core/issue-card.js'
-import { availableMinor } from '../../src/core/ledger/ledger.js'
 import { planBatch } from '../../src/core/pipeline/batch.js'
 import { FOLLOW_UPS_PER_ORIGINAL_MAX } from '../../src/core/pipeline/decide-follow-up.js'
 import type { CoreContext } from '../../src/core/pipeline/context.js'
 import type { CoreRequest, NewTransactionRequest } from '../../src/core/pipeline/requests.js'
 import type { RequestResult } from '../../src/core/pipeline/result.js'
-import { MemoryBatchStore } from '../support/memory-batch-store.js'
+import type { MemoryBatchStore } from '../support/memory-batch-store.js'
+import {
+  TRACE_NOW,
+  TRACE_PAN,
+  traceAvailable,
+  traceContext,
+  traceWorld,
+} from '../support/trace-world.js'
 
 /**
  * A terminal names the original of a reversal by its own trace: terminal, STAN and
  * transmission time (ISO 8583 0400). The core resolves it inside the batch, so a reversal
  * queued right behind its original still finds it.
  */
-const NOW = Date.UTC(2026, 10, 26, 4, 0, 0)
-const PARTIAL = '621226020000777701'
-const PAN = PARTIAL.slice(0, 18) + luhnCheckDigit(PARTIAL.slice(0, 18))
 let reference: ReferenceData
-let sequence = 0
 
-function context(): CoreContext {
-  return {
-    nowMs: NOW,
-    settings: { utcOffsetMinutes: 480, holdExpiryMs: 86_400_000 },
-    bins: reference.bins,
-    mccs: reference.mccs,
-    newTransactionId: () => `tx_${String(++sequence).padStart(26, '0')}`,
-    newTransferId: () => `tr_${++sequence}`,
-    newAuthorizationCode: () => 'A00001',
-    newRrn: () => String(++sequence).padStart(12, '0'),
-    velocity: new VelocityIndex(),
-  }
-}
-
-function world(): MemoryBatchStore {
-  const store = new MemoryBatchStore()
-  store.putMerchant({
-    id: '898310058120001',
-    name: 'Noodles',
-    mcc: '5812',
-    status: 'approved',
-    region: null,
-    riskTier: 'low',
-    createdAtMs: NOW,
-    updatedAtMs: NOW,
-  })
-  store.putTerminal({
-    id: '10000001',
-    merchantId: '898310058120001',
-    status: 'active',
-    region: null,
-    createdAtMs: NOW,
-    updatedAtMs: NOW,
-  })
-  const issued = issueCard({
-    pan: PAN,
-    expiry: '3012',
-    type: 'debit',
-    status: 'active',
-    amountMinor: 100_000,
-    currency: 'CNY',
-    token: 'tok_trace',
-    accountId: 'ac_trace',
-    bin: reference.bins.lookup(PAN),
-    nowMs: NOW,
-  })
-  store.createCard(issued.card, issued.account, issued.openingBalanceMinor, 'tr_open', NOW)
-  return store
-}
+const NOW = TRACE_NOW
+const PAN = TRACE_PAN
+const context = (nowMs = NOW): CoreContext => traceContext(reference, nowMs)
+const world = (): MemoryBatchStore => traceWorld(reference)
 
 const purchase: NewTransactionRequest = {
   type: 'new',
@@ -104,11 +58,7 @@ function run(store: MemoryBatchStore, requests: readonly CoreRequest[]): readonl
   return store.run(planBatch(requests, context()))
 }
 
-function available(store: MemoryBatchStore): number {
-  const account = store.accounts.get('ac_trace')
-  if (account === undefined) throw new Error('the card account exists')
-  return availableMinor(account)
-}
+const available = traceAvailable
 
 describe('follow-ups that name their original by trace', () => {
   beforeAll(() => {
