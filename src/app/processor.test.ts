@@ -82,6 +82,54 @@ function processor(
   )
 }
 
+/** The answer of an approving bank. */
+const APPROVED: IssuerOutcome = {
+  type: 'answered',
+  responseCode: '00',
+  authorizationCode: 'A1',
+  balanceMinor: null,
+  latencyMs: 1,
+}
+
+/** A bank that answers every request at once with `outcome`. */
+function answeringGateway(outcome: IssuerOutcome): IssuerGateway {
+  return {
+    routeStatus: () => new Map(),
+    sealPan: () => undefined,
+    send: () => Promise.resolve(outcome),
+  }
+}
+
+/** A bank that answers only when the test delivers (the card numbers it was sent, in order). */
+function heldGateway() {
+  let answer: (outcome: IssuerOutcome) => void = () => undefined
+  const sent: string[] = []
+  const gateway: IssuerGateway = {
+    routeStatus: () => new Map(),
+    sealPan: () => 'sealed',
+    send: (_message, pan) => {
+      sent.push(pan)
+      return new Promise((resolve) => {
+        answer = resolve
+      })
+    },
+  }
+  return { gateway, sent, deliver: (outcome: IssuerOutcome) => answer(outcome) }
+}
+
+/** A processor with issuer links, one batch in flight, `size` queued and per batch. */
+function forwardingProcessor(executor: BatchExecutor, gateway: IssuerGateway, size = 10) {
+  return new Processor(
+    executor,
+    manualClock(1_790_000_000_000),
+    { depthMax: size, batchSizeMax: size, batchesInFlightMax: 1 },
+    createTollgateMetrics(),
+    () => undefined,
+    undefined,
+    gateway,
+  )
+}
+
 describe('processor: bounded queue and group commit', () => {
   it('answers busy at once when the queue is full, and counts it', () => {
     const { store } = gatedStore()
@@ -237,27 +285,8 @@ describe('processor: requests forwarded to an issuer', () => {
 
   it('sends the forward, records the answer in a batch, answers the caller and its retransmission, and close() waits', async () => {
     const { executor, seen } = forwardingExecutor()
-    let deliver: (outcome: IssuerOutcome) => void = () => undefined
-    const sent: string[] = []
-    const gateway: IssuerGateway = {
-      routeStatus: () => new Map(),
-      sealPan: () => 'sealed',
-      send: (_message, pan) => {
-        sent.push(pan)
-        return new Promise((resolve) => {
-          deliver = resolve
-        })
-      },
-    }
-    const p = new Processor(
-      executor,
-      manualClock(1_790_000_000_000),
-      { depthMax: 10, batchSizeMax: 10, batchesInFlightMax: 1 },
-      createTollgateMetrics(),
-      () => undefined,
-      undefined,
-      gateway,
-    )
+    const { gateway, sent, deliver } = heldGateway()
+    const p = forwardingProcessor(executor, gateway)
     const first = p.submit(badRequest('000001'))
     await tick()
     await tick()
@@ -273,13 +302,7 @@ describe('processor: requests forwarded to an issuer', () => {
     })
     await tick()
     expect(closed).toBe(false)
-    deliver({
-      type: 'answered',
-      responseCode: '00',
-      authorizationCode: 'A1',
-      balanceMinor: null,
-      latencyMs: 5,
-    })
+    deliver(APPROVED)
     if (first.type !== 'accepted' || retransmission.type !== 'accepted') throw new Error('accepted')
     await expect(first.result).resolves.toMatchObject({ transaction: FINAL })
     await expect(retransmission.result).resolves.toMatchObject({ transaction: FINAL })
@@ -317,24 +340,8 @@ describe('processor: retransmissions while the request is at its bank', () => {
       expireHolds: () => Promise.resolve(0),
       close: () => Promise.resolve(),
     }
-    let deliver: (outcome: IssuerOutcome) => void = () => undefined
-    const gateway: IssuerGateway = {
-      routeStatus: () => new Map(),
-      sealPan: () => 'sealed',
-      send: () =>
-        new Promise((resolve) => {
-          deliver = resolve
-        }),
-    }
-    const p = new Processor(
-      executor,
-      manualClock(1_790_000_000_000),
-      { depthMax: 100, batchSizeMax: 100, batchesInFlightMax: 1 },
-      createTollgateMetrics(),
-      () => undefined,
-      undefined,
-      gateway,
-    )
+    const { gateway, deliver } = heldGateway()
+    const p = forwardingProcessor(executor, gateway, 100)
     const first = p.submit(badRequest('000001'))
     await tick()
     await tick()
@@ -350,13 +357,7 @@ describe('processor: retransmissions while the request is at its bank', () => {
     // The first caller and fifteen retransmissions wait; the sixteenth and later do not.
     for (const refused of results.slice(15))
       await expect(refused).resolves.toMatchObject({ type: 'rejected', reason: 'system_busy' })
-    deliver({
-      type: 'answered',
-      responseCode: '00',
-      authorizationCode: 'A1',
-      balanceMinor: null,
-      latencyMs: 5,
-    })
+    deliver(APPROVED)
     if (first.type !== 'accepted') throw new Error('accepted')
     await expect(first.result).resolves.toMatchObject({ transaction: FINAL })
     for (const waiting of results.slice(0, 15))
@@ -388,24 +389,8 @@ describe('processor: closing while a batch forwards to a bank', () => {
       expireHolds: () => Promise.resolve(0),
       close: () => Promise.resolve(),
     }
-    let deliver: (outcome: IssuerOutcome) => void = () => undefined
-    const gateway: IssuerGateway = {
-      routeStatus: () => new Map(),
-      sealPan: () => 'sealed',
-      send: () =>
-        new Promise((resolve) => {
-          deliver = resolve
-        }),
-    }
-    const p = new Processor(
-      executor,
-      manualClock(1_790_000_000_000),
-      { depthMax: 10, batchSizeMax: 10, batchesInFlightMax: 1 },
-      createTollgateMetrics(),
-      () => undefined,
-      undefined,
-      gateway,
-    )
+    const { gateway, deliver } = heldGateway()
+    const p = forwardingProcessor(executor, gateway)
     const sale = p.submit(badRequest('000001'))
     await tick()
     // SIGTERM while the sale's batch is still being decided.
@@ -459,27 +444,8 @@ describe('processor: recording an issuer answer when its batch fails', () => {
       expireHolds: () => Promise.resolve(0),
       close: () => Promise.resolve(),
     }
-    const gateway: IssuerGateway = {
-      routeStatus: () => new Map(),
-      sealPan: () => undefined,
-      send: () =>
-        Promise.resolve({
-          type: 'answered',
-          responseCode: '00',
-          authorizationCode: 'A1',
-          balanceMinor: null,
-          latencyMs: 1,
-        }),
-    }
-    const p = new Processor(
-      executor,
-      manualClock(1_790_000_000_000),
-      { depthMax: 10, batchSizeMax: 10, batchesInFlightMax: 1 },
-      createTollgateMetrics(),
-      () => undefined,
-      undefined,
-      gateway,
-    )
+    const gateway = answeringGateway(APPROVED)
+    const p = forwardingProcessor(executor, gateway)
     const outcome = p.submit(badRequest('000001'))
     if (outcome.type !== 'accepted') throw new Error('accepted')
     await expect(outcome.result).resolves.toMatchObject({ transaction: FINAL })
@@ -525,27 +491,8 @@ describe('processor: recording an issuer answer when its batch fails', () => {
         expireHolds: () => Promise.resolve(0),
         close: () => Promise.resolve(),
       }
-      const gateway: IssuerGateway = {
-        routeStatus: () => new Map(),
-        sealPan: () => undefined,
-        send: () =>
-          Promise.resolve({
-            type: 'answered',
-            responseCode: '00',
-            authorizationCode: 'A1',
-            balanceMinor: null,
-            latencyMs: 1,
-          }),
-      }
-      const p = new Processor(
-        executor,
-        manualClock(1_790_000_000_000),
-        { depthMax: 10, batchSizeMax: 10, batchesInFlightMax: 1 },
-        createTollgateMetrics(),
-        () => undefined,
-        undefined,
-        gateway,
-      )
+      const gateway = answeringGateway(APPROVED)
+      const p = forwardingProcessor(executor, gateway)
       const outcome = p.submit(badRequest('000001'))
       if (outcome.type !== 'accepted') throw new Error('accepted')
       const failed = expect(outcome.result).rejects.toThrow('the batch could not be committed')
@@ -595,20 +542,8 @@ describe('processor: recording an issuer answer when its batch fails', () => {
         expireHolds: () => Promise.resolve(0),
         close: () => Promise.resolve(),
       }
-      const gateway: IssuerGateway = {
-        routeStatus: () => new Map(),
-        sealPan: () => undefined,
-        send: () => Promise.resolve({ type: 'timeout', latencyMs: 1_000 }),
-      }
-      const p = new Processor(
-        executor,
-        manualClock(1_790_000_000_000),
-        { depthMax: 10, batchSizeMax: 10, batchesInFlightMax: 1 },
-        createTollgateMetrics(),
-        () => undefined,
-        undefined,
-        gateway,
-      )
+      const gateway = answeringGateway({ type: 'timeout', latencyMs: 1_000 })
+      const p = forwardingProcessor(executor, gateway)
       const outcome = p.submit(badRequest('000001'))
       if (outcome.type !== 'accepted') throw new Error('accepted')
       const failed = expect(outcome.result).rejects.toThrow()
