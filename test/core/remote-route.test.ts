@@ -157,6 +157,21 @@ class World {
     return result.transaction
   }
 
+  /** A void or reversal over HTTP of a stored transaction, in its own batch. */
+  undo(kind: 'void' | 'reversal', originalId: string, stan: string) {
+    return this.run([
+      {
+        type: 'follow_up',
+        kind,
+        channel: 'http',
+        stan,
+        amountMinor: null,
+        idempotencyKey: null,
+        originalId,
+      },
+    ])[0]
+  }
+
   settlementDebits(): number {
     return this.store.accounts.get(issuerAccountId(ROUTE_ID, 'CNY'))?.debitsPostedMinor ?? 0
   }
@@ -316,17 +331,7 @@ describe('a remote route', () => {
     const w = new World()
     const forward = forwarded(w.run([w.purchase(3_000)])[0])
     w.answer(forward.transaction.id, approved)
-    const [voided] = w.run([
-      {
-        type: 'follow_up',
-        kind: 'void',
-        channel: 'http',
-        stan: '000500',
-        amountMinor: null,
-        idempotencyKey: null,
-        originalId: forward.transaction.id,
-      },
-    ])
+    const voided = w.undo('void', forward.transaction.id, '000500')
     expect(voided).toMatchObject({ type: 'decided', transaction: { outcome: 'approved' } })
     const account = w.store.accounts.get(issuerAccountId(ROUTE_ID, 'CNY'))
     expect((account?.debitsPostedMinor ?? 0) - (account?.creditsPostedMinor ?? 0)).toBe(0)
@@ -507,17 +512,7 @@ describe('a remote route', () => {
         const advice = w.store.issuerMessages.get(`advice:${id}`)
         if (advice === undefined) throw new Error('an advice')
         w.store.issuerMessages.set(advice.id, { ...advice, attempts })
-        w.run([
-          {
-            type: 'follow_up',
-            kind: 'void',
-            channel: 'http',
-            stan: '000701',
-            amountMinor: null,
-            idempotencyKey: null,
-            originalId: id,
-          },
-        ])
+        w.undo('void', id, '000701')
         const reversal = w.store.issuerMessages.get(`reversal:${id}`)
         if (attempts === 0) {
           expect(w.store.issuerMessages.get(advice.id)?.status).toBe('not_sent')
@@ -542,17 +537,7 @@ describe('a remote route', () => {
         const [sale] = w.run([w.purchase(1_000)])
         expect(sale).toMatchObject({ transaction: { outcome: 'approved' } })
         const id = sale?.type === 'decided' ? sale.transaction.id : ''
-        const [voided] = w.run([
-          {
-            type: 'follow_up',
-            kind: 'void',
-            channel: 'http',
-            stan: String(800 + i).padStart(6, '0'),
-            amountMinor: null,
-            idempotencyKey: null,
-            originalId: id,
-          },
-        ])
+        const voided = w.undo('void', id, String(800 + i).padStart(6, '0'))
         expect(voided).toMatchObject({ transaction: { outcome: 'approved' } })
       }
       expect(w.store.counters.get(stipCounterKey('tok_remote', '2026-11-26', 'CNY'))).toMatchObject(
@@ -568,17 +553,7 @@ describe('a remote route', () => {
       if (request === undefined) throw new Error('the request')
       // A day later the sealed card number is erased.
       w.store.issuerMessages.set(request.id, { ...request, sealedPan: null })
-      const [refused] = w.run([
-        {
-          type: 'follow_up',
-          kind: 'reversal',
-          channel: 'http',
-          stan: '000900',
-          amountMinor: null,
-          idempotencyKey: null,
-          originalId: sale.id,
-        },
-      ])
+      const refused = w.undo('reversal', sale.id, '000900')
       expect(refused).toMatchObject({
         transaction: { outcome: 'declined', reason: 'original_not_eligible' },
       })
@@ -595,17 +570,7 @@ describe('a remote route', () => {
         const advice = w.store.issuerMessages.get(`advice:${id}`)
         if (advice === undefined) throw new Error('an advice')
         w.store.issuerMessages.set(advice.id, { ...advice, attempts })
-        w.run([
-          {
-            type: 'follow_up',
-            kind: 'void',
-            channel: 'http',
-            stan: '000700',
-            amountMinor: null,
-            idempotencyKey: null,
-            originalId: id,
-          },
-        ])
+        w.undo('void', id, '000700')
         const reversal = w.store.issuerMessages.get(`reversal:${id}`)
         if (attempts === 0) {
           expect(w.store.issuerMessages.get(advice.id)?.status).toBe('not_sent')
