@@ -1,5 +1,5 @@
 import { previousDay } from '../calendar.js'
-import { queueReversal, remoteRouteOf } from './remote.js'
+import { adviceNeverSent, queueReversal, remoteRouteOf } from './remote.js'
 import { issuerAccountId } from '../routes/model.js'
 import { issuerMessageId, type IssuerMessage } from '../routes/outbox.js'
 import { assert } from '../assert.js'
@@ -407,9 +407,7 @@ export function decideFollowUp(
   // A sale that stood in has an advice — and may also have a request the link refused to send,
   // which the bank never saw: the advice is what to undo.
   const sent = remoteRoute === null ? undefined : issuerMessageToUndo(working, original.id)
-  const dropsUnsentAdvice =
-    sent?.kind === 'advice' && sent.status === 'pending' && sent.attempts === 0
-  if (sent !== undefined && !dropsUnsentAdvice && sent.sealedPan === null) {
+  if (sent !== undefined && !adviceNeverSent(sent) && sent.sealedPan === null) {
     // Without the card number the bank cannot match a reversal: undoing here alone would credit
     // the cardholder in Tollgate's books while the bank keeps the debit.
     const evidence: Evidence = {

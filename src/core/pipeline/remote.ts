@@ -555,6 +555,11 @@ function standInForUnsent(
   return { ok: true, record }
 }
 
+/** A stand-in advice no attempt has written to the bank: undoing its sale just drops it. */
+export function adviceNeverSent(message: IssuerMessage): boolean {
+  return message.kind === 'advice' && message.status === 'pending' && message.attempts === 0
+}
+
 /**
  * Queues a reversal of what the issuer was sent for a transaction (0400, then 0420/0421 until
  * acknowledged): of a forwarded request, or of a stand-in advice already delivered. An advice
@@ -570,7 +575,7 @@ export function queueReversal(
   if (working.issuerMessage(id) !== undefined) return
   // An advice never written to the bank is simply not sent; one that may be at the bank (an
   // attempt was made) is reversed after it is delivered.
-  if (sent.kind === 'advice' && sent.status === 'pending' && sent.attempts === 0) {
+  if (adviceNeverSent(sent)) {
     working.putIssuerMessage({
       ...sent,
       status: 'not_sent',
